@@ -1,0 +1,56 @@
+import Foundation
+
+/// `.walshipping.last` and the periodic command: master-side bookkeeping after a shipped file.
+enum ShippingState {
+    /// The name of the last file shipped, in the master's data dir (walmgr3's file).
+    static let lastFile = ".walshipping.last"
+    static let periodicStamp = ".walshipping.periodic"
+
+    /// Records the last shipped name; a failure is logged, since the WAL itself is already safe.
+    static func recordShipped(_ name: WALName, dataDir: String, log: Log) {
+        guard name.kind == .segment else { return }
+        let path = "\(dataDir)/\(lastFile)"
+        let tmp = path + ".tmp"
+        do {
+            try Array((name.name + "\n").utf8).withUnsafeBytes { raw in
+                guard FileManager.default.createFile(atPath: tmp, contents: Data(raw)) else {
+                    throw FileError("write", tmp)
+                }
+            }
+            guard rename(tmp, path) == 0 else { throw FileError("rename \(tmp) to", path) }
+        } catch {
+            log.warning("could not record \(name) in \(path): \(error)")
+        }
+    }
+
+    /// The last shipped name, if any.
+    static func lastShipped(dataDir: String) -> WALName? {
+        guard let text = try? String(contentsOfFile: "\(dataDir)/\(lastFile)", encoding: .utf8)
+        else { return nil }
+        return WALName(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Runs `periodic_command` when `command_interval` seconds have passed since its last run.
+    static func runPeriodic(config: MasterConfig, context: CommandContext) async {
+        guard let argv = config.periodicCommand, !argv.isEmpty, config.commandInterval > 0 else {
+            return
+        }
+        let stamp = "\(config.masterData)/\(periodicStamp)"
+        var st = stat()
+        let now = time(nil)
+        if stat(stamp, &st) == 0, now - st.st_mtim.tv_sec < config.commandInterval { return }
+        FileManager.default.createFile(atPath: stamp, contents: Data())
+        do {
+            let result = try await context.runner.run(Command(argv: argv))
+            if result.succeeded {
+                context.log.info("periodic_command finished")
+            } else {
+                context.log.error(
+                    "periodic_command \(Command(argv: argv)) failed (\(result.statusText)): "
+                        + result.stderrTail)
+            }
+        } catch {
+            context.log.error("periodic_command \(Command(argv: argv)) could not start: \(error)")
+        }
+    }
+}

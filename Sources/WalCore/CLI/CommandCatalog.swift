@@ -1,0 +1,94 @@
+import Foundation
+
+/// Every walmgr command: its name, the role it runs on, its usage and one-line summary.
+public struct CommandSpec: Sendable {
+    /// The command word, e.g. `xarchive`.
+    public let name: String
+    /// The roles it runs on.
+    public let roles: Set<Role>
+    /// Arguments after the command word, for usage lines.
+    public let usage: String
+    /// One line for `--help`.
+    public let summary: String
+    /// Flags the command accepts after its name (e.g. `--json`).
+    public let flags: [String]
+    /// How many positional arguments it takes.
+    public let positional: ClosedRange<Int>
+    /// True for commands PostgreSQL runs (xarchive, xrestore): never exit above 125.
+    public let calledByPostgres: Bool
+
+    init(
+        _ name: String, _ roles: Set<Role>, _ usage: String, _ summary: String,
+        flags: [String] = [], positional: ClosedRange<Int> = 0...0, calledByPostgres: Bool = false
+    ) {
+        self.name = name
+        self.roles = roles
+        self.usage = usage
+        self.summary = summary
+        self.flags = flags
+        self.positional = positional
+        self.calledByPostgres = calledByPostgres
+    }
+}
+
+/// The catalog of commands, in the order `--help` lists them.
+public enum CommandCatalog {
+    static let both: Set<Role> = [.master, .slave]
+
+    /// All commands.
+    public static let all: [CommandSpec] = [
+        CommandSpec("setup", both, "", "master: configure archiving; slave: create walmgr_data dirs"),
+        CommandSpec("stop", [.master], "", "stop archiving without discarding WAL; stop syncdaemon"),
+        CommandSpec("backup", both, "", "take a base backup into the slave's full_backup"),
+        CommandSpec(
+            "xarchive", [.master], "PATH NAME", "archive_command: ship one WAL file durably",
+            positional: 2...2, calledByPostgres: true),
+        CommandSpec("sync", [.master], "", "ship the current partial WAL segment once"),
+        CommandSpec(
+            "syncdaemon", [.master], "[-d|-s|-k]",
+            "ship the partial segment every loop_delay seconds", flags: ["-d", "-s", "-k"]),
+        CommandSpec(
+            "listbackups", both, "[--json]", "list backups, newest first", flags: ["--json"]),
+        CommandSpec(
+            "status", both, "[--json]", "health summary; exit 1 when unhealthy", flags: ["--json"]),
+        CommandSpec("check", both, "[--archive]", "preflight checks with fixes", flags: ["--archive"]),
+        CommandSpec(
+            "restore", [.slave], "[--move] [SET] [DST]",
+            "put a backup in place as a standby and start it", flags: ["--move"],
+            positional: 0...2),
+        CommandSpec("boot", [.slave], "", "end recovery: promote the standby and wait"),
+        CommandSpec("pause", [.slave], "", "pause WAL replay"),
+        CommandSpec("continue", [.slave], "", "resume WAL replay"),
+        CommandSpec(
+            "xrestore", [.slave], "NAME PATH [RESTARTPOINT]",
+            "restore_command: hand PostgreSQL one WAL file", positional: 2...3,
+            calledByPostgres: true),
+        CommandSpec(
+            "xpartialsync", [.slave], "NAME OFFSET BYTES",
+            "receive partial-segment bytes on stdin (used by sync)", positional: 3...3),
+        CommandSpec(
+            "xreceive", [.slave], "NAME SIZE", "receive one archived WAL file on stdin (used by xarchive)",
+            positional: 2...2),
+        CommandSpec("xlock", [.slave], "[PID]", "take the backup lock", positional: 0...1),
+        CommandSpec("xrelease", [.slave], "", "release the backup lock"),
+        CommandSpec("xrotate", [.slave], "", "rotate backups after a complete backup"),
+        CommandSpec("xpurgewals", [.slave], "", "remove WAL older than the oldest kept backup"),
+        CommandSpec(
+            "cleanup", [.slave], "[--yes]", "remove walmgr data, old data dirs, added key/.pgpass",
+            flags: ["--yes"]),
+    ]
+
+    /// Looks up a command by name.
+    public static func spec(_ name: String) -> CommandSpec? { all.first { $0.name == name } }
+
+    /// The command list for `--help` and for the unknown-command error.
+    public static var listing: String {
+        let width = all.map { $0.name.count + $0.usage.count + 1 }.max() ?? 0
+        return all.map { spec in
+            let head = spec.usage.isEmpty ? spec.name : "\(spec.name) \(spec.usage)"
+            let roles = spec.roles.count == 2 ? "" : " (\(spec.roles.first!.rawValue))"
+            return "  " + head.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                + spec.summary + roles
+        }.joined(separator: "\n")
+    }
+}

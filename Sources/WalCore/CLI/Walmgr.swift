@@ -1,0 +1,96 @@
+import Foundation
+
+/// The entry point the executable calls: load the config, check the role, dispatch, map errors.
+public enum Walmgr {
+    /// The version `--version` prints.
+    public static let version = "0.1.0"
+
+    /// A command handler.
+    typealias Handler = @Sendable (CommandContext) async throws -> Int32
+
+    /// Handlers by command name; commands absent here are not implemented yet.
+    static let handlers: [String: Handler] = [
+        "xarchive": XArchive.run,
+        "xreceive": XReceive.run,
+        "setup": { context in
+            context.config.role == .master
+                ? try await MasterSetup.run(context) : try await SlaveSetup.run(context)
+        },
+    ]
+
+    /// Runs one invocation and returns the process exit status.
+    public static func run(_ invocation: Invocation, runner: any ProcessRunning = SubprocessRunner())
+        async -> Int32
+    {
+        guard let spec = CommandCatalog.spec(invocation.command) else {
+            writeStderr(
+                "walmgr: unknown command \"\(invocation.command)\". Commands:\n"
+                    + CommandCatalog.listing + "\n")
+            return 64
+        }
+        let bootLog = Log(verbose: invocation.verbose, quiet: invocation.quiet)
+        do {
+            let loaded = try ConfigLoader.load(
+                path: invocation.configPath, overrides: invocation.overrides)
+            let log = Log(
+                verbose: invocation.verbose, quiet: invocation.quiet,
+                logfile: loaded.config.common.logfile)
+            for warning in loaded.warnings { log.warning(warning) }
+            let role = loaded.config.role
+            guard spec.roles.contains(role) else {
+                let other = role == .master ? "slave" : "master"
+                log.error(
+                    "\(spec.name) runs on the \(other), but \(invocation.configPath) is a \(role.rawValue) config "
+                        + "(a config with master_data is a master config). Run it with the \(other)'s ini")
+                return 1
+            }
+            let (positional, flags) = try split(invocation.arguments, for: spec)
+            let context = CommandContext(
+                config: loaded.config, log: log, runner: runner, notReally: invocation.notReally,
+                arguments: positional, flags: flags, invocation: invocation)
+            guard let handler = handlers[spec.name] else {
+                log.error("\(spec.name) is not implemented yet in walmgr \(version)")
+                return 1
+            }
+            let status = try await handler(context)
+            return spec.calledByPostgres ? min(status, 1) : status
+        } catch let error as any WalmgrError {
+            bootLog.error(error.description)
+            return spec.calledByPostgres ? min(error.exitCode, 1) : error.exitCode
+        } catch {
+            bootLog.error("\(spec.name) failed: \(error)")
+            return 1
+        }
+    }
+
+    /// Splits a command's arguments into positionals and known flags.
+    static func split(_ arguments: [String], for spec: CommandSpec) throws(WalmgrFailure)
+        -> ([String], Set<String>)
+    {
+        var positional: [String] = []
+        var flags: Set<String> = []
+        for argument in arguments {
+            if spec.flags.contains(argument) {
+                flags.insert(argument)
+            } else if argument.hasPrefix("--") || (argument.hasPrefix("-") && argument.count == 2) {
+                throw WalmgrFailure(
+                    "\(spec.name) does not take \(argument). Usage: walmgr CONFIG.ini \(spec.name) \(spec.usage)",
+                    exitCode: 64)
+            } else {
+                positional.append(argument)
+            }
+        }
+        guard spec.positional.contains(positional.count) else {
+            throw WalmgrFailure(
+                "\(spec.name) takes \(spec.positional.lowerBound == spec.positional.upperBound ? "\(spec.positional.lowerBound)" : "\(spec.positional.lowerBound) to \(spec.positional.upperBound)") "
+                    + "argument(s), got \(positional.count). Usage: walmgr CONFIG.ini \(spec.name) \(spec.usage)",
+                exitCode: 64)
+        }
+        return (positional, flags)
+    }
+
+    /// Writes a message to stderr unbuffered.
+    static func writeStderr(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// `setup` (master): turn archiving on in postgresql.conf, reload or restart, set up the slave.
+enum MasterSetup {
+    /// Settings that only take effect after a restart.
+    static let restartSettings: Set<String> = ["archive_mode", "wal_level", "max_wal_senders"]
+
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .master(let config) = context.config else { return 1 }
+        let log = context.log
+        let confPath = config.masterConfig
+        let original = try TextFile.read(confPath)
+        var conf = PostgresConf.parse(original)
+        let wanted = desiredSettings(config: config, conf: conf)
+        var changed: [String] = []
+        for (name, value) in wanted where conf.set(name, value) { changed.append(name) }
+
+        if changed.isEmpty {
+            log.info("\(confPath) already has the archiving settings; nothing changed")
+        } else if context.notReally {
+            log.info("would set \(changed.joined(separator: ", ")) in \(confPath)")
+        } else {
+            let backup = "\(confPath).walmgr-\(TextFile.timestamp())"
+            try Durable.replace(Array(original.utf8), at: backup, mode: 0o600)
+            try Durable.replace(Array(conf.render().utf8), at: confPath, mode: 0o600)
+            log.info("set \(changed.joined(separator: ", ")) in \(confPath) (previous copy: \(backup))")
+        }
+        reportOverrides(config: config, names: wanted.map(\.0), log: log)
+        if !changed.isEmpty && !context.notReally {
+            try await applyChanges(
+                config: config, needsRestart: !restartSettings.isDisjoint(with: changed),
+                context: context)
+        }
+        if !context.notReally {
+            let link = try SlaveLink(config: config, invocation: context.invocation)
+            try await link.run("setup", runner: context.runner)
+            log.info("slave directories are ready on \(link.hostDescription)")
+        }
+        return 0
+    }
+
+    /// The settings setup wants, in order; values already right are left as they are.
+    static func desiredSettings(config: MasterConfig, conf: PostgresConf) -> [(String, String)] {
+        var wanted: [(String, String)] = [
+            ("archive_mode", "on"),
+            ("archive_command", PostgresConf.quote(archiveCommand(config: config))),
+        ]
+        let level = conf.value("wal_level")?.lowercased()
+        if let level, !["replica", "logical"].contains(level) {
+            wanted.append(("wal_level", "replica"))
+        }
+        if let timeout = config.archiveTimeout { wanted.append(("archive_timeout", timeout)) }
+        if let senders = conf.value("max_wal_senders").flatMap({ Int($0) }), senders < 3 {
+            wanted.append(("max_wal_senders", "3"))
+        }
+        if let size = config.walKeepSize { wanted.append(("wal_keep_size", "'\(size)MB'")) }
+        if conf.value("archive_mode") == "always" { wanted.removeFirst() }
+        return wanted
+    }
+
+    /// The archive_command line: this binary and this ini, shell-quoted, `%` doubled.
+    static func archiveCommand(config: MasterConfig) -> String {
+        let escape = { (s: String) in ShellWords.quote(s).replacingOccurrences(of: "%", with: "%%") }
+        return "\(escape(CommandContext.executablePath)) \(escape(config.common.configFile)) "
+            + "xarchive %p %f"
+    }
+
+    /// Warns when postgresql.auto.conf (ALTER SYSTEM) or an include sets one of our settings later.
+    static func reportOverrides(config: MasterConfig, names: [String], log: Log) {
+        let confDir = (config.masterConfig as NSString).deletingLastPathComponent
+        let conf = (try? TextFile.read(config.masterConfig)).map(PostgresConf.parse)
+        var files = (conf?.includes ?? []).map { $0.hasPrefix("/") ? $0 : "\(confDir)/\($0)" }
+        files.append("\(config.masterData)/postgresql.auto.conf")
+        for file in files {
+            guard let text = try? TextFile.read(file) else { continue }
+            let other = PostgresConf.parse(text)
+            for name in names {
+                guard let value = other.value(name) else { continue }
+                let fix =
+                    file.hasSuffix("postgresql.auto.conf")
+                    ? "run ALTER SYSTEM RESET \(name); SELECT pg_reload_conf();"
+                    : "remove the line from \(file)"
+                log.warning(
+                    "\(name) = \(value) in \(file) overrides \(config.masterConfig); \(fix)")
+            }
+        }
+    }
+
+    /// Restarts with master_restart_cmd when needed and set; otherwise reloads.
+    static func applyChanges(config: MasterConfig, needsRestart: Bool, context: CommandContext)
+        async throws
+    {
+        let log = context.log
+        if needsRestart, let restart = config.masterRestartCmd, !restart.isEmpty {
+            let result = try await context.runner.run(Command(argv: restart))
+            guard result.succeeded else {
+                throw WalmgrFailure(
+                    "master_restart_cmd \(Command(argv: restart)) failed (\(result.statusText)): "
+                        + "\(result.stderrTail). postgresql.conf is already changed; restart "
+                        + "PostgreSQL by hand")
+            }
+            log.info("restarted PostgreSQL with master_restart_cmd")
+            return
+        }
+        guard let conninfo = config.masterDb else {
+            log.warning("master_db is not set: reload PostgreSQL yourself (pg_ctl reload)")
+            return
+        }
+        do {
+            let db = try PGConnection(conninfo: conninfo)
+            try db.execute("SELECT pg_reload_conf()")
+            try await Task.sleep(for: .milliseconds(300))
+            let pending = try db.query("SELECT name FROM pg_settings WHERE pending_restart")
+                .rows.compactMap { $0.first ?? nil }
+            if pending.isEmpty {
+                log.info("reloaded PostgreSQL; all settings are active")
+            } else {
+                log.warning(
+                    "reloaded PostgreSQL, but \(pending.joined(separator: ", ")) need a restart: "
+                        + "restart PostgreSQL (or set master_restart_cmd) before archiving starts")
+            }
+        } catch {
+            log.warning("could not reload through master_db: \(error). Reload PostgreSQL yourself")
+        }
+    }
+}
+
+/// Reading text files with errors that say whose file it is.
+enum TextFile {
+    static func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FileError("read", path, errno: access(path, F_OK) == 0 ? EACCES : ENOENT)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `YYYYmmdd-HHMMSS` in UTC, for backup copies.
+    static func timestamp(_ date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return f.string(from: date)
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Subprocess
+import SystemPackage
+
+/// Runs commands with swift-subprocess: argv only, stdout captured, stderr's tail kept.
+public struct SubprocessRunner: ProcessRunning {
+    /// The most stdout a command may produce before the run fails.
+    static let stdoutLimit = 256 * 1024 * 1024
+    static let stderrLimit = 16 * 1024 * 1024
+
+    /// Creates a runner.
+    public init() {}
+
+    public func run(_ command: Command, input: ProcessInput, timeout: Duration?) async throws
+        -> ProcessResult
+    {
+        let configuration = try Self.configuration(for: command)
+        guard let timeout else { return try await Self.collect(configuration, input) }
+        return try await withThrowingTaskGroup(of: ProcessResult?.self) { group in
+            group.addTask { try await Self.collect(configuration, input) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            if let first { return first }
+            return ProcessResult(status: 124, timedOut: true, stderrTail: "timed out after \(timeout)")
+        }
+    }
+
+    static func configuration(for command: Command) throws -> Configuration {
+        var options = PlatformOptions()
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(2))]
+        var env: [Environment.Key: String?] = [:]
+        for (key, value) in command.environment {
+            if let k = Environment.Key(rawValue: key) { env[k] = value }
+        }
+        if let user = command.user, getuid() == 0, let account = UserAccount(name: user) {
+            options.userID = account.uid
+            options.groupID = account.gid
+            options.supplementaryGroups = account.groups
+            env["HOME"] = env["HOME"] ?? account.home
+            env["USER"] = user
+            env["LOGNAME"] = user
+        }
+        let executable: Executable =
+            command.executable.contains("/")
+            ? .path(FilePath(command.executable)) : .name(command.executable)
+        return Configuration(
+            executable: executable, arguments: Arguments(command.arguments),
+            environment: .inherit.updating(env),
+            workingDirectory: command.workingDirectory.map { FilePath($0) },
+            platformOptions: options)
+    }
+
+    static func collect(_ configuration: Configuration, _ input: ProcessInput) async throws
+        -> ProcessResult
+    {
+        let out = BytesOutput(limit: stdoutLimit)
+        let err = BytesOutput(limit: stderrLimit)
+        let result: ExecutionResult<Void, BytesOutput, BytesOutput>
+        switch input {
+        case .none:
+            result = try await Subprocess.run(configuration, input: .none, output: out, error: err)
+        case .bytes(let bytes):
+            result = try await Subprocess.run(
+                configuration, input: .array(bytes), output: out, error: err)
+        case .fileDescriptor(let fd):
+            result = try await Subprocess.run(
+                configuration,
+                input: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: false),
+                output: out, error: err)
+        }
+        let tail = stderrTail(result.standardError)
+        switch result.terminationStatus {
+        case .exited(let code):
+            return ProcessResult(status: code, stdout: result.standardOutput, stderrTail: tail)
+        case .signaled(let signal):
+            return ProcessResult(
+                status: 128 + signal, signaled: true, stdout: result.standardOutput,
+                stderrTail: tail)
+        }
+    }
+
+    /// The last 20 lines of stderr, trimmed.
+    static func stderrTail(_ bytes: [UInt8], lines: Int = 20) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return text.split(separator: "\n", omittingEmptySubsequences: true).suffix(lines)
+            .joined(separator: "\n")
+    }
+}
+
+typealias BytesOutput = Subprocess.BytesOutput
+
+extension Subprocess.BytesOutput {
+    init(limit: Int) { self = .bytes(limit: limit) }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// Reaching the slave failed: ssh, rsync, or the walmgr called there.
+public enum TransportError: WalmgrError {
+    /// ssh itself failed (exit 255): connection, authentication or host key.
+    case ssh(host: String, stderr: String)
+    /// rsync failed with this status.
+    case rsync(command: String, status: String, stderr: String)
+    /// The walmgr command on the slave failed.
+    case remote(host: String, command: String, status: String, stderr: String)
+    /// A configuration that cannot reach the slave.
+    case misconfigured(String)
+
+    public var description: String {
+        switch self {
+        case .ssh(let host, let stderr):
+            return "ssh to \(host) failed: \(Self.lastLine(stderr)). " + Self.sshAdvice(host, stderr)
+        case .rsync(let command, let status, let stderr):
+            return "rsync failed (\(status)): \(Self.lastLine(stderr)). Command: \(command)"
+        case .remote(let host, let command, let status, let stderr):
+            return "walmgr on \(host) failed (\(status)) running \(command): \(Self.lastLine(stderr))"
+        case .misconfigured(let message):
+            return message
+        }
+    }
+
+    static func lastLine(_ text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        return lines.last { !$0.isEmpty } ?? "no error output"
+    }
+
+    /// Advice for the usual ssh failures, recognised from ssh's own messages.
+    static func sshAdvice(_ host: String, _ stderr: String) -> String {
+        if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || stderr.contains("Host key verification failed")
+        {
+            return "The host key of \(host) is unknown or has changed. If the change is expected, "
+                + "remove the old key with `ssh-keygen -R \(host)` (or from the UserKnownHostsFile "
+                + "in ssh_options) and accept the new one by running `ssh \(host) true` once as "
+                + "the user walmgr runs as. walmgr never disables host key checking"
+        }
+        if stderr.contains("Permission denied") {
+            return "The slave refused the key: add the master's public key to the slave user's "
+                + "authorized_keys (walmgr --init-slave --ssh-add-key FILE)"
+        }
+        if stderr.contains("Connection refused") || stderr.contains("timed out")
+            || stderr.contains("No route") || stderr.contains("Could not resolve")
+        {
+            return "Is sshd running on \(host), and is the host/port in slave and ssh_options right? "
+                + "PostgreSQL retries archiving; no WAL is lost meanwhile"
+        }
+        return "Check `ssh \(host) true` as the user walmgr runs as"
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import WalCore
+
+/// `walmgr [options] CONFIG.ini COMMAND [ARGS...]`: parse, call WalCore, exit with its status.
+@main
+struct WalmgrCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "walmgr",
+        abstract: "Ship PostgreSQL WAL from a master to a standby (a successor of Skytools walmgr3).",
+        usage: """
+            walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]
+            walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]
+            walmgr --init-slave [--pgdata DIR] [--config-dir DIR] [--ssh-add-key FILE]
+                                [--primary-conninfo CONNINFO] [--add-password FILE]
+            """,
+        discussion: "Commands:\n" + CommandCatalog.listing
+            + "\n\nFull reference: docs/walmgr.md. Exit codes: 0 ok, 1 failure, 64 usage error.",
+        version: Walmgr.version)
+
+    @Flag(name: .shortAndLong, help: "Log debug lines too.") var verbose = false
+    @Flag(name: .shortAndLong, help: "Log warnings and errors only.") var quiet = false
+    @Flag(name: [.customShort("n"), .long], help: "Say what would change; change nothing.")
+    var notReally = false
+    @Option(name: .customLong("set"), help: "Override a config key (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(help: "Write a master config (wal-master.ini).") var initMaster = false
+    @Flag(help: "Write a slave config (wal-slave.ini).") var initSlave = false
+    @Option(help: "The slave's host name (--init-master).") var slave: String?
+    @Option(help: "The data directory (--init-*).") var pgdata: String?
+    @Option(help: "Where to write the config (--init-*).") var configDir: String?
+    @Flag(help: "Generate an ed25519 ssh key for the master (--init-master).") var sshKeygen = false
+    @Option(help: "Authorize this public key file (--init-slave).") var sshAddKey: String?
+    @Option(help: "Conninfo the standby streams from (--init-slave).") var primaryConninfo: String?
+    @Option(help: "Add this .pgpass line from a file (--init-slave).") var addPassword: String?
+
+    @Argument(parsing: .allUnrecognized, help: "CONFIG.ini COMMAND [ARGS...]")
+    var words: [String] = []
+
+    func run() async throws {
+        if initMaster || initSlave {
+            let request = InitRequest(
+                master: initMaster, slave: slave, pgdata: pgdata, configDir: configDir,
+                sshKeygen: sshKeygen, sshAddKey: sshAddKey, primaryConninfo: primaryConninfo,
+                addPassword: addPassword, notReally: notReally, verbose: verbose, quiet: quiet)
+            throw ExitCode(await Initializer.run(request))
+        }
+        guard words.count >= 2 else {
+            throw ValidationError("expected CONFIG.ini COMMAND; see walmgr --help")
+        }
+        var invocation = Invocation(
+            configPath: words[0], command: words[1], arguments: Array(words.dropFirst(2)))
+        invocation.verbose = verbose
+        invocation.quiet = quiet
+        invocation.notReally = notReally
+        invocation.overrides = overrides
+        throw ExitCode(await Walmgr.run(invocation))
+    }
+}
