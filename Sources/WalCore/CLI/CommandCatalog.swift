@@ -16,10 +16,13 @@ public struct CommandSpec: Sendable {
     public let positional: ClosedRange<Int>
     /// True for commands PostgreSQL runs (xarchive, xrestore): never exit above 125.
     public let calledByPostgres: Bool
+    /// The index of the WAL file name argument, validated before any I/O.
+    public let nameArgument: Int?
 
     init(
         _ name: String, _ roles: Set<Role>, _ usage: String, _ summary: String,
-        flags: [String] = [], positional: ClosedRange<Int> = 0...0, calledByPostgres: Bool = false
+        flags: [String] = [], positional: ClosedRange<Int> = 0...0, calledByPostgres: Bool = false,
+        nameArgument: Int? = nil
     ) {
         self.name = name
         self.roles = roles
@@ -28,6 +31,7 @@ public struct CommandSpec: Sendable {
         self.flags = flags
         self.positional = positional
         self.calledByPostgres = calledByPostgres
+        self.nameArgument = nameArgument
     }
 }
 
@@ -42,7 +46,7 @@ public enum CommandCatalog {
         CommandSpec("backup", both, "", "take a base backup into the slave's full_backup"),
         CommandSpec(
             "xarchive", [.master], "PATH NAME", "archive_command: ship one WAL file durably",
-            positional: 2...2, calledByPostgres: true),
+            positional: 2...2, calledByPostgres: true, nameArgument: 1),
         CommandSpec("sync", [.master], "", "ship the current partial WAL segment once"),
         CommandSpec(
             "syncdaemon", [.master], "[-d|-s|-k]",
@@ -62,13 +66,14 @@ public enum CommandCatalog {
         CommandSpec(
             "xrestore", [.slave], "NAME PATH [RESTARTPOINT]",
             "restore_command: hand PostgreSQL one WAL file", positional: 2...3,
-            calledByPostgres: true),
+            calledByPostgres: true, nameArgument: 0),
         CommandSpec(
             "xpartialsync", [.slave], "NAME OFFSET BYTES",
-            "receive partial-segment bytes on stdin (used by sync)", positional: 3...3),
+            "receive partial-segment bytes on stdin (used by sync)", positional: 3...3,
+            nameArgument: 0),
         CommandSpec(
             "xreceive", [.slave], "NAME SIZE", "receive one archived WAL file on stdin (used by xarchive)",
-            positional: 2...2),
+            positional: 2...2, nameArgument: 0),
         CommandSpec("xlock", [.slave], "[PID]", "take the backup lock", positional: 0...1),
         CommandSpec("xrelease", [.slave], "", "release the backup lock"),
         CommandSpec("xrotate", [.slave], "", "rotate backups after a complete backup"),

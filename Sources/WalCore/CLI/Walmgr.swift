@@ -30,6 +30,9 @@ public enum Walmgr {
         }
         let bootLog = Log(verbose: invocation.verbose, quiet: invocation.quiet)
         do {
+            if let index = spec.nameArgument, index < invocation.arguments.count {
+                _ = try WALName.validate(invocation.arguments[index])
+            }
             let loaded = try ConfigLoader.load(
                 path: invocation.configPath, overrides: invocation.overrides)
             let log = Log(

@@ -1,0 +1,55 @@
+import Testing
+
+@testable import WalCore
+
+@Suite struct TransportTests {
+    @Test(arguments: [
+        ("/var/lib/walmgr/logs.complete", nil as String?, "/var/lib/walmgr/logs.complete"),
+        ("standby:/var/lib/walmgr", "standby", "/var/lib/walmgr"),
+        ("postgres@10.0.0.2:/srv/wal", "postgres@10.0.0.2", "/srv/wal"),
+        ("localhost:/srv/wal", nil, "/srv/wal"),
+        ("/odd/pa:th", nil, "/odd/pa:th"),
+    ])
+    func parsesLocations(text: String, host: String?, path: String) {
+        let location = Location(text)
+        #expect(location.host == host)
+        #expect(location.path == path)
+    }
+
+    @Test func sshKeepsHostKeyCheckingAndQuotesEveryRemoteWord() {
+        let ssh = SSH(host: "standby", options: ["-p", "2222"], controlDir: "/run/walmgr")
+        let command = ssh.command(["/opt/wal mgr/walmgr", "/etc/wal slave.ini", "xreceive", "$(id);`x`'"])
+        #expect(command.executable == "ssh")
+        #expect(command.arguments.contains("StrictHostKeyChecking=yes"))
+        #expect(command.arguments.contains("BatchMode=yes"))
+        #expect(command.arguments.contains("ControlPath=/run/walmgr/%C"))
+        #expect(!command.arguments.contains { $0.contains("StrictHostKeyChecking=no") })
+        let remote = Array(command.arguments.drop { $0 != "--" }.dropFirst())
+        #expect(
+            remote == [
+                "'/opt/wal mgr/walmgr'", "'/etc/wal slave.ini'", "xreceive", "'$(id);`x`'\\'''",
+            ])
+    }
+
+    @Test func noControlSocketWhenReuseIsOff() {
+        let ssh = SSH(host: "h", options: [], controlDir: nil, compress: true)
+        #expect(!ssh.baseArguments.contains { $0.hasPrefix("ControlPath") })
+        #expect(ssh.baseArguments.contains("-C"))
+    }
+
+    @Test func hostKeyChangeAdviceSaysHowToAcceptTheNewKey() {
+        let error = TransportError.ssh(
+            host: "standby", stderr: "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.")
+        #expect(error.description.contains("ssh-keygen -R standby"))
+        #expect(error.description.contains("never disables host key checking"))
+    }
+
+    @Test func commandArgumentSplitting() throws {
+        let spec = try #require(CommandCatalog.spec("listbackups"))
+        let (positional, flags) = try Walmgr.split(["--json"], for: spec)
+        #expect(positional.isEmpty && flags == ["--json"])
+        #expect(throws: WalmgrFailure.self) { try Walmgr.split(["--bogus"], for: spec) }
+        let xarchive = try #require(CommandCatalog.spec("xarchive"))
+        #expect(throws: WalmgrFailure.self) { try Walmgr.split(["only-one"], for: xarchive) }
+    }
+}
