@@ -1,0 +1,78 @@
+/// A WAL location (`16/B374D848`).
+public struct LSN: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The 64-bit byte position.
+    public let value: UInt64
+
+    /// Creates an LSN from its byte position.
+    public init(_ value: UInt64) { self.value = value }
+
+    /// Parses PostgreSQL's `X/Y` text form.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let hi = UInt64(parts[0], radix: 16),
+            let lo = UInt64(parts[1], radix: 16), hi <= 0xFFFF_FFFF, lo <= 0xFFFF_FFFF
+        else { return nil }
+        value = hi << 32 | lo
+    }
+
+    public static func < (a: LSN, b: LSN) -> Bool { a.value < b.value }
+
+    public var description: String {
+        String(value >> 32, radix: 16, uppercase: true) + "/"
+            + String(value & 0xFFFF_FFFF, radix: 16, uppercase: true)
+    }
+}
+
+/// A WAL segment: a timeline and a segment number, for a given segment size.
+public struct WALSegment: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The timeline.
+    public let timeline: UInt32
+    /// The segment number (LSN / segment size).
+    public let number: UInt64
+    /// The segment size in bytes (`wal_segment_size`).
+    public let size: UInt64
+
+    /// Creates a segment.
+    public init(timeline: UInt32, number: UInt64, size: UInt64) {
+        self.timeline = timeline
+        self.number = number
+        self.size = size
+    }
+
+    /// The segment that holds `lsn`.
+    public init(timeline: UInt32, lsn: LSN, size: UInt64) {
+        self.init(timeline: timeline, number: lsn.value / size, size: size)
+    }
+
+    /// Parses a 24-hex-digit segment name (the first 24 characters of `name`).
+    public init?(name: String, size: UInt64) {
+        let bytes = Array(name.utf8.prefix(24))
+        guard bytes.count == 24, let tli = UInt32(String(decoding: bytes[0..<8], as: UTF8.self), radix: 16),
+            let log = UInt64(String(decoding: bytes[8..<16], as: UTF8.self), radix: 16),
+            let seg = UInt64(String(decoding: bytes[16..<24], as: UTF8.self), radix: 16)
+        else { return nil }
+        let perLog = 0x1_0000_0000 / size
+        self.init(timeline: tli, number: log * perLog + seg, size: size)
+    }
+
+    /// The file name, `TTTTTTTTLLLLLLLLSSSSSSSS`.
+    public var name: String {
+        let perLog = 0x1_0000_0000 / size
+        return Self.hex8(UInt64(timeline)) + Self.hex8(number / perLog) + Self.hex8(number % perLog)
+    }
+
+    /// The next segment on the same timeline.
+    public var next: WALSegment { WALSegment(timeline: timeline, number: number + 1, size: size) }
+
+    /// Orders by number, then timeline (a higher timeline at the same number comes later).
+    public static func < (a: WALSegment, b: WALSegment) -> Bool {
+        (a.number, a.timeline) < (b.number, b.timeline)
+    }
+
+    public var description: String { name }
+
+    static func hex8(_ v: UInt64) -> String {
+        let s = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 8 - s.count)) + s
+    }
+}
