@@ -1,0 +1,110 @@
+/// How archived WAL is compressed at rest and on the wire (`compress_method`).
+public enum CompressMethod: String, Sendable, CaseIterable {
+    /// Stored as is (walmgr3's behaviour).
+    case none
+    /// zstd; stored names get the suffix `.zst`.
+    case zstd
+    /// lz4; stored names get the suffix `.lz4`.
+    case lz4
+}
+
+/// Settings both master and slave configs have.
+public struct CommonConfig: Sendable, Equatable {
+    /// The absolute path of the INI file.
+    public let configFile: String
+    /// `job_name`: names the log and pid files; defaults to the INI's base name.
+    public let jobName: String
+    /// `logfile`: where log lines go besides stderr.
+    public let logfile: String?
+    /// `pidfile`: the syncdaemon pid file.
+    public let pidfile: String?
+    /// `walmgr_data`: the slave's base directory (may be `host:path` on the master).
+    public let walmgrData: String?
+    /// `completed_wals`: archived WAL; default `<walmgr_data>/logs.complete`, "" when unknown.
+    public let completedWals: String
+    /// `partial_wals`: partial segments; default `<walmgr_data>/logs.partial`, "" when unknown.
+    public let partialWals: String
+    /// `full_backup`: the newest backup; default `<walmgr_data>/data.master`, "" when unknown.
+    public let fullBackup: String
+    /// `config_backup`: the master's config files; default `<walmgr_data>/config.backup`.
+    public let configBackup: String
+    /// `ssh_options`: extra ssh arguments, split like shell words.
+    public let sshOptions: [String]
+    /// `ssh_reuse_connection`: share one ssh connection through a control socket (default true).
+    public let sshReuseConnection: Bool
+    /// `slave_walmgr`: the walmgr binary on the slave; nil means this binary's path.
+    public let slaveWalmgr: String?
+    /// `compress_method`: none (default), zstd or lz4.
+    public let compressMethod: CompressMethod
+    /// `compress_level`: the compressor's level; nil means its default.
+    public let compressLevel: Int?
+    /// `keep_backups`: how many older backups rotation keeps (default 0).
+    public let keepBackups: Int
+    /// `primary_conninfo`: when set, a restored standby streams from the master.
+    public let primaryConninfo: String?
+    /// `pg_bin`: directory of pg_ctl, pg_controldata, pg_archivecleanup; nil means PATH.
+    public let pgBin: String?
+    /// `status_max_archive_age`: seconds since the last archived WAL before status complains.
+    public let statusMaxArchiveAgeSeconds: Int
+    /// `status_max_ready`: `.ready` files in archive_status before status complains.
+    public let statusMaxReadyFiles: Int
+
+    /// Creates common settings; the WAL/backup directories default to subdirs of `walmgrData`.
+    public init(
+        configFile: String, jobName: String, logfile: String? = nil, pidfile: String? = nil,
+        walmgrData: String? = nil, completedWals: String? = nil, partialWals: String? = nil,
+        fullBackup: String? = nil, configBackup: String? = nil, sshOptions: [String] = [],
+        sshReuseConnection: Bool = true, slaveWalmgr: String? = nil,
+        compressMethod: CompressMethod = .none, compressLevel: Int? = nil, keepBackups: Int = 0,
+        primaryConninfo: String? = nil, pgBin: String? = nil,
+        statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10
+    ) {
+        func under(_ name: String) -> String {
+            walmgrData?.configJoined(name) ?? ""
+        }
+        self.configFile = configFile
+        self.jobName = jobName
+        self.logfile = logfile
+        self.pidfile = pidfile
+        self.walmgrData = walmgrData
+        self.completedWals = completedWals ?? under("logs.complete")
+        self.partialWals = partialWals ?? under("logs.partial")
+        self.fullBackup = fullBackup ?? under("data.master")
+        self.configBackup = configBackup ?? under("config.backup")
+        self.sshOptions = sshOptions
+        self.sshReuseConnection = sshReuseConnection
+        self.slaveWalmgr = slaveWalmgr
+        self.compressMethod = compressMethod
+        self.compressLevel = compressLevel
+        self.keepBackups = keepBackups
+        self.primaryConninfo = primaryConninfo
+        self.pgBin = pgBin
+        self.statusMaxArchiveAgeSeconds = statusMaxArchiveAgeSeconds
+        self.statusMaxReadyFiles = statusMaxReadyFiles
+    }
+
+    /// Reads the common keys.
+    init(_ r: ConfigReader, configFile: String) throws(ConfigError) {
+        self.init(
+            configFile: configFile,
+            jobName: try r.string("job_name") ?? "",
+            logfile: try r.path("logfile"),
+            pidfile: try r.path("pidfile"),
+            walmgrData: try r.path("walmgr_data"),
+            completedWals: try r.path("completed_wals"),
+            partialWals: try r.path("partial_wals"),
+            fullBackup: try r.path("full_backup"),
+            configBackup: try r.path("config_backup"),
+            sshOptions: try r.words("ssh_options") ?? [],
+            sshReuseConnection: try r.bool("ssh_reuse_connection", default: true),
+            slaveWalmgr: try r.path("slave_walmgr"),
+            compressMethod: try r.choice("compress_method", default: CompressMethod.none),
+            compressLevel: try r.signedInt("compress_level"),
+            keepBackups: try r.int("keep_backups") ?? 0,
+            primaryConninfo: try r.string("primary_conninfo"),
+            pgBin: try r.path("pg_bin"),
+            statusMaxArchiveAgeSeconds: try r.int("status_max_archive_age", minimum: 1) ?? 600,
+            statusMaxReadyFiles: try r.int("status_max_ready", minimum: 1) ?? 10
+        )
+    }
+}

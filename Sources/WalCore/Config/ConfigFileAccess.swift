@@ -1,0 +1,91 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The few effects config loading needs: reading the file and facts about the process.
+enum ConfigFileAccess {
+    /// Reads the UTF-8 text of the file at the absolute `path`.
+    /// - Throws: ``ConfigError/fileNotFound(path:)`` or
+    ///   ``ConfigError/fileUnreadable(path:reason:owner:mode:user:)`` with owner, mode and user.
+    static func read(path: String) throws(ConfigError) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT { throw .fileNotFound(path: path) }
+            throw unreadable(path, reason: errorText(code), info: nil)
+        }
+        if Int(info.st_mode) & 0o170000 == 0o040000 {
+            throw unreadable(path, reason: "it is a directory, not a file", info: info)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = access(path, R_OK) == 0 ? "read failed" : errorText(errno)
+            throw unreadable(path, reason: reason, info: info)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw unreadable(path, reason: "it is not UTF-8 text", info: info)
+        }
+        return text
+    }
+
+    /// `path` made absolute against the current directory, with `.` and `..` removed.
+    static func absolute(_ path: String) -> String {
+        let base = FileManager.default.currentDirectoryPath
+        let joined = path.hasPrefix("/") ? path : base.configJoined(path)
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            switch part {
+            case ".": continue
+            case "..": _ = parts.popLast()
+            default: parts.append(part)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// `$HOME`, or the home directory from the password database.
+    static var homeDirectory: String {
+        if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+            return home
+        }
+        guard let pw = getpwuid(geteuid()) else { return "/" }
+        return String(cString: pw.pointee.pw_dir)
+    }
+
+    /// The host name as `gethostname(2)` reports it (Python's `socket.gethostname()`).
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The name of the user walmgr runs as.
+    static var currentUser: String {
+        userName(geteuid())
+    }
+
+    private static func userName(_ uid: uid_t) -> String {
+        guard let pw = getpwuid(uid) else { return "uid \(uid)" }
+        return String(cString: pw.pointee.pw_name)
+    }
+
+    private static func groupName(_ gid: gid_t) -> String {
+        guard let gr = getgrgid(gid) else { return "gid \(gid)" }
+        return String(cString: gr.pointee.gr_name)
+    }
+
+    private static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+
+    private static func unreadable(_ path: String, reason: String, info: stat?) -> ConfigError {
+        let owner = info.map { "\(userName($0.st_uid)):\(groupName($0.st_gid))" } ?? "unknown"
+        let mode = info.map { "0" + String(Int($0.st_mode) & 0o7777, radix: 8) } ?? "unknown"
+        return .fileUnreadable(
+            path: path, reason: reason, owner: owner, mode: mode, user: currentUser)
+    }
+}

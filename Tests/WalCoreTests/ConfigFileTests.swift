@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import WalCore
+
+@Suite("Config files, overrides and warnings")
+struct ConfigFileTests {
+    /// The package root, found from this file's path.
+    private static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test(
+        "the shipped examples load without errors or warnings",
+        arguments: [("wal-master.ini", Role.master), ("wal-slave.ini", Role.slave)])
+    func examples(name: String, role: Role) throws {
+        let path = Self.packageRoot.appendingPathComponent("examples/\(name)").path
+        let loaded = try ConfigLoader.load(path: path, overrides: [])
+        #expect(loaded.config.role == role)
+        #expect(loaded.warnings == [])
+        #expect(loaded.config.common.configFile == path)
+        #expect(!loaded.config.common.completedWals.isEmpty)
+    }
+
+    @Test("--set overrides file values and takes part in interpolation")
+    func overrides() throws {
+        let text = "[walmgr]\nmaster_data = /pg\nwalmgr_data = /w\nloop_delay = 10\n"
+        let m = try ConfigFixture.master(
+            text, overrides: ["walmgr_data=/other", "LOOP_DELAY = 2.5", "slave=%(host_name)s"])
+        #expect(m.common.completedWals == "/other/logs.complete")
+        #expect(m.loopDelay == 2.5)
+        #expect(m.slave == "db1")
+    }
+
+    @Test("--set without = or without a key is a usage error (exit 64)", arguments: ["x", "=v"])
+    func badOverride(raw: String) {
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigFixture.load("[walmgr]\n", overrides: [raw])
+        }
+        #expect(error == .badOverride(raw))
+        #expect(error?.exitCode == 64)
+        #expect(
+            error?.description == "--set \(raw): expected --set KEY=VALUE, e.g. --set loop_delay=5")
+    }
+
+    @Test("a bad --set value names the override")
+    func badOverrideValue() {
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigFixture.load("[walmgr]\n", overrides: ["backup_datadir=perhaps"])
+        }
+        #expect(error?.description.hasPrefix("wal-master.ini (--set): backup_datadir") == true)
+        #expect(error?.exitCode == 1)
+    }
+
+    @Test("a missing [walmgr] section names the file")
+    func missingSection() {
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigFixture.load("[walmgr3]\nmaster_data = /pg\n")
+        }
+        #expect(error == .missingSection(file: "wal-master.ini", section: "walmgr"))
+        #expect(error?.description.hasPrefix("wal-master.ini has no [walmgr] section") == true)
+    }
+
+    @Test("unknown keys warn with file:line; helper variables and [DEFAULT] keys do not")
+    func unknownKeys() throws {
+        let text = """
+            [DEFAULT]
+            anything = 1
+            [walmgr]
+            master_data = %(root)s/main
+            root = /pg
+            foo = bar
+            slave_data = /wrong/role
+            use_skylog = 1
+            """
+        let loaded = try ConfigFixture.load(text, overrides: ["typo_key=1"])
+        #expect(
+            loaded.warnings == [
+                "wal-master.ini (--set): unknown key \"typo_key\" ignored",
+                "wal-master.ini:6: unknown key \"foo\" ignored",
+                "wal-master.ini:7: key \"slave_data\" is for slave configs; ignored in a "
+                    + "master config",
+            ])
+    }
+
+    @Test("a missing file names its absolute path")
+    func missingFile() {
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(path: "/nonexistent/dir/wal.ini", overrides: [])
+        }
+        #expect(error == .fileNotFound(path: "/nonexistent/dir/wal.ini"))
+        #expect(error?.description.contains("/nonexistent/dir/wal.ini does not exist") == true)
+    }
+
+    @Test("a relative path becomes absolute; job_name comes from the file name")
+    func relativePath() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "[walmgr]\nslave_data = /d\n".write(
+            toFile: dir + "/standby-a.ini", atomically: true, encoding: .utf8)
+        // Relative to the current directory, without changing it (tests run in parallel).
+        let depth = FileManager.default.currentDirectoryPath.split(separator: "/").count
+        let up = String(repeating: "../", count: depth)
+        let relative = "./" + up + dir.dropFirst() + "/sub/../standby-a.ini"
+        let loaded = try ConfigLoader.load(path: relative, overrides: [])
+        #expect(loaded.config.common.configFile == dir + "/standby-a.ini")
+        #expect(loaded.config.common.configFile.hasSuffix("/standby-a.ini"))
+        #expect(loaded.config.common.configFile.hasPrefix("/"))
+        #expect(!loaded.config.common.configFile.contains(".."))
+        #expect(loaded.config.common.jobName == "standby-a")
+    }
+
+    @Test("an unreadable file names path, owner, mode and user", .enabled(if: geteuid() != 0))
+    func unreadableFile() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/secret.ini"
+        try "[walmgr]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o200], ofItemAtPath: path)
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(path: path, overrides: [])
+        }
+        let message = error?.description ?? ""
+        #expect(message.hasPrefix("cannot read config file \(path): "))
+        #expect(message.contains("mode 0200"))
+        #expect(message.contains("owner "))
+        #expect(message.contains("walmgr runs as "))
+    }
+
+    @Test("a directory is not a config file")
+    func directory() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(path: dir, overrides: [])
+        }
+        #expect(error?.description.contains("it is a directory") == true)
+    }
+
+    private static func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("walmgr-config-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
