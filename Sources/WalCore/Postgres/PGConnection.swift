@@ -1,0 +1,193 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection. The only place in walmgr that touches libpq.
+///
+/// `@unchecked Sendable` is safe here: the `PGconn` handle is only touched while `lock` is
+/// held, so at most one task uses it at a time, and it is freed exactly once (`close()` sets
+/// it to nil under the lock; `deinit` calls `close()`).
+public final class PGConnection: @unchecked Sendable {
+    private var conn: OpaquePointer?
+    private let lock = NSLock()
+    private let conninfo: String
+
+    /// Connects with a libpq conninfo (keyword/value or URI) and fails with a masked error.
+    ///
+    /// `application_name` defaults to `walmgr`; `client_encoding` is always UTF8.
+    public init(conninfo: String) throws(PGError) {
+        self.conninfo = conninfo
+        let keywords = ["dbname", "fallback_application_name", "client_encoding"]
+        let values = [conninfo, "walmgr", "UTF8"]
+        let cKeywords = keywords.map { strdup($0) }
+        let cValues = values.map { strdup($0) }
+        defer { (cKeywords + cValues).forEach { free($0) } }
+        let k = cKeywords.map { UnsafePointer($0) } + [nil]
+        let v = cValues.map { UnsafePointer($0) } + [nil]
+        conn = PQconnectdbParams(k, v, 1)
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            let host = conn.flatMap { PQhost($0) }.map { String(cString: $0) }
+            let port = conn.flatMap { PQport($0) }.map { String(cString: $0) }
+            close()
+            throw PGError.connect(conninfo: conninfo, host: host, port: port, message: message)
+        }
+        // Notices (e.g. from pg_backup_stop) would go to stderr; walmgr logs what matters.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; later statements fail with `connectionLost`. Safe to repeat.
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    /// Runs one statement with text parameters (`$1`, `$2`, …; nil is SQL NULL).
+    public func query(_ sql: String, _ params: [String?] = []) throws(PGError) -> PGResult {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            throw lostError(message: "the connection is closed")
+        }
+        let cParams = params.map { $0.flatMap { strdup($0) } }
+        defer { cParams.forEach { free($0) } }
+        let values = cParams.map { UnsafePointer($0) }
+        let res = PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        defer { PQclear(res) }
+        let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        switch status {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PGResult(res!)
+        default:
+            let message =
+                res.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) }
+                .flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: PQerrorMessage(conn))
+            if PQstatus(conn) != CONNECTION_OK { throw lostError(message: message) }
+            let sqlstate = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }
+                .map { String(cString: $0) }
+            throw PGError.queryFailed(
+                sql: sql, sqlstate: sqlstate,
+                message: PGError.scrub(message, conninfo: conninfo),
+                host: hostLocked, port: portLocked)
+        }
+    }
+
+    /// Runs a statement whose rows (if any) do not matter.
+    public func execute(_ sql: String, _ params: [String?] = []) throws(PGError) {
+        _ = try query(sql, params)
+    }
+
+    /// Runs a query and returns the first column of its first row (nil for NULL or no rows).
+    public func scalar(_ sql: String, _ params: [String?] = []) throws(PGError) -> String? {
+        let result = try query(sql, params)
+        guard let row = result.rows.first, let value = row.first else { return nil }
+        return value
+    }
+
+    /// The server's `server_version_num` (0 when the connection is closed).
+    public var serverVersionNum: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return conn.map { Int(PQserverVersion($0)) } ?? 0
+    }
+
+    /// The server's version.
+    public var serverVersion: ServerVersion { ServerVersion(num: serverVersionNum) }
+
+    /// True while the connection is open and healthy (as libpq last saw it).
+    public var isAlive: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return conn.map { PQstatus($0) == CONNECTION_OK } ?? false
+    }
+
+    /// The host (or socket directory) this connection uses.
+    public var host: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return hostLocked
+    }
+
+    /// The port this connection uses.
+    public var port: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return portLocked
+    }
+
+    private var hostLocked: String {
+        let h = conn.flatMap { PQhost($0) }.map { String(cString: $0) }
+        return PGError.serverAddress(conninfo: conninfo, host: h, port: nil).host
+    }
+
+    private var portLocked: String {
+        let p = conn.flatMap { PQport($0) }.map { String(cString: $0) }
+        return PGError.serverAddress(conninfo: conninfo, host: nil, port: p).port
+    }
+
+    private func lostError(message: String) -> PGError {
+        .connectionLost(
+            host: hostLocked, port: portLocked,
+            message: PGError.scrub(message, conninfo: conninfo))
+    }
+}
+
+extension PGResult {
+    /// Copies a libpq result into Swift values (text format).
+    fileprivate init(_ res: OpaquePointer) {
+        let nColumns = Int(PQnfields(res))
+        let nRows = Int(PQntuples(res))
+        let columns = (0..<nColumns).map { String(cString: PQfname(res, Int32($0))) }
+        let rows = (0..<nRows).map { r in
+            (0..<nColumns).map { c -> String? in
+                PQgetisnull(res, Int32(r), Int32(c)) == 1
+                    ? nil : String(cString: PQgetvalue(res, Int32(r), Int32(c)))
+            }
+        }
+        let affected = Int(String(cString: PQcmdTuples(res))) ?? 0
+        self.init(columns: columns, rows: rows, affectedRows: affected)
+    }
+}
+
+/// The rows of a finished statement, as text (nil is SQL NULL).
+public struct PGResult: Sendable, Equatable {
+    /// Column names, in order.
+    public let columns: [String]
+    /// Rows of text values, one entry per column.
+    public let rows: [[String?]]
+    /// The number of rows the statement touched (`PQcmdTuples`; 0 when not applicable).
+    public let affectedRows: Int
+
+    /// Creates a result (for fakes in tests).
+    public init(columns: [String], rows: [[String?]], affectedRows: Int = 0) {
+        self.columns = columns
+        self.rows = rows
+        self.affectedRows = affectedRows
+    }
+
+    /// The number of rows.
+    public var count: Int { rows.count }
+
+    /// The value at a row and a named column; nil for NULL, a missing column or row.
+    public subscript(row: Int, column: String) -> String? {
+        guard rows.indices.contains(row), let c = columns.firstIndex(of: column),
+            rows[row].indices.contains(c)
+        else { return nil }
+        return rows[row][c]
+    }
+
+    /// The value as an integer; nil for NULL or text that is not an integer.
+    public func int(row: Int, column: String) -> Int? { self[row, column].flatMap { Int($0) } }
+
+    /// The value as a boolean (`t`/`f`, as PostgreSQL prints booleans); nil otherwise.
+    public func bool(row: Int, column: String) -> Bool? {
+        switch self[row, column] {
+        case "t", "true", "on": true
+        case "f", "false", "off": false
+        default: nil
+        }
+    }
+}
