@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import WalCore
+
+@Suite("Test harness", .serialized)
+struct HarnessTests {
+    @Test func scratchDirIsShortAndOwnedByTheRunAsUser() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wmt")
+        defer { TestEnv.removeScratch(dir) }
+        #expect(dir.hasPrefix("/tmp/wmt-") && dir.utf8.count < 20)
+        var st = stat()
+        #expect(stat(dir, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o755)
+        let owner = UserAccount(uid: st.st_uid)?.name
+        #expect(owner == TestEnv.serverUserName)
+    }
+
+    @Test func freePortIsUsable() throws {
+        let port = try TestEnv.freePort()
+        #expect(port > 1024 && port < 65536)
+        #expect(!TestEnv.accepts(port: port))
+    }
+
+    @Test(.enabled(if: !TestEnv.pgBinDirs.isEmpty, "no PostgreSQL bin dir found"))
+    func clusterStartsRestartsAndStops() async throws {
+        let binDir = try #require(TestEnv.pgBinDirs.first)
+        var scratch = ""
+        try await withCluster(binDir) { cluster in
+            scratch = cluster.scratch
+            #expect(cluster.isRunning)
+            #expect(try await cluster.psql("SHOW fsync") == "on")
+            #expect(try await cluster.psql("SELECT current_user") == "postgres")
+            try await cluster.restart()
+            #expect(try await cluster.psql("SELECT 1") == "1")
+            cluster.stop(mode: "immediate")
+            #expect(!cluster.isRunning)
+            try await cluster.start()
+            #expect(cluster.logTail().isEmpty == false)
+        }
+        #expect(TestEnv.keepScratch || !FileManager.default.fileExists(atPath: scratch))
+    }
+
+    @Test(.enabled(if: TestEnv.builtWalmgr() != nil, "walmgr is not built next to the tests"))
+    func walmgrCopyIsExecutableByTheRunAsUser() async throws {
+        let dir = try TestEnv.scratchDir()
+        defer { TestEnv.removeScratch(dir) }
+        let binary = try TestEnv.walmgrBinary(in: dir)
+        #expect(access(binary, X_OK) == 0)
+        let result = try await TestEnv.runner.run(
+            Command(binary, ["--version"], workingDirectory: dir, user: TestEnv.runAsUser))
+        #expect(result.succeeded, "\(result.statusText): \(result.stderrTail)")
+    }
+
+    @Test(.enabled(if: SSHD.isAvailable, "sshd is not installed (run `make deps`)"))
+    func sshdLetsTheRunAsUserIn() async throws {
+        try await withSSHD { sshd in
+            let who = try await TestEnv.run(sshd.sshCommand(["id", "-un"]))
+            #expect(who.trimmingCharacters(in: .whitespacesAndNewlines) == sshd.user)
+            try await TestEnv.run(sshd.sshCommand(["true"]))
+            try await sshd.restart()
+            let echoed = try await TestEnv.run(sshd.sshCommand(["echo", "a b; 'c'"]))
+            #expect(echoed == "a b; 'c'\n")
+            sshd.stop()
+            #expect(!TestEnv.accepts(port: sshd.port))
+        }
+    }
+}
