@@ -24,6 +24,9 @@ public struct SlaveConfig: Sendable, Equatable {
     public let archiveCommand: [String]?
     /// `master_db`: optional master conninfo, used by a standby backup to switch WAL.
     public let masterDb: String?
+    /// `slave_db`: conninfo of the standby itself, used by a standby backup (default
+    /// `dbname=postgres` on libpq's default socket).
+    public let slaveDb: String
 
     /// Creates slave settings; `slaveBin` falls back to `common.pgBin`, `slaveConfigDir` to
     /// `slaveData`.
@@ -31,7 +34,7 @@ public struct SlaveConfig: Sendable, Equatable {
         common: CommonConfig, slaveData: String, slaveBin: String? = nil,
         slaveStartCmd: [String]? = nil, slaveStopCmd: [String]? = nil,
         slaveConfigDir: String? = nil, slavePgXlog: String? = nil, backupDatadir: Bool = true,
-        archiveCommand: [String]? = nil, masterDb: String? = nil
+        archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil
     ) {
         self.common = common
         self.slaveData = slaveData
@@ -43,6 +46,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.backupDatadir = backupDatadir
         self.archiveCommand = archiveCommand
         self.masterDb = masterDb
+        self.slaveDb = slaveDb ?? "dbname=postgres"
     }
 
     /// Reads the slave keys; the master-side keys a slave accepts are not read at all.
@@ -57,7 +61,8 @@ public struct SlaveConfig: Sendable, Equatable {
             slavePgXlog: try r.path("slave_pg_xlog"),
             backupDatadir: try r.bool("backup_datadir", default: true),
             archiveCommand: try r.words("archive_command"),
-            masterDb: try r.string("master_db")
+            masterDb: try r.string("master_db"),
+            slaveDb: try r.string("slave_db")
         )
     }
 }
