@@ -2,9 +2,10 @@ import Foundation
 
 /// A problem with a walmgr INI file or a `--set` override; the message names where and how to fix.
 ///
+/// It is a ``WalmgrError``, so the CLI maps it to ``exitCode``.
 /// `file` is the config path as the user gave it; `line` is 1-based, and 0 means the value came
 /// from a `--set` override.
-public enum ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum ConfigError: WalmgrError, Equatable {
     /// The config file does not exist.
     case fileNotFound(path: String)
     /// The config file exists but cannot be read (permissions, a directory, not UTF-8).

@@ -103,7 +103,7 @@ public enum ShellWords {
 }
 
 /// Why a string could not be split into shell words.
-public struct ShellWordsError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct ShellWordsError: WalmgrError, Equatable {
     /// The kind of syntax problem.
     public enum Kind: Sendable, Equatable {
         /// A `'` without its closing `'`.
