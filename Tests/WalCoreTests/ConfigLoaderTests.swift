@@ -50,6 +50,7 @@ struct ConfigLoaderTests {
         let s = try ConfigFixture.slave("[walmgr]\nslave_data = /pg\n")
         #expect(s.common.completedWals == "")
         #expect(s.slaveConfigDir == "/pg" && s.backupDatadir)
+        #expect(s.slaveDb == "dbname=postgres" && s.common.jobName == "wal-slave")
         let error = #expect(throws: ConfigError.self) {
             try s.need(s.common.completedWals, key: "completed_wals", for: "xrestore")
         }

@@ -87,7 +87,7 @@ public struct CommonConfig: Sendable, Equatable {
     init(_ r: ConfigReader, configFile: String) throws(ConfigError) {
         self.init(
             configFile: configFile,
-            jobName: try r.string("job_name") ?? "",
+            jobName: try r.string("job_name") ?? r.interpolation.builtins["job_name"] ?? "",
             logfile: try r.path("logfile"),
             pidfile: try r.path("pidfile"),
             walmgrData: try r.path("walmgr_data"),
