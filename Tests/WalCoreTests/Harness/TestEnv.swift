@@ -169,11 +169,14 @@ enum TestEnv {
     /// Sends `signal` to `pid`, waits up to `timeout` for it to go, then sends SIGKILL.
     static func terminate(_ pid: pid_t, signal: Int32, timeout: Duration = .seconds(30)) {
         guard pid > 0, kill(pid, signal) == 0 else { return }
-        let deadline = ContinuousClock.now + timeout
+        var deadline = ContinuousClock.now + timeout
+        var killed = false
         while !processGone(pid) {
             if ContinuousClock.now > deadline {
+                if killed { break }
                 kill(pid, SIGKILL)
-                break
+                killed = true
+                deadline = ContinuousClock.now + .seconds(5)
             }
             usleep(10_000)
         }
