@@ -16,6 +16,7 @@ public enum Walmgr {
             context.config.role == .master
                 ? try await MasterSetup.run(context) : try await SlaveSetup.run(context)
         },
+        "xrestore": XRestore.run,
     ]
 
     /// Runs one invocation and returns the process exit status.

@@ -1,0 +1,33 @@
+import Foundation
+
+/// The control files and directories the standby commands share (walmgr3's layout).
+public struct StandbyFiles: Sendable {
+    /// `completed_wals`: archived WAL.
+    public let completedWals: String
+    /// `partial_wals`: partial segments from sync/syncdaemon.
+    public let partialWals: String
+
+    /// Reads the directories from a config.
+    public init(_ common: CommonConfig) {
+        completedWals = common.completedWals
+        partialWals = common.partialWals
+    }
+
+    /// `completed_wals/PAUSE`: while it exists, xrestore hands out nothing.
+    public var pauseFile: String { "\(completedWals)/PAUSE" }
+    /// `completed_wals/STOP`: boot asked xrestore to serve partial_wals too.
+    public var stopFile: String { "\(completedWals)/STOP" }
+
+    /// True when a file (or anything) exists at `path`.
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Creates a control file durably (its content is a note for the DBA).
+    static func create(_ path: String, note: String) throws {
+        try Durable.replace(Array((note + "\n").utf8), at: path, mode: 0o600)
+    }
+
+    /// Removes a control file; a missing one is fine.
+    static func remove(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
+    }
+}
