@@ -17,6 +17,11 @@ public enum Walmgr {
                 ? try await MasterSetup.run(context) : try await SlaveSetup.run(context)
         },
         "xrestore": XRestore.run,
+        "restore": Restore.run,
+        "boot": Boot.run,
+        "pause": Replay.pause,
+        "continue": Replay.resume,
+        "cleanup": Cleanup.run,
     ]
 
     /// Runs one invocation and returns the process exit status.

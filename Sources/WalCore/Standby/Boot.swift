@@ -1,0 +1,100 @@
+import Foundation
+
+/// `boot` (slave): end recovery — hand over partial WAL, promote, wait, report.
+enum Boot {
+    /// ≤11: the trigger file named in recovery.conf.
+    static let triggerFileName = "walmgr.trigger"
+    /// How long boot waits for the partial segment to be replayed, and for promotion.
+    static let partialWait: Duration = .seconds(15)
+    static let promoteWait: Duration = .seconds(60)
+
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .slave(let config) = context.config else { return 1 }
+        let log = context.log
+        let server = StandbyServer(config, runner: context.runner, log: log)
+        let db = try server.connect()
+        if try db.scalar("SELECT pg_is_in_recovery()") == "f" {
+            print("already promoted: \(try report(db))")
+            return 0
+        }
+        if context.notReally {
+            log.info("would hand over partial WAL and promote the standby in \(server.dataDir)")
+            return 0
+        }
+        let files = StandbyFiles(config.common)
+        try StandbyFiles.create(files.stopFile, note: "written by walmgr boot: serve partial_wals")
+        try await replayPartial(db: db, files: files, log: log)
+        try await promote(db: db, server: server, log: log)
+        try StandbyFiles.remove(files.stopFile)
+        print("promoted: \(try report(db))")
+        return 0
+    }
+
+    /// The newest partial segment syncdaemon left, if any.
+    static func newestPartial(_ files: StandbyFiles) -> WALName? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: files.partialWals)) ?? []
+        return names.compactMap { name -> WALName? in
+            let base = name.hasSuffix(".partial") ? String(name.dropLast(8)) : name
+            return WALName(base).flatMap { $0.kind == .segment ? $0 : nil }
+        }.max { $0.name.suffix(16) < $1.name.suffix(16) }
+    }
+
+    /// Waits (bounded) until replay reached the newest partial segment and stopped advancing.
+    static func replayPartial(db: PGConnection, files: StandbyFiles, log: Log) async throws {
+        guard let partial = newestPartial(files), let segment = partial.segment else { return }
+        let sizeText = try db.scalar(
+            "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")
+        guard let size = sizeText.flatMap(UInt64.init),
+            let start = WALSegment(name: segment, size: size).map({ $0.number * size })
+        else { return }
+        let function = db.serverVersion.lastReplayLSNFunction
+        let deadline = ContinuousClock.now + partialWait
+        var last: LSN?
+        log.info("handing over the partial segment \(partial) from \(files.partialWals)")
+        while ContinuousClock.now < deadline {
+            let replayed = try db.scalar("SELECT \(function)()").flatMap { LSN($0) }
+            if let replayed, replayed.value >= start + size { return }
+            if let replayed, replayed.value >= start, replayed == last { return }
+            last = replayed
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        log.warning("replay did not reach \(partial) within \(partialWait); promoting anyway")
+    }
+
+    /// `pg_ctl promote` (12+) or the trigger file (≤11), then waits for the end of recovery.
+    static func promote(db: PGConnection, server: StandbyServer, log: Log) async throws {
+        let version = db.serverVersion
+        if version.hasPgPromote {
+            let pgCtl = try PGBin(server.config.slaveBin).path("pg_ctl")
+            let command = Command(pgCtl, ["promote", "-D", server.dataDir, "-W"])
+            let result = try await server.runner.run(command, input: .none, timeout: .seconds(60))
+            guard result.succeeded else {
+                throw WalmgrFailure(
+                    "\(command) failed (\(result.statusText)): \(result.stderrTail)")
+            }
+        } else {
+            try StandbyFiles.create("\(server.dataDir)/\(triggerFileName)", note: "walmgr boot")
+        }
+        log.info("promotion requested; waiting until the server leaves recovery")
+        let deadline = ContinuousClock.now + promoteWait
+        while try db.scalar("SELECT pg_is_in_recovery()") == "t" {
+            guard ContinuousClock.now < deadline else {
+                throw StandbyError.promoteTimedOut(seconds: 60, dataDir: server.dataDir)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    /// "timeline N, last replayed LSN X, current LSN Y".
+    static func report(_ db: PGConnection) throws -> String {
+        let v = db.serverVersion
+        let row = try db.query(
+            "SELECT \(v.walFileNameFunction)(\(v.currentLSNFunction)()) AS wal, "
+                + "\(v.lastReplayLSNFunction)()::text AS replayed, \(v.currentLSNFunction)()::text AS current"
+        )
+        let timeline =
+            row[0, "wal"].flatMap { UInt32($0.prefix(8), radix: 16) }.map(String.init) ?? "?"
+        return "timeline \(timeline), last replayed LSN \(row[0, "replayed"] ?? "none"), "
+            + "current LSN \(row[0, "current"] ?? "?")"
+    }
+}

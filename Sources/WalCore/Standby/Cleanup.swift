@@ -1,0 +1,120 @@
+import Foundation
+
+/// `cleanup [--yes]` (slave): remove walmgr_data, old data dirs, and the authorized_keys and
+/// .pgpass lines `--init-slave` added (as recorded in `walmgr_data/.walmgr-init-added`).
+enum Cleanup {
+    /// The record `--init-slave` keeps of lines it added: `kind<TAB>file<TAB>line`.
+    static let initRecordName = ".walmgr-init-added"
+
+    /// What cleanup would remove.
+    struct Plan {
+        var directories: [String] = []
+        /// (file, line) pairs added by init.
+        var lines: [(String, String)] = []
+        var isEmpty: Bool { directories.isEmpty && lines.isEmpty }
+    }
+
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .slave(let config) = context.config else { return 1 }
+        let log = context.log
+        let plan = makePlan(config)
+        guard !plan.isEmpty else {
+            log.info("nothing to clean up")
+            return 0
+        }
+        let listing =
+            plan.directories.map { "  directory \($0)" }
+            + plan.lines.map { "  line in \($0.0): \(masked($0.1))" }
+        if context.notReally {
+            log.info("would remove:\n" + listing.joined(separator: "\n"))
+            return 0
+        }
+        guard try confirmed(listing, yes: context.has("--yes")) else {
+            log.info("nothing removed")
+            return 1
+        }
+        if StandbyServer(config, runner: context.runner, log: log).runningPID != nil {
+            log.warning("the standby is running; its restore_command will find no more WAL")
+        }
+        for (file, line) in plan.lines where try removeLine(line, from: file) {
+            log.info("removed the line init added to \(file)")
+        }
+        for dir in plan.directories {
+            do { try FileManager.default.removeItem(atPath: dir) } catch {
+                throw FileError("remove", dir, errno: EACCES)
+            }
+            log.info("removed \(dir)")
+        }
+        return 0
+    }
+
+    static func makePlan(_ config: SlaveConfig) -> Plan {
+        var plan = Plan()
+        let common = config.common
+        if let base = common.walmgrData, StandbyFiles.exists(base) {
+            plan.directories.append(base)
+            let record =
+                (try? String(contentsOfFile: "\(base)/\(initRecordName)", encoding: .utf8)) ?? ""
+            for entry in record.split(separator: "\n") {
+                let fields = entry.split(separator: "\t", maxSplits: 2).map(String.init)
+                if fields.count == 3 { plan.lines.append((fields[1], fields[2])) }
+            }
+        }
+        for dir in [
+            common.completedWals, common.partialWals, common.configBackup, common.fullBackup,
+        ]
+        where !dir.isEmpty && StandbyFiles.exists(dir)
+            && !plan.directories.contains(where: { dir.hasPrefix($0 + "/") })
+        {
+            plan.directories.append(dir)
+        }
+        plan.directories += oldDataDirs(config.slaveData)
+        return plan
+    }
+
+    /// `<slave_data>.N`, plus leftovers of an interrupted restore.
+    static func oldDataDirs(_ slaveData: String) -> [String] {
+        guard !slaveData.isEmpty else { return [] }
+        let parent = (slaveData as NSString).deletingLastPathComponent
+        let base = (slaveData as NSString).lastPathComponent
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
+        return names.filter { name in
+            guard name.hasPrefix(base + ".") else { return false }
+            let suffix = name.dropFirst(base.count + 1)
+            return Int(suffix) != nil || suffix == "walmgr-restore" || suffix == "walmgr-old"
+        }.sorted().map { "\(parent)/\($0)" }
+    }
+
+    /// Asks on a terminal; without one, `--yes` is required.
+    static func confirmed(_ listing: [String], yes: Bool) throws -> Bool {
+        if yes { return true }
+        guard isatty(0) == 1 else {
+            throw WalmgrFailure(
+                "cleanup removes:\n" + listing.joined(separator: "\n")
+                    + "\nstdin is not a terminal: pass --yes to confirm (walmgr CONFIG cleanup --yes)"
+            )
+        }
+        print(
+            "cleanup removes:\n" + listing.joined(separator: "\n") + "\nProceed? [y/N] ",
+            terminator: "")
+        let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
+        return answer == "y" || answer == "yes"
+    }
+
+    /// Removes every line equal to `line` from `path`; true when one was removed.
+    static func removeLine(_ line: String, from path: String) throws -> Bool {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let kept = lines.filter { $0 != line }
+        guard kept.count != lines.count else { return false }
+        try Durable.replace(Array(kept.joined(separator: "\n").utf8), at: path, mode: 0o600)
+        return true
+    }
+
+    /// A .pgpass line without its password (the fifth field).
+    static func masked(_ line: String) -> String {
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count >= 5 else { return line }
+        return fields.prefix(4).joined(separator: ":") + ":" + Conninfo.mask
+    }
+}

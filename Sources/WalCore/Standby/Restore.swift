@@ -1,0 +1,97 @@
+import Foundation
+
+/// `restore [--move] [SET] [DST]` (slave): make a backup a running standby.
+///
+/// Order: pick the backup, stop the standby, copy the backup into `<DST>.walmgr-restore`,
+/// restore config files, write recovery settings, swap the new dir in (the old one becomes
+/// `<DST>.N` or is removed), start. Until the swap nothing in DST changes; the backup itself is
+/// only consumed with `--move`.
+enum Restore {
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .slave(let config) = context.config else { return 1 }
+        let log = context.log
+        let entry = try pick(config: config, name: context.arguments.first, log: log)
+        let slaveData = try config.need(config.slaveData, key: "slave_data", for: "restore")
+        let destination = context.arguments.count > 1 ? context.arguments[1] : slaveData
+        let isStandby = destination == slaveData
+        let version = try backupVersion(entry)
+        log.info(
+            "restoring \(entry.manifest.name) (PostgreSQL \(version.majorName), start WAL "
+                + "\(entry.manifest.startWAL)) into \(destination)")
+        if context.notReally {
+            log.info("would stop the standby, copy \(entry.path), write recovery settings, start")
+            return 0
+        }
+        let server = StandbyServer(config, runner: context.runner, log: log, dataDir: destination)
+        if isStandby { try await server.stop() }
+        let started = ContinuousClock.now
+        let copy = RestoreCopy(
+            entry: entry, destination: destination, move: context.has("--move"),
+            keepOld: config.backupDatadir, runner: context.runner, log: log)
+        let tablespaces = try await copy.prepare()
+        try configure(
+            copy.staging, config: config, version: version, isStandby: isStandby, log: log)
+        try copy.swap(tablespaceTargets: tablespaces)
+        log.info(
+            "\(destination) holds \(entry.manifest.name) (\(started.duration(to: .now)) to copy)")
+        guard isStandby else {
+            log.info("restored into \(destination); start it yourself (it is not slave_data)")
+            return 0
+        }
+        try await server.start()
+        return 0
+    }
+
+    /// The named complete backup, or the newest one.
+    static func pick(config: SlaveConfig, name: String?, log: Log) throws -> BackupCatalog.Entry {
+        let fullBackup = try config.need(
+            config.common.fullBackup, key: "full_backup", for: "restore")
+        let catalog = BackupCatalog(fullBackup: fullBackup)
+        let complete = catalog.complete()
+        guard let name else {
+            guard let newest = complete.first else {
+                throw StandbyError.noBackup(
+                    fullBackup: fullBackup, inProgress: StandbyFiles.exists(catalog.inProgress))
+            }
+            return newest
+        }
+        guard let entry = complete.first(where: { $0.manifest.name == name }) else {
+            throw StandbyError.unknownBackup(name: name, available: complete.map(\.manifest.name))
+        }
+        return entry
+    }
+
+    /// The backup's PG_VERSION.
+    static func backupVersion(_ entry: BackupCatalog.Entry) throws -> ServerVersion {
+        let path = "\(entry.path)/PG_VERSION"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let version = ServerVersion(pgVersionFile: text)
+        else { throw FileError("read PG_VERSION of the backup at", path, errno: ENOENT) }
+        return version
+    }
+
+    /// Config files, recovery settings and control files for the staged data dir.
+    static func configure(
+        _ staging: String, config: SlaveConfig, version: ServerVersion, isStandby: Bool, log: Log
+    ) throws {
+        let common = config.common
+        let intoData = !isStandby || config.slaveConfigDir == config.slaveData
+        let record =
+            "\(common.walmgrData ?? (common.completedWals as NSString).deletingLastPathComponent)/config.restored"
+        try ConfigRestore.run(
+            from: common.configBackup, into: intoData ? staging : config.slaveConfigDir,
+            intoFreshDataDir: intoData, record: record, log: log)
+        let inputs = RecoverySettings.Inputs(
+            walmgr: CommandContext.executablePath, configFile: common.configFile,
+            primaryConninfo: common.primaryConninfo,
+            triggerFile: "\(config.slaveData)/\(Boot.triggerFileName)")
+        try RecoveryWriter.write(
+            RecoverySettings.render(for: version, inputs), into: staging, log: log)
+        let files = StandbyFiles(common)
+        // A STOP left by an earlier boot would make xrestore serve partial segments at once.
+        try StandbyFiles.remove(files.stopFile)
+        if StandbyFiles.exists(files.pauseFile) {
+            log.warning("\(files.pauseFile) exists: replay stays paused until `continue`")
+        }
+    }
+}

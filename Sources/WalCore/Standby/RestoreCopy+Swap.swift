@@ -1,0 +1,59 @@
+import Foundation
+
+extension RestoreCopy {
+    /// Renames the staged dirs into place; the old ones become `<path>.N` or are removed.
+    func swap(tablespaceTargets: [String]) throws {
+        let oldTablespaces = linkedTablespaces(of: destination)
+        try replace(destination, with: staging)
+        for target in tablespaceTargets {
+            try replace(target, with: "\(target).walmgr-restore")
+        }
+        if !keepOld {
+            for old in oldTablespaces where !tablespaceTargets.contains(old) {
+                try removeTree(old)
+                log.info("removed the old standby's tablespace \(old)")
+            }
+        }
+    }
+
+    /// Moves `path` aside (kept as `.N` or removed) and renames `staged` to `path`.
+    private func replace(_ path: String, with staged: String) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        var aside: String?
+        if StandbyFiles.exists(path) {
+            let target = keepOld ? Self.nextFree(path) : "\(path).walmgr-old"
+            if !keepOld { try removeTree(target) }
+            guard rename(path, target) == 0 else { throw FileError("rename \(path) to", target) }
+            aside = target
+        }
+        guard rename(staged, path) == 0 else {
+            let error = FileError("rename \(staged) to", path)
+            if let aside { rename(aside, path) }
+            throw error
+        }
+        try Durable.fsyncDirectory(parent)
+        guard let aside else { return }
+        if keepOld {
+            log.info("the old \(path) is kept as \(aside) (backup_datadir)")
+        } else {
+            try removeTree(aside)
+            log.info("removed the old \(path) (backup_datadir is off)")
+        }
+    }
+
+    /// Where the pg_tblspc links of a data dir point.
+    func linkedTablespaces(of dataDir: String) -> [String] {
+        let dir = "\(dataDir)/pg_tblspc"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")
+        }
+    }
+
+    /// `path.0`, `path.1`, …: the first that does not exist.
+    static func nextFree(_ path: String) -> String {
+        var n = 0
+        while StandbyFiles.exists("\(path).\(n)") { n += 1 }
+        return "\(path).\(n)"
+    }
+}

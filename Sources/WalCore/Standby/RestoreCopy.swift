@@ -1,0 +1,118 @@
+import Foundation
+
+/// Copies (or moves) a backup into a staging dir next to the destination, then swaps it in.
+///
+/// Copies use `cp --reflink=auto -a`: a reflink shares blocks on btrfs/XFS and is a plain copy
+/// elsewhere. Hard links are never used: PostgreSQL writes data files in place, so a link would
+/// let the running standby modify the backup.
+struct RestoreCopy {
+    /// Entries of a backup dir that are walmgr's own, not PostgreSQL's.
+    static let walmgrEntries: Set<String> = [BackupManifest.fileName, "walmgr_tblspc", "tmpspc"]
+
+    let entry: BackupCatalog.Entry
+    let destination: String
+    /// `--move`: rename the backup's files instead of copying (the backup is consumed).
+    let move: Bool
+    /// `backup_datadir`: keep the old data dir as `<destination>.N`.
+    let keepOld: Bool
+    let runner: any ProcessRunning
+    let log: Log
+
+    /// The staging dir, next to the destination so the swap is a rename.
+    var staging: String { "\(destination).walmgr-restore" }
+
+    /// Copies the backup and its tablespaces into staging dirs; returns the tablespace targets
+    /// for ``swap(tablespaceTargets:)``.
+    func prepare() async throws -> [String] {
+        try removeTree(staging)
+        guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
+            .filter { !Self.walmgrEntries.contains($0) }.sorted()
+        try await transfer(names.map { "\(entry.path)/\($0)" }, into: staging)
+        for dir in ["pg_wal/archive_status", "log"] {
+            try Directories.make("\(staging)/\(dir)")
+        }
+        var targets: [String] = []
+        for tablespace in entry.manifest.tablespaces {
+            targets.append(try await stageTablespace(tablespace))
+        }
+        if move {
+            try removeTree(entry.path)
+            log.info("--move: \(entry.path) was consumed")
+        }
+        return targets
+    }
+
+    /// Copies or moves paths into a directory.
+    private func transfer(_ sources: [String], into directory: String) async throws {
+        guard !sources.isEmpty else { return }
+        if move {
+            for source in sources {
+                let target = "\(directory)/\((source as NSString).lastPathComponent)"
+                if rename(source, target) != 0 {
+                    guard errno == EXDEV else { throw FileError("move \(source) to", target) }
+                    try await copy([source], into: directory)
+                }
+            }
+            return
+        }
+        try await copy(sources, into: directory)
+    }
+
+    private func copy(_ sources: [String], into directory: String) async throws {
+        let command = Command("cp", ["--reflink=auto", "-a", "--"] + sources + [directory])
+        let result = try await runner.run(command, input: .none, timeout: nil)
+        guard result.succeeded else {
+            throw WalmgrFailure(
+                "copying \(entry.path) into \(directory) failed (\(result.statusText)): "
+                    + "\(result.stderrTail). Check free space and permissions; \(destination) "
+                    + "was not touched")
+        }
+    }
+
+    /// Where a tablespace goes: its original location, unless that is in use by someone other
+    /// than the standby being replaced (e.g. the master on the same host).
+    func tablespaceTarget(_ tablespace: BackupManifest.Tablespace) -> String {
+        let original = tablespace.location
+        let oldLink = try? FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(destination)/pg_tblspc/\(tablespace.oid)")
+        if oldLink == original || isEmptyOrMissing(original) { return original }
+        let fallback = "\(destination)_tblspc/\(tablespace.oid)"
+        log.warning(
+            "tablespace \(tablespace.oid): \(original) is in use (by the master?); restoring it to "
+                + "\(fallback) instead")
+        return fallback
+    }
+
+    private func stageTablespace(_ tablespace: BackupManifest.Tablespace) async throws -> String {
+        let source =
+            tablespace.path.hasPrefix("/") ? tablespace.path : "\(entry.path)/\(tablespace.path)"
+        let target = tablespaceTarget(tablespace)
+        let stage = "\(target).walmgr-restore"
+        try removeTree(stage)
+        try Directories.make((target as NSString).deletingLastPathComponent)
+        guard mkdir(stage, 0o700) == 0 else { throw FileError("create", stage) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: source)
+        try await transfer(names.map { "\(source)/\($0)" }, into: stage)
+        let link = "\(staging)/pg_tblspc/\(tablespace.oid)"
+        try Directories.make("\(staging)/pg_tblspc")
+        try? FileManager.default.removeItem(atPath: link)
+        guard symlink(target, link) == 0 else { throw FileError("create symlink", link) }
+        log.info("tablespace \(tablespace.oid) → \(target)")
+        return target
+    }
+
+    func isEmptyOrMissing(_ path: String) -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty
+    }
+
+    func removeTree(_ path: String) throws {
+        guard
+            StandbyFiles.exists(path)
+                || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
+        else { return }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw FileError("remove", path, errno: (error as NSError).code == 0 ? EIO : EACCES)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// The standby's postmaster: is it running, stop it, start it, connect to it.
+struct StandbyServer: Sendable {
+    /// The slave config.
+    let config: SlaveConfig
+    /// The data directory (slave_data).
+    let dataDir: String
+    /// Runs pg_ctl and the configured start/stop commands.
+    let runner: any ProcessRunning
+    /// The logger.
+    let log: Log
+
+    /// How long stop and start may take before walmgr gives up.
+    static let stopWait: Duration = .seconds(5)
+    static let startWait: Duration = .seconds(60)
+
+    init(_ config: SlaveConfig, runner: any ProcessRunning, log: Log, dataDir: String? = nil) {
+        self.config = config
+        self.dataDir = dataDir ?? config.slaveData
+        self.runner = runner
+        self.log = log
+    }
+
+    /// The postmaster pid from postmaster.pid when that process is alive.
+    var runningPID: Int32? {
+        guard let lines = pidFileLines, let pid = lines.first.flatMap({ Int32($0) }), pid > 0
+        else { return nil }
+        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
+    }
+
+    /// postmaster.pid's status line: `starting`, `ready`, `standby` or `stopping`.
+    var pidFileStatus: String? {
+        guard let lines = pidFileLines, lines.count > 7 else { return nil }
+        return lines[7].trimmingCharacters(in: .whitespaces)
+    }
+
+    private var pidFileLines: [String]? {
+        (try? String(contentsOfFile: "\(dataDir)/postmaster.pid", encoding: .utf8))
+            .map { $0.components(separatedBy: "\n") }
+    }
+
+    /// `slave_stop_cmd`, or `pg_ctl -D DATA -m fast -w stop`.
+    func stopCommand() throws -> Command {
+        if let argv = config.slaveStopCmd, !argv.isEmpty { return Command(argv: argv) }
+        return Command(
+            try PGBin(config.slaveBin).path("pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"])
+    }
+
+    /// The default start log, used by the default start command.
+    var startLog: String { "\(dataDir)/log/walmgr-start.log" }
+
+    /// `slave_start_cmd`, or `pg_ctl -D DATA -l DATA/log/walmgr-start.log -w start`.
+    func startCommand() throws -> Command {
+        if let argv = config.slaveStartCmd, !argv.isEmpty { return Command(argv: argv) }
+        let pgCtl = try PGBin(config.slaveBin).path("pg_ctl")
+        return Command(pgCtl, ["-D", dataDir, "-l", startLog, "-w", "-t", "60", "start"])
+    }
+
+    /// Stops a running standby; throws ``StandbyError/stillRunning`` when it survives.
+    func stop() async throws {
+        guard let pid = runningPID else { return }
+        let command = try stopCommand()
+        log.info("stopping the standby (pid \(pid)) with \(command)")
+        let result = try await runner.run(command, input: .none, timeout: .seconds(120))
+        if !result.succeeded {
+            log.warning("\(command) failed (\(result.statusText)): \(result.stderrTail)")
+        }
+        let deadline = ContinuousClock.now + Self.stopWait
+        while let alive = runningPID {
+            guard ContinuousClock.now < deadline else {
+                throw StandbyError.stillRunning(
+                    pid: alive, dataDir: dataDir, stopCommand: command.description)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        log.info("the standby is stopped")
+    }
+
+    /// Starts the standby and waits until it accepts connections or reports it is replaying.
+    func start() async throws {
+        let command = try startCommand()
+        if config.slaveStartCmd == nil {
+            try Directories.make("\(dataDir)/log")
+        }
+        log.info("starting the standby with \(command)")
+        let result = try await runner.run(command, input: .none, timeout: .seconds(120))
+        guard result.succeeded else {
+            throw StandbyError.startFailed(
+                command: command.description, reason: "\(result.statusText) \(result.stderrTail)",
+                logTail: logTail())
+        }
+        try await waitReady(command: command)
+    }
+
+    /// Polls postmaster.pid and a connection until the server is up (or gone).
+    func waitReady(command: Command) async throws {
+        let deadline = ContinuousClock.now + Self.startWait
+        var lastError = "it did not report ready"
+        while ContinuousClock.now < deadline {
+            if runningPID == nil, !StandbyFiles.exists("\(dataDir)/postmaster.pid") {
+                lastError = "the server exited during start-up"
+                break
+            }
+            switch pidFileStatus {
+            case "standby":
+                log.info("the standby is replaying (hot_standby is off: no read-only connections)")
+                return
+            case "ready":
+                do {
+                    let db = try connect()
+                    let recovering = try db.scalar("SELECT pg_is_in_recovery()") == "t"
+                    log.info(
+                        recovering
+                            ? "the standby accepts read-only connections" : "the server is up")
+                    return
+                } catch { lastError = "\(error)" }
+            default: break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw StandbyError.startFailed(
+            command: command.description, reason: lastError, logTail: logTail())
+    }
+
+    /// The last lines of the newest server log walmgr knows about.
+    func logTail(lines: Int = 20) -> String {
+        var candidates = [startLog]
+        let logDir = "\(dataDir)/log"
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: logDir) {
+            candidates += names.map { "\(logDir)/\($0)" }
+        }
+        let newest = candidates.compactMap { path -> (String, Date)? in
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let date = attributes[.modificationDate] as? Date
+            else { return nil }
+            return (path, date)
+        }.max { $0.1 < $1.1 }
+        guard let (path, _) = newest, let text = try? String(contentsOfFile: path, encoding: .utf8)
+        else { return "(no server log found in \(logDir); see slave_start_cmd's log)" }
+        return "\(path):\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}

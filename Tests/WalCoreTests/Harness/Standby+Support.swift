@@ -1,0 +1,140 @@
+import Foundation
+
+@testable import WalCore
+
+/// A master, a slave config for a standby on another port, and a backup maker that does not
+/// need `walmgr backup`: pg_backup_start, copy, pg_backup_stop, backup_label, manifest.
+final class StandbyLab {
+    let master: PGCluster
+    let scratch: String
+    let walmgr: String
+    let slaveIni: String
+    let walmgrData: String
+    let standbyData: String
+    let standbyPort: Int
+    var completedWals: String { "\(walmgrData)/logs.complete" }
+    var fullBackup: String { "\(walmgrData)/data.master" }
+    /// The restored standby, attached so teardown always stops it.
+    private(set) var standby: PGCluster?
+
+    init(binDir: String, streaming: Bool, slaveExtra: String = "") async throws {
+        scratch = try TestEnv.scratchDir(prefix: "wmr")
+        master = try await PGCluster(binDir: binDir, scratch: scratch, name: "master")
+        walmgr = try TestEnv.walmgrBinary(in: scratch)
+        walmgrData = "\(scratch)/walshipping"
+        standbyData = "\(scratch)/standby"
+        standbyPort = try TestEnv.freePort()
+        slaveIni = "\(scratch)/wal-slave.ini"
+        let masterIni = "\(scratch)/wal-master.ini"
+        try write(
+            masterIni,
+            "[walmgr]\nmaster_data = \(master.dataDir)\nmaster_config = \(master.dataDir)/postgresql.conf\n"
+                + "walmgr_data = \(walmgrData)\nslave_config = \(slaveIni)\n")
+        let conninfo = streaming ? "primary_conninfo = \(master.tcpConninfo)\n" : ""
+        try write(
+            slaveIni,
+            "[walmgr]\nslave_data = \(standbyData)\nslave_bin = \(binDir)\n"
+                + "walmgr_data = \(walmgrData)\nbackup_datadir = no\n\(conninfo)\(slaveExtra)\n")
+        for dir in ["", "/logs.complete", "/logs.partial", "/config.backup"] {
+            try FileManager.default.createDirectory(
+                atPath: walmgrData + dir, withIntermediateDirectories: true)
+            try TestEnv.chownToRunAsUser(walmgrData + dir, mode: 0o700)
+        }
+        let archive = [walmgr, masterIni, "xarchive", "%p", "%f"].map(ShellWords.quote)
+            .joined(separator: " ")
+        try master.appendConf(
+            "archive_mode = on\narchive_command = \(PostgresConf.quote(archive))")
+        try await master.start()
+    }
+
+    deinit { destroy() }
+
+    func destroy() {
+        standby?.stop(mode: "immediate")
+        master.stop(mode: "immediate")
+        TestEnv.removeScratch(scratch)
+    }
+
+    private func write(_ path: String, _ text: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try TestEnv.chownToRunAsUser(path, mode: 0o644)
+    }
+
+    /// Runs the copied walmgr with the slave ini as the server's user.
+    func walmgr(_ arguments: [String]) async throws -> ProcessResult {
+        let command = Command(
+            walmgr, [slaveIni] + arguments, workingDirectory: scratch, user: TestEnv.runAsUser)
+        return try await TestEnv.runner.run(command, input: .none, timeout: .seconds(180))
+    }
+
+    /// Takes a base backup into data.master (the old one becomes data.master.0) and saves the
+    /// master's config files, with the standby's port, into config.backup.
+    func makeBackup(label labelName: String = "test") async throws {
+        let inProgress = "\(fullBackup).inprogress"
+        let db = try PGConnection(conninfo: master.conninfo)
+        try db.execute("SELECT pg_backup_start($1, true)", [labelName])
+        // rsync exits 24 when files vanish mid-copy (PostgreSQL removes temp files): fine here.
+        let copy = Command(
+            "rsync",
+            [
+                "-a", "--exclude=/pg_wal/*", "--exclude=/postmaster.*", "--exclude=/pg_replslot/*",
+                "--exclude=/pg_stat_tmp/*", "\(master.dataDir)/", inProgress,
+            ], user: TestEnv.runAsUser)
+        let copied = try await TestEnv.runner.run(copy)
+        guard copied.status == 0 || copied.status == 24 else {
+            throw HarnessError.failed(copy, copied)
+        }
+        try FileManager.default.createDirectory(
+            atPath: "\(inProgress)/pg_wal/archive_status", withIntermediateDirectories: true)
+        let stop = try db.query("SELECT lsn::text, labelfile FROM pg_backup_stop(true)")
+        let labelText = stop[0, "labelfile"] ?? ""
+        try labelText.write(toFile: "\(inProgress)/backup_label", atomically: true, encoding: .utf8)
+        let label = BackupLabel.parse(labelText)
+        let manifest = BackupManifest(
+            name: "data.master", label: labelName, status: "complete", startTime: "",
+            stopTime: "", startLSN: label.startLSN?.description ?? "",
+            stopLSN: stop[0, "lsn"] ?? "",
+            startWAL: label.startWAL ?? "", stopWAL: "", timeline: label.timeline ?? 1,
+            pgVersion: master.version.num, systemIdentifier: "", sizeBytes: 0, fileCount: 0,
+            tablespaces: [], takenFrom: "master")
+        try Data(manifest.encoded()).write(
+            to: URL(fileURLWithPath: "\(inProgress)/\(BackupManifest.fileName)"))
+        if FileManager.default.fileExists(atPath: fullBackup) {
+            try? FileManager.default.removeItem(atPath: "\(fullBackup).0")
+            try FileManager.default.moveItem(atPath: fullBackup, toPath: "\(fullBackup).0")
+        }
+        try FileManager.default.moveItem(atPath: inProgress, toPath: fullBackup)
+        try await TestEnv.run(Command("chown", ["-R", TestEnv.serverUserName, walmgrData]))
+        try saveConfig()
+    }
+
+    private func saveConfig() throws {
+        for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+            var text = try String(contentsOfFile: "\(master.dataDir)/\(name)", encoding: .utf8)
+            if name == "postgresql.conf" { text += "\nport = \(standbyPort)\nhot_standby = on\n" }
+            try write("\(walmgrData)/config.backup/\(name)", text)
+        }
+    }
+
+    /// Attaches the restored standby so teardown stops it.
+    func attachStandby() -> PGCluster {
+        if let standby { return standby }
+        let cluster = PGCluster(
+            attaching: standbyData, binDir: master.binDir, port: standbyPort, scratch: scratch,
+            version: master.version)
+        standby = cluster
+        return cluster
+    }
+
+    /// Polls `probe` until it returns true.
+    func waitUntil(
+        _ what: String, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await probe()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("timed out after \(timeout) waiting for \(what)")
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// restore → replicate → boot → restore again, on real servers (seed 002), plus refusals.
+@Suite(.serialized) struct StandbyIntegrationTests {
+    @Test(arguments: TestEnv.pgBinDirs)
+    func streamingStandbyLifecycle(binDir: String) async throws {
+        try await lifecycle(binDir: binDir, streaming: true)
+    }
+
+    @Test(arguments: TestEnv.pgBinDirs)
+    func archiveOnlyStandbyLifecycle(binDir: String) async throws {
+        try await lifecycle(binDir: binDir, streaming: false)
+    }
+
+    func lifecycle(binDir: String, streaming: Bool) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: streaming)
+        defer { lab.destroy() }
+        try await lab.master.psql(
+            "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
+        try await lab.makeBackup()
+        try await restoreAndFollow(lab, value: "b", streaming: streaming)
+
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)")
+        #expect(boot.output.contains("promoted: timeline 2"), "\(boot.output)")
+        let standby = lab.attachStandby()
+        try await standby.psql("INSERT INTO t VALUES (2, 'written after boot')")
+        let timeline = try await standby.psql(
+            "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
+        #expect(timeline == "00000002")
+        let again = try await lab.walmgr(["boot"])
+        #expect(again.succeeded && again.output.contains("already promoted"), "\(again.output)")
+
+        // A promoted standby's history in the shared archive must not break a fresh restore.
+        try FileManager.default.copyItem(
+            atPath: "\(lab.standbyData)/pg_wal/00000002.history",
+            toPath: "\(lab.completedWals)/00000002.history")
+        try await lab.makeBackup(label: "fresh")
+        try await restoreAndFollow(lab, value: "c", streaming: streaming)
+        let rows = try await standby.psql("SELECT count(*) FROM t")
+        #expect(rows == "1", "the standby follows the master again, not its own timeline 2")
+    }
+
+    /// restore, then an UPDATE on the master shows up on the standby.
+    func restoreAndFollow(_ lab: StandbyLab, value: String, streaming: Bool) async throws {
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
+        let auto = try String(
+            contentsOfFile: "\(lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
+        #expect(auto.components(separatedBy: "restore_command").count == 2, "one restore_command")
+        #expect(auto.contains("primary_conninfo") == streaming)
+        try await lab.master.psql("UPDATE t SET v = '\(value)' WHERE id = 1")
+        if !streaming { try await lab.master.psql("SELECT pg_switch_wal()") }
+        try await lab.waitUntil("the UPDATE on the standby") {
+            try await standby.psql("SELECT v FROM t WHERE id = 1") == value
+        }
+    }
+
+    @Test func refusesWhatItCannotDoSafely() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(
+            binDir: binDir, streaming: true, slaveExtra: "slave_stop_cmd = /bin/true")
+        defer { lab.destroy() }
+        try await lab.makeBackup()
+        let unknown = try await lab.walmgr(["restore", "data.master.7"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderrTail.contains("available: data.master"), "\(unknown.stderrTail)")
+
+        #expect(try await lab.walmgr(["restore"]).succeeded)
+        let standby = lab.attachStandby()
+        let pid = try #require(standby.postmasterPID)
+        try "keep".write(toFile: "\(lab.standbyData)/marker", atomically: true, encoding: .utf8)
+        let busy = try await lab.walmgr(["restore"])
+        #expect(busy.status == 1)
+        #expect(busy.stderrTail.contains("pid \(pid)") && busy.stderrTail.contains(lab.standbyData))
+        #expect(FileManager.default.fileExists(atPath: "\(lab.standbyData)/marker"))
+        #expect(standby.postmasterPID == pid)
+
+        // A truncated real segment is refused and never reaches the target path.
+        let segment = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: lab.completedWals)
+                .filter { WALName($0)?.kind == .segment }.max())
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(lab.completedWals)/\(segment)"))
+        let fake = "00000001000000FF00000001"
+        try data.prefix(data.count / 2).write(
+            to: URL(fileURLWithPath: "\(lab.completedWals)/\(fake)"))
+        let target = "\(lab.scratch)/RECOVERYXLOG"
+        let bad = try await lab.walmgr(["xrestore", fake, target])
+        #expect(bad.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: target))
+        let hostile = try await lab.walmgr(["xrestore", "../\(segment)", target])
+        #expect(hostile.status == 1)
+    }
+}
