@@ -23,6 +23,13 @@ import Testing
         try await lab.makeBackup()
         try await restoreAndFollow(lab, value: "b", streaming: streaming)
 
+        let pause = try await lab.walmgr(["pause"])
+        #expect(pause.succeeded && pause.output.contains("replay: pause"), "\(pause.stderrTail)")
+        #expect(FileManager.default.fileExists(atPath: "\(lab.completedWals)/PAUSE"))
+        let resume = try await lab.walmgr(["continue"])
+        #expect(resume.succeeded && resume.output.contains("replay: not paused"))
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.completedWals)/PAUSE"))
+
         let boot = try await lab.walmgr(["boot"])
         #expect(boot.succeeded, "boot: \(boot.stderrTail)")
         #expect(boot.output.contains("promoted: timeline 2"), "\(boot.output)")
@@ -95,5 +102,13 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: target))
         let hostile = try await lab.walmgr(["xrestore", "../\(segment)", target])
         #expect(hostile.status == 1)
+
+        let unconfirmed = try await lab.walmgr(["cleanup"])
+        #expect(unconfirmed.status == 1 && unconfirmed.stderrTail.contains("--yes"))
+        #expect(FileManager.default.fileExists(atPath: lab.walmgrData))
+        let cleanup = try await lab.walmgr(["cleanup", "--yes"])
+        #expect(cleanup.succeeded, "\(cleanup.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: lab.walmgrData))
+        #expect(FileManager.default.fileExists(atPath: "\(lab.standbyData)/marker"))
     }
 }

@@ -33,13 +33,19 @@ enum Restore {
             copy.staging, config: config, version: version, isStandby: isStandby, log: log)
         try copy.swap(tablespaceTargets: tablespaces)
         log.info(
-            "\(destination) holds \(entry.manifest.name) (\(started.duration(to: .now)) to copy)")
+            "\(destination) holds \(entry.manifest.name) (copied in \(seconds(since: started)) s)")
         guard isStandby else {
             log.info("restored into \(destination); start it yourself (it is not slave_data)")
             return 0
         }
         try await server.start()
         return 0
+    }
+
+    /// Seconds since `start`, one decimal.
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let elapsed = start.duration(to: .now).components
+        return String(format: "%.1f", Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
     }
 
     /// The named complete backup, or the newest one.
