@@ -60,10 +60,19 @@ public struct BackupCatalog: Sendable {
             .flatMap { ServerVersion(pgVersionFile: $0) }
         let manifest = BackupManifest(
             name: name, label: label.label ?? "", status: "complete",
-            startTime: label.startTime ?? "", stopTime: "", startLSN: label.startLSN?.description ?? "",
+            startTime: label.startTime.map { Self.isoTime(labelTime: $0) ?? $0 } ?? "",
+            stopTime: "", startLSN: label.startLSN?.description ?? "",
             stopLSN: "", startWAL: label.startWAL ?? "", stopWAL: "", timeline: label.timeline ?? 1,
             pgVersion: version?.num ?? 0, systemIdentifier: "", sizeBytes: 0, fileCount: 0,
             tablespaces: [], takenFrom: "master", legacy: true)
         return Entry(path: path, manifest: manifest)
+    }
+
+    /// Converts backup_label's `START TIME` (`2026-11-21 21:00:00 UTC`) to ISO 8601 UTC.
+    public static func isoTime(labelTime: String) -> String? {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
+        return f.date(from: labelTime).map(BackupManifest.isoTime)
     }
 }

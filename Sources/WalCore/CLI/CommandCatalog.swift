@@ -74,10 +74,26 @@ public enum CommandCatalog {
         CommandSpec(
             "xreceive", [.slave], "NAME SIZE", "receive one archived WAL file on stdin (used by xarchive)",
             positional: 2...2, nameArgument: 0),
-        CommandSpec("xlock", [.slave], "[PID]", "take the backup lock", positional: 0...1),
-        CommandSpec("xrelease", [.slave], "", "release the backup lock"),
+        CommandSpec(
+            "xlock", [.slave], "[PID [HOST]]", "take the backup lock (used by backup)",
+            positional: 0...2),
+        CommandSpec(
+            "xrelease", [.slave], "[PID]", "release the backup lock (PID's only, when given)",
+            positional: 0...1),
         CommandSpec("xrotate", [.slave], "", "rotate backups after a complete backup"),
         CommandSpec("xpurgewals", [.slave], "", "remove WAL older than the oldest kept backup"),
+        CommandSpec(
+            "xbackupprep", [.slave], "[--abort]",
+            "make (or, with --abort, remove) the in-progress backup dir (used by backup)",
+            flags: ["--abort"]),
+        CommandSpec(
+            "xbackupfile", [.slave], "NAME",
+            "write stdin durably as backup_label, tablespace_map or the manifest (used by backup)",
+            positional: 1...1),
+        CommandSpec(
+            "xwalcheck", [.slave], "FIRST LAST SEGSIZE",
+            "fail unless WAL FIRST..LAST is in completed_wals (used by backup)",
+            positional: 3...3),
         CommandSpec(
             "cleanup", [.slave], "[--yes]", "remove walmgr data, old data dirs, added key/.pgpass",
             flags: ["--yes"]),

@@ -12,6 +12,18 @@ public enum Walmgr {
     static let handlers: [String: Handler] = [
         "xarchive": XArchive.run,
         "xreceive": XReceive.run,
+        "backup": { context in
+            context.config.role == .master
+                ? try await MasterBackup.run(context) : try await StandbyBackup.run(context)
+        },
+        "listbackups": ListBackups.run,
+        "xlock": SlaveBackupHelpers.lock,
+        "xrelease": SlaveBackupHelpers.release,
+        "xrotate": SlaveBackupHelpers.rotate,
+        "xpurgewals": SlaveBackupHelpers.purge,
+        "xbackupprep": SlaveBackupHelpers.prepare,
+        "xbackupfile": SlaveBackupHelpers.writeFile,
+        "xwalcheck": SlaveBackupHelpers.checkWAL,
         "setup": { context in
             context.config.role == .master
                 ? try await MasterSetup.run(context) : try await SlaveSetup.run(context)

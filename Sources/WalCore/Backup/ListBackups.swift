@@ -1,0 +1,79 @@
+import Foundation
+
+/// `listbackups [--json]`: the slave reads its catalog; the master asks the slave and prints.
+enum ListBackups {
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        let manifests: [BackupManifest]
+        switch context.config {
+        case .slave(let slave):
+            let full = try slave.need(
+                slave.common.fullBackup, key: "full_backup", for: "listbackups")
+            manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
+        case .master(let master):
+            let link = try SlaveLink(config: master, invocation: context.invocation)
+            let result = try await link.run("listbackups", ["--json"], runner: context.runner)
+            manifests = try JSONDecoder().decode([BackupManifest].self, from: Data(result.stdout))
+        }
+        let text =
+            context.has("--json")
+            ? String(decoding: try json(manifests), as: UTF8.self) : table(manifests)
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return 0
+    }
+
+    /// The JSON array DESIGN.md specifies, newest first.
+    static func json(_ manifests: [BackupManifest]) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(manifests)) + [10]
+    }
+
+    /// A fixed-width table: name, label, start, duration, start WAL, stop LSN, TLI, size, version.
+    static func table(_ manifests: [BackupManifest]) -> String {
+        guard !manifests.isEmpty else { return "no backups\n" }
+        let header = [
+            "name", "label", "start time", "duration", "start WAL", "stop LSN", "tli", "size",
+            "pg",
+        ]
+        let rows = manifests.map { m in
+            [
+                m.name, m.label, m.startTime, duration(m), m.startWAL,
+                m.stopLSN.isEmpty ? "-" : m.stopLSN, "\(m.timeline)",
+                m.sizeBytes > 0 ? humanSize(m.sizeBytes) : "-",
+                m.pgVersion > 0 ? ServerVersion(num: m.pgVersion).description : "-",
+            ]
+        }
+        let all = [header] + rows
+        let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+        return all.map { row in
+            row.indices.map { i in
+                i == row.count - 1
+                    ? row[i] : row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// `1m05s`-style duration between start and stop, or `-` when unknown.
+    static func duration(_ m: BackupManifest) -> String {
+        let f = ISO8601DateFormatter()
+        guard let start = f.date(from: m.startTime), let stop = f.date(from: m.stopTime) else {
+            return "-"
+        }
+        let seconds = max(0, Int(stop.timeIntervalSince(start).rounded()))
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m\(String(format: "%02d", seconds % 60))s" }
+        return "\(seconds / 3600)h\(String(format: "%02d", seconds / 60 % 60))m"
+    }
+
+    /// `1.5 GiB`-style size.
+    static func humanSize(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}

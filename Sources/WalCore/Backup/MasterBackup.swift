@@ -1,0 +1,166 @@
+import Foundation
+
+/// `backup` (master): a non-exclusive base backup of the running master into the slave's
+/// full_backup, through an in-progress directory, then rotation and WAL purge on the slave.
+struct MasterBackup {
+    let config: MasterConfig
+    let context: CommandContext
+    let link: SlaveLink
+    /// Where full_backup is (local, or `host:path`).
+    let target: Location
+    var log: Log { context.log }
+
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .master(let config) = context.config else { return 1 }
+        let full = try config.need(config.common.fullBackup, key: "full_backup", for: "backup")
+        let backup = MasterBackup(
+            config: config, context: context,
+            link: try SlaveLink(config: config, invocation: context.invocation),
+            target: Location(full))
+        if context.notReally {
+            context.log.info("would back up \(config.masterData) into \(full)")
+            return 0
+        }
+        try await backup.locked()
+        return 0
+    }
+
+    /// Takes the lock, runs the backup, and always releases the lock; a failed backup's
+    /// in-progress directory is removed.
+    func locked() async throws {
+        let pid = String(getpid())
+        try await link.run("xlock", [pid, BackupLock.hostName], runner: context.runner)
+        do {
+            try await take()
+        } catch {
+            log.error("backup failed; removing the unfinished copy")
+            _ = try? await link.run("xbackupprep", ["--abort"], runner: context.runner)
+            _ = try? await link.run("xrelease", [pid], runner: context.runner)
+            throw error
+        }
+        try await link.run("xrelease", [pid], runner: context.runner)
+    }
+
+    /// The backup proper, from the preflight to rotation and purge.
+    func take() async throws {
+        let conninfo = try config.need(config.masterDb, key: "master_db", for: "backup")
+        let db = try PGConnection(conninfo: conninfo)
+        // Closing the session aborts a backup still in progress on the server.
+        defer { db.close() }
+        let session = BackupSession(db: db)
+        try session.checkArchiving(
+            walmgr: CommandContext.executablePath, configFile: config.common.configFile)
+        let segmentSize = try session.walSegmentSize()
+        var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "master")
+        try await link.run("xbackupprep", runner: context.runner)
+        let startLSN = try session.start(label: manifest.label)
+        log.info("backup \"\(manifest.label)\" started at \(startLSN)")
+        try await copyAll(session: session, manifest: &manifest)
+        let stop = try session.stop()
+        log.info("backup stopped at \(stop.lsn); checking its WAL")
+        try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
+        try await writeFile("backup_label", stop.labelFile)
+        if !stop.spcmapFile.isEmpty { try await writeFile("tablespace_map", stop.spcmapFile) }
+        try await link.run(
+            "xwalcheck", [manifest.startWAL, manifest.stopWAL, String(segmentSize)],
+            runner: context.runner)
+        try await writeFile(BackupManifest.fileName, manifest.encoded())
+        try await link.run("xrotate", runner: context.runner)
+        try await link.run("xpurgewals", runner: context.runner)
+        log.info(
+            "backup complete: \(ListBackups.humanSize(manifest.sizeBytes)) in "
+                + "\(manifest.fileCount) files, WAL \(manifest.startWAL)…\(manifest.stopWAL)")
+    }
+
+    /// Copies the data dir, each tablespace and the config files; records sizes and tablespaces.
+    func copyAll(session: BackupSession, manifest: inout BackupManifest) async throws {
+        let dest = inProgress
+        let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
+        let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
+        var (bytes, files) = try await rsync(
+            "the data directory \(config.masterData)",
+            BackupCopy.rsync(
+                source: config.masterData, destination: dest, ssh: rsyncSSH(dest),
+                compress: config.compression, excludes: excludes),
+            progressFrom: config.masterData)
+        for space in spaces {
+            let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
+            let into = dest.appending(path)
+            let stats = try await rsync(
+                "tablespace \(space.oid) at \(space.location)",
+                BackupCopy.rsync(
+                    source: space.location, destination: into, ssh: rsyncSSH(into),
+                    compress: config.compression, excludes: BackupCopy.tablespaceExcludes))
+            bytes += stats.bytes
+            files += stats.files
+            manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
+        }
+        manifest.sizeBytes = bytes
+        manifest.fileCount = files
+        try await copyConfigFiles(shown: session.configFiles())
+    }
+
+    /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.
+    func copyConfigFiles(shown: [String]) async throws {
+        let files = BackupCopy.configFiles(shown: shown, masterConfig: config.masterConfig)
+        guard !config.common.configBackup.isEmpty, !files.isEmpty else { return }
+        let dest = Location(config.common.configBackup)
+        _ = try await rsync(
+            "the config files to \(dest)",
+            BackupCopy.rsyncFiles(
+                files, destination: dest, ssh: rsyncSSH(dest), compress: config.compression))
+    }
+
+    /// `<full_backup>.inprogress`, where the copy goes.
+    var inProgress: Location {
+        switch target {
+        case .local(let p): .local(p + ".inprogress")
+        case .remote(let h, let p): .remote(host: h, path: p + ".inprogress")
+        }
+    }
+
+    /// ssh for rsync to a remote destination (rsync compresses with -z, so ssh does not).
+    func rsyncSSH(_ destination: Location) -> SSH? {
+        guard let host = destination.host else { return nil }
+        return SSH(
+            host: host, options: config.common.sshOptions, controlDir: link.ssh?.controlDir,
+            compress: false)
+    }
+
+    /// Runs one rsync; exit 24 (files vanished while copying) is normal on a live server.
+    func rsync(_ what: String, _ command: Command, progressFrom source: String? = nil)
+        async throws -> (bytes: Int64, files: Int)
+    {
+        log.debug("running \(command)")
+        let progress = source.flatMap { BackupProgress.start(source: $0, destination: inProgress) }
+        let result = try await context.runner.run(command)
+        progress?.cancel()
+        await progress?.value
+        guard result.succeeded || (result.status == 24 && !result.signaled) else {
+            throw BackupError.copyFailed(
+                what: what, command: command.description, status: result.statusText,
+                stderr: result.stderrTail)
+        }
+        if result.status == 24 { log.info("some files vanished while copying \(what) (normal)") }
+        return BackupCopy.stats(result.output)
+    }
+
+    /// Writes one small file into the in-progress backup on the slave, durably.
+    func writeFile(_ name: String, _ text: String) async throws {
+        try await writeFile(name, Array(text.utf8))
+    }
+
+    func writeFile(_ name: String, _ bytes: [UInt8]) async throws {
+        try await link.run("xbackupfile", [name], input: .bytes(bytes), runner: context.runner)
+    }
+}
+
+extension Location {
+    /// This location with a relative path appended.
+    func appending(_ relative: String) -> Location {
+        switch self {
+        case .local(let p): .local("\(p)/\(relative)")
+        case .remote(let h, let p): .remote(host: h, path: "\(p)/\(relative)")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// The slave-side helpers the master calls (locally or over ssh) while it takes a backup:
+/// `xlock`, `xrelease`, `xrotate`, `xpurgewals`, `xbackupprep`, `xbackupfile`, `xwalcheck`.
+enum SlaveBackupHelpers {
+    /// Files `xbackupfile` may write into the in-progress backup.
+    static let backupFiles: Set<String> = [
+        "backup_label", "tablespace_map", BackupManifest.fileName,
+    ]
+
+    static func catalog(_ context: CommandContext, for command: String) throws -> BackupCatalog {
+        let common = context.config.common
+        return BackupCatalog(
+            fullBackup: try common.need(common.fullBackup, key: "full_backup", for: command))
+    }
+
+    static func completedWals(_ context: CommandContext, for command: String) throws -> String {
+        let common = context.config.common
+        return try common.need(common.completedWals, key: "completed_wals", for: command)
+    }
+
+    /// `xlock [PID [HOST]]`: take the backup lock for the master's walmgr (default: the caller).
+    static func lock(_ context: CommandContext) async throws -> Int32 {
+        let args = context.arguments
+        guard let pid = args.first.map({ Int32($0) }) ?? Int32(getppid()) else {
+            throw WalmgrFailure("xlock: PID must be a number, got \(args[0])", exitCode: 64)
+        }
+        let holder = BackupLock.Holder(
+            pid: pid, host: args.count > 1 ? args[1] : BackupLock.hostName,
+            since: BackupManifest.isoTime(Date()))
+        let lock = BackupLock(completedWals: try completedWals(context, for: "xlock"))
+        try lock.acquire(holder, log: context.log)
+        context.log.debug("backup lock \(lock.path) taken by pid \(pid) on \(holder.host)")
+        return 0
+    }
+
+    /// `xrelease [PID]`: drop the backup lock (only PID's, when given).
+    static func release(_ context: CommandContext) async throws -> Int32 {
+        let lock = BackupLock(completedWals: try completedWals(context, for: "xrelease"))
+        let pid = context.arguments.first.flatMap { Int32($0) }
+        if try lock.release(pid: pid) {
+            context.log.debug("backup lock \(lock.path) released")
+        } else {
+            context.log.info("no backup lock to release in \(lock.path)")
+        }
+        return 0
+    }
+
+    /// `xrotate`: put the complete in-progress backup in place and drop old ones.
+    static func rotate(_ context: CommandContext) async throws -> Int32 {
+        let rotation = BackupRotation(
+            catalog: try catalog(context, for: "xrotate"), keep: context.config.common.keepBackups,
+            hook: context.config.slave?.archiveCommand)
+        try await rotation.rotate(runner: context.runner, log: context.log)
+        return 0
+    }
+
+    /// `xpurgewals`: remove archived WAL older than the oldest kept backup.
+    static func purge(_ context: CommandContext) async throws -> Int32 {
+        try WALPurge.purge(
+            completedWals: try completedWals(context, for: "xpurgewals"),
+            catalog: try catalog(context, for: "xpurgewals"), log: context.log)
+        return 0
+    }
+
+    /// `xbackupprep [--abort]`: a fresh, empty in-progress dir (or, with --abort, none).
+    static func prepare(_ context: CommandContext) async throws -> Int32 {
+        let catalog = try catalog(context, for: "backup")
+        let fm = FileManager.default
+        if fm.fileExists(atPath: catalog.inProgress) {
+            try fm.removeItem(atPath: catalog.inProgress)
+            if !context.has("--abort") {
+                context.log.info("removed the unfinished backup \(catalog.inProgress)")
+            }
+        }
+        if context.has("--abort") { return 0 }
+        BackupRotation(catalog: catalog, keep: 0, hook: nil).removeLeftovers()
+        try Directories.make(catalog.parent)
+        try Directories.make("\(catalog.inProgress)/\(BackupCopy.tablespaceDir)")
+        let configBackup = context.config.common.configBackup
+        if !configBackup.isEmpty { try Directories.make(configBackup) }
+        return 0
+    }
+
+    /// `xbackupfile NAME`: write stdin durably as NAME in the in-progress backup. The manifest
+    /// comes last: before it is written, everything copied so far is flushed to disk.
+    static func writeFile(_ context: CommandContext) async throws -> Int32 {
+        let name = context.arguments[0]
+        guard backupFiles.contains(name) else { throw BackupError.badName(name) }
+        let catalog = try catalog(context, for: "backup")
+        let bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
+        if name == BackupManifest.fileName {
+            _ = try BackupManifest.decode(bytes)
+            try finishTree(catalog.inProgress)
+        }
+        try Durable.replace(bytes, at: "\(catalog.inProgress)/\(name)", mode: 0o600)
+        return 0
+    }
+
+    /// Recreates pg_wal/archive_status and flushes the whole file system holding the backup.
+    static func finishTree(_ dir: String) throws {
+        try Directories.make("\(dir)/pg_wal/archive_status")
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open directory", dir) }
+        defer { close(fd) }
+        // syncfs flushes every file rsync wrote in one call, instead of an fsync per file.
+        guard syncFileSystem(fd) == 0 else { throw FileError("syncfs", dir) }
+    }
+
+    /// glibc's syncfs(2), which the Glibc module hides behind _GNU_SOURCE; sync(2) if absent.
+    static func syncFileSystem(_ fd: Int32) -> Int32 {
+        typealias SyncFS = @convention(c) (Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else {
+            sync()
+            return 0
+        }
+        return unsafeBitCast(symbol, to: SyncFS.self)(fd)
+    }
+
+    /// `xwalcheck FIRST LAST SEGSIZE`: every segment from FIRST to LAST is archived.
+    static func checkWAL(_ context: CommandContext) async throws -> Int32 {
+        let args = context.arguments
+        guard let size = UInt64(args[2]), size > 0,
+            let first = WALSegment(name: try WALName.validate(args[0]).name, size: size),
+            let last = WALSegment(name: try WALName.validate(args[1]).name, size: size)
+        else { throw WalmgrFailure("xwalcheck: bad arguments \(args)", exitCode: 64) }
+        let dir = try completedWals(context, for: "xwalcheck")
+        let missing = missingSegments(from: first, to: last, in: dir)
+        guard missing.isEmpty else { throw BackupError.missingWAL(names: missing, directory: dir) }
+        return 0
+    }
+
+    /// Segment names from `first` to `last` that are in `dir` neither plain nor with a
+    /// compression suffix. A segment counts on either timeline (a standby may switch mid-backup).
+    static func missingSegments(from first: WALSegment, to last: WALSegment, in dir: String)
+        -> [String]
+    {
+        let suffixes = [""] + WALPurge.compressionSuffixes
+        let timelines = Set([first.timeline, last.timeline])
+        return (first.number...max(first.number, last.number)).compactMap { number in
+            let names = timelines.map {
+                WALSegment(timeline: $0, number: number, size: first.size).name
+            }
+            let present = names.contains { name in
+                suffixes.contains { access("\(dir)/\(name)\($0)", F_OK) == 0 }
+            }
+            return present
+                ? nil : WALSegment(timeline: first.timeline, number: number, size: first.size).name
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// `xpurgewals`: removes archived WAL that no kept backup needs.
+///
+/// Timeline-aware: a file goes only when its segment number is below the oldest kept backup's
+/// start segment *and* its timeline is not newer than that backup's (a newer timeline may hold a
+/// branch someone still wants). `.history` files are never removed.
+public enum WALPurge {
+    /// Compression suffixes stored names may carry (`compress_method`).
+    public static let compressionSuffixes = [".zst", ".lz4"]
+
+    /// The WAL name under a stored file name, without a compression suffix; nil for other files.
+    public static func walName(stored: String) -> WALName? {
+        if let wal = WALName(stored) { return wal }
+        for suffix in compressionSuffixes where stored.hasSuffix(suffix) {
+            return WALName(String(stored.dropLast(suffix.count)))
+        }
+        return nil
+    }
+
+    /// The stored names that may go, given the oldest kept backup's start WAL (pure).
+    public static func removable(_ stored: [String], keepFrom startWAL: String) -> [String] {
+        guard let start = WALName(startWAL), let startSegment = start.segment else { return [] }
+        let startPosition = startSegment.dropFirst(8)
+        return stored.filter { name in
+            guard let wal = walName(stored: name), wal.kind != .history,
+                let segment = wal.segment
+            else { return false }
+            return wal.timeline <= start.timeline && segment.dropFirst(8) < startPosition
+        }
+    }
+
+    /// Removes what the oldest complete backup does not need from `completedWals`.
+    /// - Returns: the removed names.
+    @discardableResult
+    public static func purge(completedWals: String, catalog: BackupCatalog, log: Log) throws
+        -> [String]
+    {
+        guard let oldest = catalog.complete().last else {
+            log.info("no complete backup; archived WAL is kept")
+            return []
+        }
+        guard WALName(oldest.manifest.startWAL) != nil else {
+            log.warning(
+                "the oldest backup \(oldest.path) does not name its start WAL; archived WAL is kept"
+            )
+            return []
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: completedWals)
+        let doomed = removable(names, keepFrom: oldest.manifest.startWAL)
+        for name in doomed {
+            let path = "\(completedWals)/\(name)"
+            guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
+        }
+        if !doomed.isEmpty { try Durable.fsyncDirectory(completedWals) }
+        log.info(
+            "removed \(doomed.count) archived WAL file(s) older than \(oldest.manifest.startWAL), "
+                + "the start of the oldest kept backup \(oldest.manifest.name)")
+        return doomed
+    }
+}
