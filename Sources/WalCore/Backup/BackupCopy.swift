@@ -61,8 +61,7 @@ public enum BackupCopy {
                     ?? 0
             } else if line.hasPrefix("Number of files:") {
                 if let reg = line.range(of: "reg: ") {
-                    files =
-                        Int(digits(line[reg.upperBound...].prefix { $0 != "," && $0 != ")" })) ?? 0
+                    files = Int(number(line[reg.upperBound...])) ?? 0
                 } else {
                     files =
                         Int(digits(line.dropFirst("Number of files:".count).prefix { $0 != "(" }))
@@ -74,6 +73,21 @@ public enum BackupCopy {
     }
 
     static func digits(_ s: Substring) -> String { String(s.filter(\.isNumber)) }
+
+    /// The leading number of `s`, allowing thousands separators (`1,234`).
+    static func number(_ s: Substring) -> String {
+        var out = ""
+        var rest = s[...]
+        while let c = rest.first {
+            if c.isNumber {
+                out.append(c)
+            } else if c != "," && c != "." || !(rest.dropFirst().first?.isNumber ?? false) {
+                break
+            }
+            rest = rest.dropFirst()
+        }
+        return out
+    }
 
     /// The tablespaces of a data directory: pg_tblspc's symlinks and their targets.
     public static func tablespaces(dataDir: String) -> [(oid: String, location: String)] {

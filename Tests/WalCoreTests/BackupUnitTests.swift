@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// Pure and file-level parts of backup: purge selection, rsync argv, stats, lock, rotation.
+@Suite struct BackupUnitTests {
+    @Test func purgeIsTimelineAwareAndKeepsHistory() {
+        let stored = [
+            "000000010000000000000003", "000000010000000000000004.zst",
+            "000000010000000000000004.00000028.backup", "000000010000000000000005",
+            "000000020000000000000004", "00000002.history", "000000030000000000000001",
+            "000000010000000000000004.partial", "BACKUPLOCK", ".x.walmgr-tmp",
+        ]
+        let removed = WALPurge.removable(stored, keepFrom: "000000020000000000000005")
+        #expect(
+            removed == [
+                "000000010000000000000003", "000000010000000000000004.zst",
+                "000000010000000000000004.00000028.backup", "000000020000000000000004",
+                "000000010000000000000004.partial",
+            ])
+        #expect(WALPurge.removable(stored, keepFrom: "not-a-wal").isEmpty)
+    }
+
+    @Test func rsyncArgvOverSSH() {
+        let ssh = SSH(host: "db2", options: ["-p", "2222"], controlDir: nil)
+        let command = BackupCopy.rsync(
+            source: "/data", destination: Location("db2:/w/data.master.inprogress"), ssh: ssh,
+            compress: true, excludes: ["/postmaster.pid"])
+        #expect(command.executable == "rsync")
+        #expect(
+            command.arguments == [
+                "-a", "--delete", "--stats", "--no-human-readable", "-z", "-e", ssh.rsyncShell,
+                "--exclude=/postmaster.pid", "/data/", "db2:/w/data.master.inprogress/",
+            ])
+        #expect(BackupCopy.dataDirExcludes.contains("/pg_replslot/*"))
+        #expect(
+            !BackupCopy.dataDirExcludes.contains {
+                $0.contains("auto.conf") && !$0.hasSuffix(".tmp")
+            })
+    }
+
+    @Test func rsyncStats() {
+        let out = """
+            Number of files: 1,234 (reg: 1,000, dir: 234)
+            Total file size: 23,456,789 bytes
+            """
+        let stats = BackupCopy.stats(out)
+        #expect(stats.bytes == 23_456_789 && stats.files == 1000)
+    }
+
+    @Test func lockRefusesLiveHolderAndTakesOverDeadOne() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wmu")
+        defer { TestEnv.removeScratch(dir) }
+        let lock = BackupLock(completedWals: dir)
+        let log = Log(verbose: false, quiet: true)
+        let me = BackupLock.Holder(
+            pid: getpid(), host: BackupLock.hostName, since: "2026-01-01T00:00:00Z")
+        try lock.acquire(me, log: log)
+        #expect(lock.holder() == me)
+        let other = BackupLock.Holder(pid: 1, host: BackupLock.hostName, since: "x")
+        let error = #expect(throws: BackupError.self) { try lock.acquire(other, log: log) }
+        #expect(error?.description.contains("pid \(getpid())") == true)
+        // A pid that cannot exist is stale.
+        try Data("pid=999999999\nhost=\(BackupLock.hostName)\nsince=x\n".utf8)
+            .write(to: URL(fileURLWithPath: lock.path))
+        try lock.acquire(other, log: log)
+        #expect(lock.holder()?.pid == 1)
+        #expect(try lock.release(pid: 2) == false)
+        #expect(try lock.release(pid: 1) == true)
+        #expect(lock.holder() == nil)
+    }
+
+    @Test func rotationKeepsNewestPlusKeep() async throws {
+        let dir = try TestEnv.scratchDir(prefix: "wmu")
+        defer { TestEnv.removeScratch(dir) }
+        let catalog = BackupCatalog(fullBackup: "\(dir)/data.master")
+        let rotation = BackupRotation(catalog: catalog, keep: 1, hook: nil)
+        let log = Log(verbose: false, quiet: true)
+        for n in 0..<3 {
+            try FileManager.default.createDirectory(
+                atPath: catalog.inProgress, withIntermediateDirectories: true)
+            var manifest = try BackupManifest.decode(Array(Self.manifestJSON.utf8))
+            manifest.label = "b\(n)"
+            try Data(try manifest.encoded()).write(
+                to: URL(fileURLWithPath: "\(catalog.inProgress)/\(BackupManifest.fileName)"))
+            #expect(try await rotation.rotate(runner: SubprocessRunner(), log: log))
+        }
+        #expect(catalog.list().map(\.manifest.label) == ["b2", "b1"])
+        #expect(catalog.list().map(\.manifest.name) == ["data.master", "data.master.0"])
+        #expect(try await rotation.rotate(runner: SubprocessRunner(), log: log) == false)
+    }
+
+    @Test func legacyLabelTimeBecomesISO() {
+        #expect(
+            BackupCatalog.isoTime(labelTime: "2026-11-21 21:00:00 UTC") == "2026-11-21T21:00:00Z")
+    }
+
+    static let manifestJSON = """
+        {"name":"","label":"x","status":"complete","start_time":"2026-11-21T21:00:00Z",
+        "stop_time":"2026-11-21T21:00:05Z","start_lsn":"0/2000028","stop_lsn":"0/2000100",
+        "start_wal":"000000010000000000000002","stop_wal":"000000010000000000000002",
+        "timeline":1,"pg_version":150000,"system_identifier":"1","size_bytes":10,
+        "file_count":1,"tablespaces":[],"taken_from":"master"}
+        """
+}
