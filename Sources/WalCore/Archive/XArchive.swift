@@ -7,6 +7,12 @@ enum XArchive {
         guard case .master(let config) = context.config else { return 1 }
         let source = context.arguments[0]
         let log = context.log
+        if access(MasterStop.stopFile(config), F_OK) == 0 {
+            throw WalmgrFailure(
+                "not archiving \(name): archiving was paused with `walmgr stop` "
+                    + "(\(MasterStop.stopFile(config)) exists). PostgreSQL keeps the WAL and retries; "
+                    + "run `walmgr \(config.common.configFile) setup` to resume")
+        }
         let started = ContinuousClock.now
         let fd = open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

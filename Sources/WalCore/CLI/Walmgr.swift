@@ -12,6 +12,7 @@ public enum Walmgr {
     static let handlers: [String: Handler] = [
         "xarchive": XArchive.run,
         "xreceive": XReceive.run,
+        "stop": MasterStop.run,
         "backup": { context in
             context.config.role == .master
                 ? try await MasterBackup.run(context) : try await StandbyBackup.run(context)

@@ -42,13 +42,3 @@ public struct InitRequest: Sendable {
         self.quiet = quiet
     }
 }
-
-/// Writes initial configs, keys and .pgpass entries (`--init-master`, `--init-slave`).
-public enum Initializer {
-    /// Runs the init request; returns the exit status.
-    public static func run(_ request: InitRequest) async -> Int32 {
-        let log = Log(verbose: request.verbose, quiet: request.quiet)
-        log.error("--init-master/--init-slave are not implemented yet")
-        return 1
-    }
-}

@@ -32,6 +32,7 @@ enum MasterSetup {
                 context: context)
         }
         if !context.notReally {
+            MasterStop.resume(config, log: log)
             let link = try SlaveLink(config: config, invocation: context.invocation)
             try await link.run("setup", runner: context.runner)
             log.info("slave directories are ready on \(link.hostDescription)")

@@ -1,0 +1,116 @@
+import Foundation
+
+@testable import WalCore
+
+/// A master cluster plus walmgr configs for it and a slave side in one scratch dir; the slave is
+/// reached locally, or over a private sshd when one is given. Always call `destroy()`.
+final class WalmgrPair {
+    let master: PGCluster
+    let sshd: SSHD?
+    let scratch: String
+    let walmgr: String
+    let masterIni: String
+    let slaveIni: String
+    let walmgrData: String
+    var completedWals: String { "\(walmgrData)/logs.complete" }
+
+    /// Creates the cluster (not started) and writes both inis.
+    init(binDir: String, sshd: SSHD? = nil, masterExtra: String = "", slaveExtra: String = "")
+        async throws
+    {
+        let scratch = try TestEnv.scratchDir(prefix: "wmp")
+        self.scratch = scratch
+        self.sshd = sshd
+        master = try await PGCluster(binDir: binDir, scratch: scratch, name: "master")
+        walmgr = try TestEnv.walmgrBinary(in: scratch)
+        walmgrData = "\(scratch)/walshipping"
+        masterIni = "\(scratch)/wal-master.ini"
+        slaveIni = "\(scratch)/wal-slave.ini"
+        var slaveLines = "slave_config = \(slaveIni)\nslave_walmgr = \(walmgr)\n"
+        if let sshd {
+            let options = sshd.sshOptions.map(ShellWords.quote).joined(separator: " ")
+            slaveLines += "slave = \(sshd.user)@\(sshd.host)\nssh_options = \(options)\n"
+        }
+        try write(
+            masterIni,
+            """
+            [walmgr]
+            job_name = test_master
+            master_db = \(master.conninfo)
+            master_data = \(master.dataDir)
+            master_config = %(master_data)s/postgresql.conf
+            master_bin = \(binDir)
+            walmgr_data = \(walmgrData)
+            completed_wals = %(walmgr_data)s/logs.complete
+            partial_wals = %(walmgr_data)s/logs.partial
+            full_backup = %(walmgr_data)s/data.master
+            config_backup = %(walmgr_data)s/config.backup
+            \(slaveLines)\(masterExtra)
+            """)
+        try write(
+            slaveIni,
+            """
+            [walmgr]
+            job_name = test_slave
+            slave_data = \(scratch)/standby
+            slave_bin = \(binDir)
+            walmgr_data = \(walmgrData)
+            completed_wals = %(walmgr_data)s/logs.complete
+            partial_wals = %(walmgr_data)s/logs.partial
+            full_backup = %(walmgr_data)s/data.master
+            config_backup = %(walmgr_data)s/config.backup
+            \(slaveExtra)
+            """)
+    }
+
+    deinit { destroy() }
+
+    /// Stops the master and removes the scratch dir.
+    func destroy() {
+        master.stop(mode: "immediate")
+        TestEnv.removeScratch(scratch)
+    }
+
+    private func write(_ path: String, _ text: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try TestEnv.chownToRunAsUser(path, mode: 0o644)
+    }
+
+    /// Runs the copied walmgr as the server's user.
+    func run(_ arguments: [String], cwd: String? = nil, input: ProcessInput = .none)
+        async throws -> ProcessResult
+    {
+        let command = Command(
+            walmgr, arguments, workingDirectory: cwd ?? scratch, user: TestEnv.runAsUser)
+        return try await TestEnv.runner.run(command, input: input, timeout: .seconds(120))
+    }
+
+    /// `setup` on the master, then a restart so archive_mode takes effect.
+    func setupAndRestart() async throws {
+        try await master.start()
+        let result = try await run([masterIni, "setup"])
+        guard result.succeeded else { throw HarnessError("setup failed: \(result.stderrTail)") }
+        try await master.restart()
+    }
+
+    /// Switches WAL and waits until PostgreSQL reports that segment archived; returns its name.
+    @discardableResult
+    func switchAndWaitArchived(timeout: Duration = .seconds(60)) async throws -> String {
+        let name = try await master.psql(
+            "SELECT pg_walfile_name(pg_switch_wal())")
+        try await waitArchived(name, timeout: timeout)
+        return name
+    }
+
+    /// Waits until pg_stat_archiver's last archived WAL is at or past `name`.
+    func waitArchived(_ name: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let last = try await master.psql(
+                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+            if last >= name, !last.isEmpty { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError("\(name) was not archived within \(timeout): \(master.logTail())")
+    }
+}
