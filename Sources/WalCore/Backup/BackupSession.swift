@@ -78,12 +78,15 @@ struct BackupSession {
         return lsn
     }
 
-    /// Stops the backup, waiting until its WAL is archived (on a master).
-    func stop() throws -> Stop {
+    /// Stops the backup. With `waitForArchive` false the server still switches WAL (on a
+    /// master) but returns at once; the caller then waits for the archive itself, polling faster
+    /// than the server's one-second loop.
+    func stop(waitForArchive: Bool = true) throws -> Stop {
+        let wait = waitForArchive ? "true" : "false"
         let sql =
             version.usesBackupStartStop
-            ? "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(true)"
-            : "SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, true)"
+            ? "SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(\(wait))"
+            : "SELECT lsn::text, labelfile, spcmapfile FROM pg_stop_backup(false, \(wait))"
         guard db.isAlive else {
             throw BackupError.server(
                 step: version.backupStopFunction,

@@ -9,6 +9,8 @@ struct MasterBackup {
     /// Where full_backup is (local, or `host:path`).
     let target: Location
     var log: Log { context.log }
+    /// How long the slave waits for the backup's last WAL segment to be archived.
+    static let walWaitSeconds = "300"
 
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .master(let config) = context.config else { return 1 }
@@ -56,13 +58,14 @@ struct MasterBackup {
         let startLSN = try session.start(label: manifest.label)
         log.info("backup \"\(manifest.label)\" started at \(startLSN)")
         try await copyAll(session: session, manifest: &manifest)
-        let stop = try session.stop()
-        log.info("backup stopped at \(stop.lsn); checking its WAL")
+        let stop = try session.stop(waitForArchive: false)
+        log.info("backup stopped at \(stop.lsn); waiting for its WAL in the archive")
         try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
         try await writeFile("backup_label", stop.labelFile)
         if !stop.spcmapFile.isEmpty { try await writeFile("tablespace_map", stop.spcmapFile) }
         try await link.run(
-            "xwalcheck", [manifest.startWAL, manifest.stopWAL, String(segmentSize)],
+            "xwalcheck",
+            [manifest.startWAL, manifest.stopWAL, String(segmentSize), Self.walWaitSeconds],
             runner: context.runner)
         try await writeFile(BackupManifest.fileName, manifest.encoded())
         try await link.run("xrotate", runner: context.runner)

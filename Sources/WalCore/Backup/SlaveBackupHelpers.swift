@@ -117,17 +117,25 @@ enum SlaveBackupHelpers {
         return unsafeBitCast(symbol, to: SyncFS.self)(fd)
     }
 
-    /// `xwalcheck FIRST LAST SEGSIZE`: every segment from FIRST to LAST is archived.
+    /// `xwalcheck FIRST LAST SEGSIZE [WAIT]`: every segment from FIRST to LAST is archived,
+    /// waiting up to WAIT seconds (default 0) for the last ones to arrive.
     static func checkWAL(_ context: CommandContext) async throws -> Int32 {
         let args = context.arguments
         guard let size = UInt64(args[2]), size > 0,
             let first = WALSegment(name: try WALName.validate(args[0]).name, size: size),
-            let last = WALSegment(name: try WALName.validate(args[1]).name, size: size)
+            let last = WALSegment(name: try WALName.validate(args[1]).name, size: size),
+            let wait = args.count > 3 ? Int(args[3]) : 0
         else { throw WalmgrFailure("xwalcheck: bad arguments \(args)", exitCode: 64) }
         let dir = try completedWals(context, for: "xwalcheck")
-        let missing = missingSegments(from: first, to: last, in: dir)
-        guard missing.isEmpty else { throw BackupError.missingWAL(names: missing, directory: dir) }
-        return 0
+        let deadline = ContinuousClock.now + .seconds(wait)
+        while true {
+            let missing = missingSegments(from: first, to: last, in: dir)
+            if missing.isEmpty { return 0 }
+            guard ContinuousClock.now < deadline else {
+                throw BackupError.missingWAL(names: missing, directory: dir)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Segment names from `first` to `last` that are in `dir` neither plain nor with a

@@ -91,9 +91,9 @@ public enum CommandCatalog {
             "write stdin durably as backup_label, tablespace_map or the manifest (used by backup)",
             positional: 1...1),
         CommandSpec(
-            "xwalcheck", [.slave], "FIRST LAST SEGSIZE",
-            "fail unless WAL FIRST..LAST is in completed_wals (used by backup)",
-            positional: 3...3),
+            "xwalcheck", [.slave], "FIRST LAST SEGSIZE [WAIT]",
+            "fail unless WAL FIRST..LAST is in completed_wals within WAIT s (used by backup)",
+            positional: 3...4),
         CommandSpec(
             "cleanup", [.slave], "[--yes]", "remove walmgr data, old data dirs, added key/.pgpass",
             flags: ["--yes"]),
