@@ -105,9 +105,8 @@ struct BackupIntegrationTests {
             defer { unlink(hookLog) }
             let pair = try await WalmgrPair(
                 binDir: binDir, sshd: sshd, masterExtra: "keep_backups = 2\n",
-                slaveExtra:
-                    "keep_backups = 2\narchive_command = /bin/sh -c 'echo \"$BACKUPDIR\" >> \(hookLog)'\n"
-            )
+                slaveExtra: "keep_backups = 2\narchive_command = /bin/sh -c "
+                    + "'echo \"$BACKUPDIR\" >> \(hookLog)'\n")
             defer { pair.destroy() }
             try await pair.setupAndRestart()
             var starts: [String] = []

@@ -13,7 +13,7 @@ public enum BackupCopy {
         "/postgresql.auto.conf.tmp", "/current_logfiles.tmp",
         "/backup_label", "/tablespace_map", "/backup_manifest", "/backup_label.old",
         "/standby.signal", "/recovery.signal", "/recovery.conf",
-        // Created by xbackupprep for tablespace copies; excluding it also protects it from --delete.
+        // Made by xbackupprep for tablespace copies; the exclude also shields it from --delete.
         "/\(tablespaceDir)",
     ]
 
