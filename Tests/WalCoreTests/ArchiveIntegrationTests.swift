@@ -26,9 +26,10 @@ import Testing
             try await duplicatesAndConflicts(pair)
 
             sshd.stop()
+            try await closeSSHMaster(pair: pair, sshd: sshd)
             let before = try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver")
             try await pair.master.psql("CREATE TABLE during_outage AS SELECT 1 AS x")
-            let pending = try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal())")
+            let pending = try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
             let segment = "\(pair.master.dataDir)/pg_wal/\(pending)"
             try await waitUntil("the archiver reports a failure") {
                 try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver") != before
@@ -69,11 +70,20 @@ import Testing
 
     // MARK: - steps
 
+    /// Ends walmgr's persistent ssh connection, which outlives the stopped listener.
+    func closeSSHMaster(pair: WalmgrPair, sshd: SSHD) async throws {
+        let uid = UserAccount(name: TestEnv.serverUserName)?.uid ?? geteuid()
+        let ssh = SSH(host: "\(sshd.user)@\(sshd.host)", options: sshd.sshOptions,
+                      controlDir: "/tmp/walmgr-ssh-\(uid)")
+        _ = try await TestEnv.runner.run(
+            Command("ssh", ssh.baseArguments + ["-O", "exit", ssh.host], user: TestEnv.runAsUser))
+    }
+
     func archiveAndVerify(_ pair: WalmgrPair) async throws {
         try await pair.master.appendConf("wal_keep_size = '1GB'")
         try await pair.setupAndRestart()
         try await TestEnv.run(pair.master.pgCommand(
-            "pgbench", ["-i", "-s", "2", "-h", pair.master.socketDir, "-p", "\(pair.master.port)",
+            "pgbench", ["-i", "-s", "1", "-h", pair.master.socketDir, "-p", "\(pair.master.port)",
                         "-U", "postgres", "postgres"]))
         var names: [String] = []
         for i in 0..<Self.segmentTarget {

@@ -97,7 +97,7 @@ final class WalmgrPair {
     @discardableResult
     func switchAndWaitArchived(timeout: Duration = .seconds(60)) async throws -> String {
         let name = try await master.psql(
-            "SELECT pg_walfile_name(pg_switch_wal())")
+            "SELECT pg_walfile_name(pg_switch_wal() - 1)")
         try await waitArchived(name, timeout: timeout)
         return name
     }

@@ -1,0 +1,209 @@
+"""Shared helpers for walmgr's benchmarks: real PostgreSQL, a loopback sshd, timing.
+
+Every helper runs programs from argv lists. Servers are stopped by PID in `cleanup()`, which
+the scripts register with atexit. Results are medians with min-max, and ratios against a floor
+measured in the same run, alternating A B A B because these machines are noisy.
+"""
+import atexit
+import os
+import platform
+import pwd
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG15 = "/usr/lib/postgresql/15/bin"
+IS_ROOT = os.geteuid() == 0
+RUN_AS = "postgres" if IS_ROOT else None
+_cleanups = []
+
+
+def cleanup():
+    while _cleanups:
+        try:
+            _cleanups.pop()()
+        except Exception as error:  # keep tearing down the rest
+            print(f"cleanup: {error}")
+
+
+atexit.register(cleanup)
+
+
+def demote():
+    """preexec_fn: become the server user when root (PostgreSQL refuses root)."""
+    if RUN_AS:
+        pw = pwd.getpwnam(RUN_AS)
+        os.initgroups(RUN_AS, pw.pw_gid)
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+        os.environ["HOME"] = pw.pw_dir
+
+
+def run(argv, as_user=True, check=True, **kw):
+    env = dict(os.environ)
+    if as_user and RUN_AS:
+        env["HOME"] = pwd.getpwnam(RUN_AS).pw_dir
+    return subprocess.run(argv, preexec_fn=demote if as_user else None, check=check,
+                          env=env, capture_output=True, text=True, **kw)
+
+
+def scratch(prefix="wmb"):
+    path = tempfile.mkdtemp(prefix=prefix + "-", dir="/tmp")
+    os.chmod(path, 0o755)
+    if RUN_AS:
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    _cleanups.append(lambda: shutil.rmtree(path, ignore_errors=True))
+    return path
+
+
+def chown(path):
+    if RUN_AS:
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def walmgr_binary(dest_dir):
+    """Copies the release build (built if missing) where the server user can run it."""
+    built = os.path.join(ROOT, ".build/release/walmgr")
+    if not os.path.exists(built):
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT,
+                       check=True)
+    copy = os.path.join(dest_dir, "walmgr")
+    shutil.copy(built, copy)
+    os.chmod(copy, 0o755)
+    return copy
+
+
+class Cluster:
+    def __init__(self, bindir=PG15, conf=""):
+        self.bindir = bindir
+        self.dir = scratch("wmb-pg")
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        run([f"{bindir}/initdb", "-A", "trust", "-U", "postgres", "-N", "-D", self.data],
+            cwd=self.dir)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write(f"port = {self.port}\nunix_socket_directories = '{self.dir}'\n"
+                    f"listen_addresses = '127.0.0.1'\nmax_wal_size = '1GB'\n{conf}\n")
+        _cleanups.append(self.stop)
+
+    def start(self):
+        run([f"{self.bindir}/pg_ctl", "-w", "-D", self.data, "-l", self.data + ".log", "start"],
+            cwd=self.dir)
+
+    def stop(self, mode="fast"):
+        pidfile = os.path.join(self.data, "postmaster.pid")
+        if not os.path.exists(pidfile):
+            return
+        pid = int(open(pidfile).readline())
+        os.kill(pid, {"fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode])
+        for _ in range(600):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def psql(self, sql):
+        out = run([f"{self.bindir}/psql", "-XAtq", "-h", self.dir, "-p", str(self.port), "-U",
+                   "postgres", "-d", "postgres", "-c", sql], cwd=self.dir)
+        return out.stdout.strip()
+
+    def pgbench(self, *args):
+        return run([f"{self.bindir}/pgbench", "-h", self.dir, "-p", str(self.port), "-U",
+                    "postgres", *args, "postgres"], cwd=self.dir)
+
+
+class SSHD:
+    """A private sshd on 127.0.0.1 for the server user, with its own keys and known_hosts."""
+
+    def __init__(self):
+        self.dir = scratch("wmb-ssh")
+        self.port = free_port()
+        user = RUN_AS or pwd.getpwuid(os.geteuid()).pw_name
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        for key in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            os.path.join(self.dir, key)], check=True)
+        self.key = os.path.join(self.dir, "client_key")
+        chown(self.key)
+        os.makedirs(os.path.join(self.dir, "authorized_keys"), exist_ok=True)
+        shutil.copy(self.key + ".pub", os.path.join(self.dir, "authorized_keys", user))
+        host_pub = " ".join(open(os.path.join(self.dir, "host_key.pub")).read().split()[:2])
+        self.known_hosts = os.path.join(self.dir, "known_hosts")
+        with open(self.known_hosts, "w") as f:
+            f.write(f"[127.0.0.1]:{self.port} {host_pub}\n")
+        chown(self.known_hosts)
+        config = os.path.join(self.dir, "sshd_config")
+        with open(config, "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\n"
+                    f"HostKey {self.dir}/host_key\nPidFile {self.dir}/sshd.pid\n"
+                    f"AuthorizedKeysFile {self.dir}/authorized_keys/%u\n"
+                    "PubkeyAuthentication yes\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\n"
+                    f"UsePAM {'yes' if IS_ROOT else 'no'}\nStrictModes no\nAllowUsers {user}\n")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config],
+                                     stderr=subprocess.DEVNULL)
+        _cleanups.append(self.stop)
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            time.sleep(0.02)
+        self.user = user
+        self.host = "127.0.0.1"
+
+    def options(self):
+        return ["-F", "/dev/null", "-p", str(self.port), "-i", self.key, "-o",
+                "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={self.known_hosts}"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def alternate(pairs, rounds):
+    """Runs each (name, fn) in turn, `rounds` times, A B A B; returns {name: [seconds]}."""
+    times = {name: [] for name, _ in pairs}
+    for i in range(rounds):
+        for name, fn in pairs:
+            t0 = time.perf_counter()
+            fn(i)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def row(name, samples, floor=None):
+    med = statistics.median(samples) * 1000
+    text = (f"| {name} | {med:.1f} ms | {min(samples) * 1000:.1f}–{max(samples) * 1000:.1f} ms"
+            f" | {len(samples)} |")
+    if floor:
+        text += f" {med / (statistics.median(floor) * 1000):.2f}× |"
+    else:
+        text += " – |"
+    return text
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
