@@ -68,8 +68,8 @@ public enum CommandCatalog {
             "restore_command: hand PostgreSQL one WAL file", positional: 2...3,
             calledByPostgres: true, nameArgument: 0),
         CommandSpec(
-            "xpartialsync", [.slave], "NAME OFFSET BYTES",
-            "receive partial-segment bytes on stdin (used by sync)", positional: 3...3,
+            "xpartialsync", [.slave], "NAME OFFSET BYTES [SEGSIZE]",
+            "receive partial-segment bytes on stdin (used by sync)", positional: 3...4,
             nameArgument: 0),
         CommandSpec(
             "xreceive", [.slave], "NAME SIZE", "receive one archived WAL file on stdin (used by xarchive)",

@@ -35,6 +35,9 @@ public enum Walmgr {
         "pause": Replay.pause,
         "continue": Replay.resume,
         "cleanup": Cleanup.run,
+        "sync": SyncDaemon.once,
+        "syncdaemon": SyncDaemon.run,
+        "xpartialsync": XPartialSync.run,
     ]
 
     /// Runs one invocation and returns the process exit status.

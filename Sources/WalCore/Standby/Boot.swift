@@ -22,6 +22,7 @@ enum Boot {
             return 0
         }
         let files = StandbyFiles(config.common)
+        PartialStore.pruneCompleted(files, log: log)
         try StandbyFiles.create(files.stopFile, note: "written by walmgr boot: serve partial_wals")
         try await replayPartial(db: db, files: files, log: log)
         try await promote(db: db, server: server, log: log)
@@ -41,7 +42,9 @@ enum Boot {
 
     /// Waits (bounded) until replay reached the newest partial segment and stopped advancing.
     static func replayPartial(db: PGConnection, files: StandbyFiles, log: Log) async throws {
-        guard let partial = newestPartial(files), let segment = partial.segment else { return }
+        guard let partial = newestPartial(files), let segment = partial.segment,
+            PartialStore.hasRecords("\(files.partialWals)/\(partial.name)")
+        else { return }
         let sizeText = try db.scalar(
             "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")
         guard let size = sizeText.flatMap(UInt64.init),
@@ -54,7 +57,9 @@ enum Boot {
         while ContinuousClock.now < deadline {
             let replayed = try db.scalar("SELECT \(function)()").flatMap { LSN($0) }
             if let replayed, replayed.value >= start + size { return }
-            if let replayed, replayed.value >= start, replayed == last { return }
+            // Strictly past the start: at `start` exactly, PostgreSQL may not have fetched the
+            // partial file yet (it retries restore_command every wal_retrieve_retry_interval).
+            if let replayed, replayed.value > start, replayed == last { return }
             last = replayed
             try await Task.sleep(for: .milliseconds(500))
         }

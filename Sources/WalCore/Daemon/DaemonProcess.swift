@@ -1,0 +1,141 @@
+import Foundation
+
+/// The syncdaemon's pidfile, held with `flock` for the daemon's whole life: a second daemon
+/// cannot take it, and a pidfile left by a killed daemon is not locked, so it is reused.
+final class PidFileLock {
+    let path: String
+    private let fd: Int32
+
+    private init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+    }
+
+    /// Takes the lock and writes this process's pid, or refuses naming the running daemon.
+    static func acquire(_ path: String) throws -> PidFileLock {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError("create the pidfile", path) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            let pid = DaemonControl.lockedPid(pidfile: path).map(String.init) ?? "unknown"
+            throw WalmgrFailure(
+                "syncdaemon already runs as pid \(pid) (it holds \(path)); stop it with "
+                    + "`walmgr CONFIG.ini syncdaemon -s` before starting another")
+        }
+        let text = Array("\(getpid())\n".utf8)
+        guard ftruncate(fd, 0) == 0,
+            text.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == text.count
+        else {
+            close(fd)
+            throw FileError("write", path)
+        }
+        return PidFileLock(path: path, fd: fd)
+    }
+
+    /// Removes the pidfile and drops the lock.
+    func release() {
+        unlink(path)
+        close(fd)
+    }
+}
+
+extension DaemonControl {
+    /// The pid in `pidfile` while a daemon holds its lock; nil when none runs.
+    static func lockedPid(pidfile: String?) -> pid_t? {
+        guard let pidfile else { return nil }
+        let fd = open(pidfile, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        return livePid(pidfile: pidfile)
+    }
+}
+
+/// `syncdaemon -d`: start a detached copy of this walmgr.
+///
+/// fork() is unsafe once Swift's runtime has started threads, so the daemon is a new process:
+/// posix_spawn of the same binary and arguments (without -d) in a new session (setsid), stdin
+/// from /dev/null and stdout/stderr appended to `logfile`. The child logs only to stderr, so
+/// each line appears once in the logfile.
+enum DaemonProcess {
+    static func detach(_ config: MasterConfig, _ context: CommandContext) async throws -> Int32 {
+        guard let pidfile = config.common.pidfile, !pidfile.isEmpty else {
+            throw WalmgrFailure(
+                "syncdaemon -d needs pidfile in \(config.common.configFile) so -s and -k can find "
+                    + "it; add pidfile = /var/run/walmgr/%(job_name)s.pid")
+        }
+        if let pid = DaemonControl.lockedPid(pidfile: pidfile) {
+            throw WalmgrFailure("syncdaemon already runs as pid \(pid) (it holds \(pidfile))")
+        }
+        let logfile = config.common.logfile ?? "/dev/null"
+        if context.notReally {
+            context.log.info("would start syncdaemon in the background, logging to \(logfile)")
+            return 0
+        }
+        let pid = try spawn(arguments: childArguments(context.invocation), logfile: logfile)
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if DaemonControl.lockedPid(pidfile: pidfile) == pid {
+                print("syncdaemon started as pid \(pid); log: \(logfile), pidfile: \(pidfile)")
+                return 0
+            }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                throw WalmgrFailure(
+                    "syncdaemon exited at once (wait status \(status)); its reason is in \(logfile)"
+                )
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw WalmgrFailure(
+            "syncdaemon pid \(pid) did not take \(pidfile) within 15 s; see \(logfile)")
+    }
+
+    /// The child's argv: global flags, overrides, the absolute ini path, `syncdaemon`.
+    static func childArguments(_ invocation: Invocation) -> [String] {
+        var argv = [CommandContext.executablePath]
+        if invocation.verbose { argv.append("-v") }
+        if invocation.quiet { argv.append("-q") }
+        for override in invocation.overrides { argv += ["--set", override] }
+        let ini = invocation.configPath
+        let absolute =
+            ini.hasPrefix("/") ? ini : FileManager.default.currentDirectoryPath + "/" + ini
+        return argv + [absolute, "syncdaemon"]
+    }
+
+    /// glibc's POSIX_SPAWN_SETSID (2.26+), which the Swift Glibc module does not import.
+    static let spawnSetsid: Int32 = 0x80
+
+    /// posix_spawn with POSIX_SPAWN_SETSID and a clean signal mask.
+    static func spawn(arguments: [String], logfile: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logfile, O_WRONLY | O_APPEND | O_CREAT, 0o640)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attr, &mask)
+        posix_spawnattr_setflags(&attr, Int16(spawnSetsid | POSIX_SPAWN_SETSIGMASK))
+        var environment = ProcessInfo.processInfo.environment
+        environment[SyncDaemon.childMarker] = "1"
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, arguments[0], &actions, &attr, argv, envp)
+        guard rc == 0 else {
+            throw WalmgrFailure(
+                "could not start \(arguments[0]) in the background: \(String(cString: strerror(rc)))"
+            )
+        }
+        return pid
+    }
+}
