@@ -94,6 +94,9 @@ public enum CommandCatalog {
             "xwalcheck", [.slave], "FIRST LAST SEGSIZE [WAIT]",
             "fail unless WAL FIRST..LAST is in completed_wals within WAIT s (used by backup)",
             positional: 3...4),
+        CommandSpec("xversion", [.slave], "", "print the walmgr version (used by check)"),
+        CommandSpec(
+            "xspace", [.slave], "", "print free space and writability as JSON (used by check)"),
         CommandSpec(
             "cleanup", [.slave], "[--yes]", "remove walmgr data, old data dirs, added key/.pgpass",
             flags: ["--yes"]),

@@ -12,7 +12,9 @@ public struct FileError: WalmgrError {
     public let hint: String?
 
     /// Creates an error from the current errno.
-    public init(_ operation: String, _ path: String, errno: Int32 = Foundation.errno, hint: String? = nil) {
+    public init(
+        _ operation: String, _ path: String, errno: Int32 = Foundation.errno, hint: String? = nil
+    ) {
         self.operation = operation
         self.path = path
         self.errno = errno
@@ -25,7 +27,8 @@ public struct FileError: WalmgrError {
         case EACCES, EPERM, EROFS:
             text += ". " + FileError.permissionAdvice(for: path)
         case ENOSPC, EDQUOT:
-            text += ". The file system is full: free space there; nothing was written under the final name"
+            text +=
+                ". The file system is full: free space there; nothing was written under the final name"
         default: break
         }
         if let hint { text += ". \(hint)" }
@@ -34,17 +37,67 @@ public struct FileError: WalmgrError {
 
     /// Describes who owns the nearest existing ancestor of `path` and how to make it writable.
     public static func permissionAdvice(for path: String) -> String {
-        var probe = path
+        let found = FileOwnership.nearest(path)
+        let me = UserAccount.currentName
+        return "\(found.path) is owned by \(found.owner):\(found.group) with mode "
+            + "\(found.modeText), and walmgr runs as \(me); fix it with: \(found.fix(for: me))"
+    }
+}
+
+/// Who owns a path and with what mode, for messages that end in the exact chown/chmod to run.
+public struct FileOwnership: Sendable, Equatable {
+    /// The path that was examined (the nearest existing ancestor when asked with `nearest`).
+    public let path: String
+    /// Owner name (or uid).
+    public let owner: String
+    /// Group name (or gid).
+    public let group: String
+    /// Permission bits.
+    public let mode: mode_t
+    /// True when the owner is the user walmgr runs as.
+    public let ownedByMe: Bool
+
+    /// `0755`-style mode.
+    public var modeText: String { "0" + String(mode & 0o7777, radix: 8) }
+
+    /// Reads `path` with stat; nil when it does not exist.
+    public init?(_ path: String) {
         var st = stat()
-        while stat(probe, &st) != 0, probe != "/" {
+        guard stat(path, &st) == 0 else { return nil }
+        self.path = path
+        owner = UserAccount(uid: st.st_uid)?.name ?? "\(st.st_uid)"
+        group = UserAccount.groupName(st.st_gid)
+        mode = st.st_mode
+        ownedByMe = st.st_uid == geteuid()
+    }
+
+    /// The nearest existing ancestor of `path` (or `path` itself).
+    public static func nearest(_ path: String) -> FileOwnership {
+        var probe = path
+        while true {
+            if let found = FileOwnership(probe) { return found }
+            if probe == "/" || probe.isEmpty { break }
             probe = (probe as NSString).deletingLastPathComponent
             if probe.isEmpty { probe = "/" }
         }
-        let owner = UserAccount(uid: st.st_uid)?.name ?? "\(st.st_uid)"
-        let group = UserAccount.groupName(st.st_gid)
-        let mode = String(st.st_mode & 0o7777, radix: 8)
-        let me = UserAccount.currentName
-        return "\(probe) is owned by \(owner):\(group) with mode 0\(mode), and walmgr runs as "
-            + "\(me); fix it with: chown \(me) \(probe) && chmod u+rwx \(probe)"
+        return FileOwnership(path: "/", owner: "root", group: "root", mode: 0o755, ownedByMe: false)
+    }
+
+    init(path: String, owner: String, group: String, mode: mode_t, ownedByMe: Bool) {
+        self.path = path
+        self.owner = owner
+        self.group = group
+        self.mode = mode
+        self.ownedByMe = ownedByMe
+    }
+
+    /// The exact command that makes the path writable by `user`: a chmod when `user` owns it
+    /// already, otherwise a chown (as root) to `user` and their primary group.
+    public func fix(for user: String) -> String {
+        let quoted = ShellWords.quote(path)
+        if ownedByMe { return "chmod u+rwx \(quoted)" }
+        let group = UserAccount(name: user).map { UserAccount.groupName($0.gid) } ?? user
+        let chmod = mode & 0o700 == 0o700 ? "" : " && chmod u+rwx \(quoted)"
+        return "chown -R \(user):\(group) \(quoted)\(chmod) (as root)"
     }
 }

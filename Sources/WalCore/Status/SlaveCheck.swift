@@ -1,0 +1,120 @@
+import Foundation
+
+/// `check` on the slave: directories, programs, the standby's data dir and settings, backups
+/// and the WAL after the newest one.
+struct SlaveCheck {
+    let config: SlaveConfig
+    let context: CommandContext
+    let report: CheckReport
+
+    func run() async {
+        let common = config.common
+        let ini = common.configFile
+        if let data = common.walmgrData { report.add(PathCheck.writableDir("walmgr_data", data)) }
+        guard !common.completedWals.isEmpty else {
+            report.add(.fail("completed_wals", "\(common.missing("completed_wals", "check"))"))
+            return
+        }
+        report.add(PathCheck.writableDir("completed_wals", common.completedWals, mustExist: true))
+        for (key, path) in [
+            ("partial_wals", common.partialWals), ("config_backup", common.configBackup),
+            ("full_backup", (common.fullBackup as NSString).deletingLastPathComponent),
+        ] where !path.isEmpty {
+            report.add(PathCheck.writableDir(key, path))
+        }
+        if let logfile = common.logfile { report.add(PathCheck.writableFile("logfile", logfile)) }
+        report.add(
+            PathCheck.programs(
+                ["pg_ctl", "pg_controldata"], bin: config.slaveBin, key: "slave_bin"))
+        report.add(PathCheck.tools(["rsync"]))
+        if config.slaveData.isEmpty {
+            report.add(.fail("slave_data", "\(common.missing("slave_data", "check"))"))
+        } else {
+            await dataDir(ini: ini)
+        }
+        backupsAndWAL()
+    }
+
+    /// The data dir: restored, running, standby.signal, restore_command, connection.
+    func dataDir(ini: String) async {
+        let data = config.slaveData
+        guard access("\(data)/PG_VERSION", F_OK) == 0 else {
+            report.add(
+                .fail(
+                    "standby", "\(data) holds no cluster yet (no PG_VERSION)",
+                    fix: "take a backup on the master (walmgr MASTER.ini backup), then walmgr "
+                        + "\(ini) restore"))
+            return
+        }
+        let state = StandbyState(dataDir: data)
+        let server = StandbyServer(config, runner: context.runner, log: context.log)
+        let pid = server.runningPID
+        report.add(state.checkRecoverySettings(ini: ini))
+        guard let pid else {
+            report.add(
+                .fail(
+                    "standby", "\(data) is stopped (\(state.signalDescription))",
+                    fix: "start it with slave_start_cmd or pg_ctl -D \(ShellWords.quote(data)) "
+                        + "start; see its log under \(data)/log"))
+            return
+        }
+        await report.run("standby") {
+            let db = try server.connect()
+            let inRecovery = try db.scalar("SELECT pg_is_in_recovery()") == "t"
+            let role = inRecovery ? "in recovery (standby)" : "not in recovery (promoted)"
+            return .pass(
+                "standby", "\(data) running (pid \(pid)), \(role), \(state.signalDescription)")
+        }
+    }
+
+    /// A complete backup exists, and WAL from its start is contiguous past its stop.
+    func backupsAndWAL() {
+        let common = config.common
+        guard !common.fullBackup.isEmpty else {
+            report.add(.fail("backup", "\(common.missing("full_backup", "check"))"))
+            return
+        }
+        guard let newest = BackupCatalog(fullBackup: common.fullBackup).complete().first else {
+            report.add(
+                .fail(
+                    "backup", "no complete backup under \(common.fullBackup)",
+                    fix: "walmgr MASTER.ini backup (on the master) or walmgr \(common.configFile) "
+                        + "backup (from this standby)"))
+            return
+        }
+        let m = newest.manifest
+        report.add(.pass("backup", "\(m.name) from \(m.startTime), start WAL \(m.startWAL)"))
+        report.add(Self.continuity(dir: common.completedWals, manifest: m))
+    }
+
+    static func continuity(dir: String, manifest m: BackupManifest) -> CheckResult {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let size = WALContinuity.segmentSize(in: dir, names: names)
+        let stop = m.stopWAL.isEmpty ? m.startWAL : m.stopWAL
+        guard
+            let scan = WALContinuity.scan(
+                names: names, start: m.startWAL, stop: stop, segmentSize: size)
+        else {
+            return .fail("WAL after backup", "\(m.name) has no usable start_wal (\(m.startWAL))")
+        }
+        let fix =
+            "the master still has it in pg_wal only if it was never archived: run walmgr "
+            + "MASTER.ini check --archive; otherwise take a new backup"
+        guard scan.reachesStop else {
+            return .fail(
+                "WAL after backup",
+                "\(scan.missing) is missing from \(dir): \(m.name) needs "
+                    + "\(m.startWAL)…\(stop) to be consistent", fix: fix)
+        }
+        if let later = scan.laterExisting {
+            return .fail(
+                "WAL after backup",
+                "gap in \(dir): \(scan.missing) is missing, but \(later) "
+                    + "exists; replay stops at the gap", fix: fix)
+        }
+        return .pass(
+            "WAL after backup",
+            "contiguous from \(scan.first) to \(scan.last ?? "-") "
+                + "(\(scan.count) segments)")
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// `status` on the slave: the standby's recovery and lag, archived WAL, backups, PAUSE/STOP.
+struct SlaveStatus {
+    let config: SlaveConfig
+    let context: CommandContext
+    let report: StatusReport
+
+    static let recoverySQL = """
+        SELECT pg_is_in_recovery() AS in_recovery,
+          pg_last_wal_replay_lsn()::text AS replay_lsn,
+          pg_last_wal_receive_lsn()::text AS receive_lsn,
+          pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint
+            AS lag_bytes,
+          CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::bigint
+          END AS lag_seconds,
+          to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS last_replay_time,
+          (SELECT status FROM pg_stat_wal_receiver) AS receiver_status,
+          (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS sender,
+          (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')
+            AS segment_size
+        """
+
+    func run() async {
+        let common = config.common
+        let files = StandbyFiles(common)
+        let newest = archive()
+        report.set(
+            "control",
+            .object([
+                "paused": .bool(StandbyFiles.exists(files.pauseFile)),
+                "stop_file": .bool(StandbyFiles.exists(files.stopFile)),
+            ]))
+        backups()
+        standby(newestArchived: newest)
+    }
+
+    /// completed_wals: file count, the newest segment and how old it is.
+    func archive() -> String? {
+        let dir = config.common.completedWals
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+            report.problem("cannot read completed_wals \(dir): \(FileError("list", dir))")
+            return nil
+        }
+        let segments = names.compactMap { stored -> (String, String)? in
+            guard let wal = WALPurge.walName(stored: stored), wal.kind == .segment else {
+                return nil
+            }
+            return (wal.name, stored)
+        }
+        // Order by position, then timeline: a promoted timeline's segment comes later.
+        let newest = segments.max {
+            (String($0.0.dropFirst(8)), $0.0) < (String($1.0.dropFirst(8)), $1.0)
+        }
+        var fields: [String: JSONValue] = [
+            "path": .string(dir), "segments": .int(Int64(segments.count)),
+            "newest_wal": .text(newest?.0),
+        ]
+        if let newest,
+            let attributes = try? FileManager.default.attributesOfItem(
+                atPath: "\(dir)/\(newest.1)"),
+            let date = attributes[.modificationDate] as? Date
+        {
+            fields["newest_wal_time"] = .string(BackupManifest.isoTime(date))
+            fields["newest_wal_age_seconds"] = .number(Age.seconds(since: date))
+        }
+        report.set("completed_wals", .object(fields))
+        return newest?.0
+    }
+
+    func backups() {
+        let full = config.common.fullBackup
+        guard !full.isEmpty else {
+            report.problem(
+                "full_backup is not set: \(config.common.missing("full_backup", "status"))")
+            return
+        }
+        let manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
+        report.set("backups", BackupSummary.json(manifests))
+        if !manifests.contains(where: { $0.status == "complete" }) {
+            report.problem(
+                "no complete backup under \(full): take one with walmgr MASTER.ini backup")
+        }
+    }
+}
