@@ -41,6 +41,9 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: "\(pair.completedWals)/\(pending)"))
 
             try await sshd.start()
+            // A new segment wakes the archiver at once instead of after its 60 s back-off.
+            try await pair.master.psql("CREATE TABLE after_outage AS SELECT 1 AS x")
+            try await pair.switchAndWaitArchived()
             try await pair.waitArchived(pending)
             #expect(try FileCompare.identical(segment, "\(pair.completedWals)/\(pending)"))
         }
@@ -85,12 +88,15 @@ import Testing
         try await TestEnv.run(pair.master.pgCommand(
             "pgbench", ["-i", "-s", "1", "-h", pair.master.socketDir, "-p", "\(pair.master.port)",
                         "-U", "postgres", "postgres"]))
-        var names: [String] = []
-        for i in 0..<Self.segmentTarget {
-            try await pair.master.psql(
-                "UPDATE pgbench_accounts SET abalance = abalance + \(i) WHERE aid % 50 = \(i)")
-            names.append(try await pair.switchAndWaitArchived())
-        }
+        // One session writes and switches 20 times, so the archiver gets 20 segments in a row.
+        try await pair.master.psql(
+            """
+            DO $$ BEGIN FOR i IN 1..\(Self.segmentTarget) LOOP
+              UPDATE pgbench_accounts SET abalance = abalance + i WHERE aid % 50 = i;
+              PERFORM pg_switch_wal();
+            END LOOP; END $$
+            """)
+        try await pair.switchAndWaitArchived()
         let archived = try FileManager.default.contentsOfDirectory(atPath: pair.completedWals)
             .filter { WALName($0)?.kind == .segment }
         #expect(archived.count >= Self.segmentTarget)
