@@ -19,7 +19,8 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
-# The integration tests run the built walmgr binary, so build every product first.
+# The integration tests run the built walmgr binary, so build every product first (debug only:
+# the release/ldd check runs in `make install`, or in the tests with WALMGR_TEST_RELEASE_BINARY).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
@@ -28,9 +29,12 @@ demo: deps build
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; \
 	else echo "demo not implemented yet" >&2; exit 1; fi
 
+# A release binary with the Swift runtime linked in: a database host needs only libpq5 and libc.
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/walmgr" $(DESTDIR)$(PREFIX)/bin/walmgr
+	install -m 0755 "$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)/walmgr" \
+		$(DESTDIR)$(PREFIX)/bin/walmgr
+	scripts/check-install.sh $(DESTDIR)$(PREFIX)/bin/walmgr
 
 bench: deps release
 	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \

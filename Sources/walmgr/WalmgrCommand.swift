@@ -15,7 +15,8 @@ struct WalmgrCommand: AsyncParsableCommand {
                                 [--primary-conninfo CONNINFO] [--add-password FILE]
             """,
         discussion: "Commands:\n" + CommandCatalog.listing
-            + "\n\nFull reference: docs/walmgr.md. Exit codes: 0 ok, 1 failure, 64 usage error.",
+            + "\n\nwalmgr help COMMAND (or CONFIG.ini COMMAND --help) explains one command."
+            + "\nFull reference: docs/walmgr.md. Exit codes: 0 ok, 1 failure, 64 usage error.",
         version: Walmgr.version)
 
     @Flag(name: .shortAndLong, help: "Log debug lines too.") var verbose = false
@@ -37,6 +38,16 @@ struct WalmgrCommand: AsyncParsableCommand {
 
     @Argument(parsing: .allUnrecognized, help: "CONFIG.ini COMMAND [ARGS...]")
     var words: [String] = []
+
+    /// Per-command help first (`help COMMAND`, `CONFIG COMMAND --help`): ArgumentParser would
+    /// otherwise answer `--help` with the global help.
+    static func main() async {
+        if let help = CommandHelp.intercept(Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardOutput.write(Data(help.text.utf8))
+            Foundation.exit(help.status)
+        }
+        await main(nil)
+    }
 
     func run() async throws {
         if initMaster || initSlave {

@@ -147,4 +147,20 @@ import Testing
         #expect(SlaveProbe.compatible("0.1.0", "0.1.3"))
         #expect(!SlaveProbe.compatible("0.2.0", "0.1.0"))
     }
+
+    @Test func perCommandHelp() throws {
+        let fromHelp = try #require(CommandHelp.intercept(["help", "check"]))
+        let fromFlag = try #require(
+            CommandHelp.intercept(["-v", "--set", "k=v", "m.ini", "check", "--help"]))
+        #expect(fromHelp.text == fromFlag.text && fromHelp.status == 0)
+        #expect(fromHelp.text.contains("CONFIG.ini check [--archive]"))
+        #expect(fromHelp.text.contains("exit: 0 every check passed"))
+        #expect(CommandHelp.intercept(["help", "nope"])?.status == 64)
+        #expect(CommandHelp.intercept(["m.ini", "status", "--json"]) == nil)
+        #expect(CommandHelp.intercept(["--help"]) == nil, "the global help stays ArgumentParser's")
+        for spec in CommandCatalog.all {
+            #expect(
+                CommandHelp.text(for: spec.name)?.contains(spec.summary) == true, "\(spec.name)")
+        }
+    }
 }

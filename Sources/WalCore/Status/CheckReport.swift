@@ -21,10 +21,16 @@ public struct CheckResult: Sendable, Equatable {
         CheckResult(name: name, ok: false, detail: detail, fix: fix)
     }
 
-    /// One line: `OK   name: detail` or `FAIL name: detail; fix: …`.
+    /// One line: `OK   name: detail` or `FAIL name: detail; fix: …` (multi-line tool output,
+    /// such as ssh's host key warning, is folded so each check stays one line).
     public var line: String {
-        guard !ok else { return "OK   \(name): \(detail)" }
-        return fix.isEmpty ? "FAIL \(name): \(detail)" : "FAIL \(name): \(detail); fix: \(fix)"
+        let text =
+            ok
+            ? "OK   \(name): \(detail)"
+            : fix.isEmpty ? "FAIL \(name): \(detail)" : "FAIL \(name): \(detail); fix: \(fix)"
+        return text.split(whereSeparator: \.isNewline).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.joined(separator: " ")
     }
 }
 

@@ -83,7 +83,8 @@ struct SlaveCheck {
             return
         }
         let m = newest.manifest
-        report.add(.pass("backup", "\(m.name) from \(m.startTime), start WAL \(m.startWAL)"))
+        let when = m.startTime.isEmpty ? "" : " from \(m.startTime)"
+        report.add(.pass("backup", "\(m.name)\(when), start WAL \(m.startWAL)"))
         report.add(Self.continuity(dir: common.completedWals, manifest: m))
     }
 

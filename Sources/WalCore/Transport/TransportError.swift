@@ -25,7 +25,9 @@ public enum TransportError: WalmgrError {
     }
 
     static func lastLine(_ text: String) -> String {
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        // ssh ends its lines with \r\n, one Character that is not "\n".
+        let lines = text.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
         return lines.last { !$0.isEmpty } ?? "no error output"
     }
 
