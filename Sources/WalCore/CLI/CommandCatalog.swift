@@ -41,8 +41,15 @@ public enum CommandCatalog {
 
     /// All commands.
     public static let all: [CommandSpec] = [
-        CommandSpec("setup", both, "", "master: configure archiving; slave: create walmgr_data dirs"),
+        CommandSpec(
+            "setup", both, "[--hba]",
+            "master: configure archiving (--hba: add the standby's pg_hba line); slave: create dirs",
+            flags: ["--hba"]),
         CommandSpec("stop", [.master], "", "stop archiving without discarding WAL; stop syncdaemon"),
+        CommandSpec(
+            "synch-standby", [.master], "NAMES",
+            "set synchronous_standby_names if those standbys are connected (\"\" turns it off)",
+            positional: 1...1),
         CommandSpec("backup", both, "", "take a base backup into the slave's full_backup"),
         CommandSpec(
             "xarchive", [.master], "PATH NAME", "archive_command: ship one WAL file durably",

@@ -35,6 +35,7 @@ public enum Walmgr {
         "pause": Replay.pause,
         "continue": Replay.resume,
         "cleanup": Cleanup.run,
+        "synch-standby": SynchStandby.run,
         "check": Check.run,
         "status": Status.run,
         "xversion": SlaveProbe.version,

@@ -48,6 +48,12 @@ public struct CommonConfig: Sendable, Equatable {
     public let statusMaxArchiveAgeSeconds: Int
     /// `status_max_ready`: `.ready` files in archive_status before status complains.
     public let statusMaxReadyFiles: Int
+    /// `use_replication_slot`: restore creates a physical slot on the master (default false).
+    public let useReplicationSlot: Bool
+    /// `replication_slot_name`: default `job_name` lowercased, other characters turned to `_`.
+    public let replicationSlotName: String
+    /// `status_max_slot_retained_mb`: WAL a slot may hold back before status complains.
+    public let statusMaxSlotRetainedMB: Int
 
     /// Creates common settings; the WAL/backup directories default to subdirs of `walmgrData`.
     public init(
@@ -57,7 +63,9 @@ public struct CommonConfig: Sendable, Equatable {
         sshReuseConnection: Bool = true, slaveWalmgr: String? = nil,
         compressMethod: CompressMethod = .none, compressLevel: Int? = nil, keepBackups: Int = 0,
         primaryConninfo: String? = nil, pgBin: String? = nil,
-        statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10
+        statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10,
+        useReplicationSlot: Bool = false, replicationSlotName: String? = nil,
+        statusMaxSlotRetainedMB: Int = 1024
     ) {
         func under(_ name: String) -> String {
             walmgrData?.configJoined(name) ?? ""
@@ -81,6 +89,19 @@ public struct CommonConfig: Sendable, Equatable {
         self.pgBin = pgBin
         self.statusMaxArchiveAgeSeconds = statusMaxArchiveAgeSeconds
         self.statusMaxReadyFiles = statusMaxReadyFiles
+        self.useReplicationSlot = useReplicationSlot
+        self.replicationSlotName = replicationSlotName ?? Self.slotName(fromJobName: jobName)
+        self.statusMaxSlotRetainedMB = statusMaxSlotRetainedMB
+    }
+
+    /// A valid slot name from a job name: lowercase, anything but `[a-z0-9_]` becomes `_`, at
+    /// most 63 characters; `walmgr` when nothing is left.
+    public static func slotName(fromJobName jobName: String) -> String {
+        let cleaned = String(
+            jobName.lowercased().map { ch -> Character in
+                ch.isASCII && (ch.isLetter || ch.isNumber) ? ch : "_"
+            }.prefix(63))
+        return cleaned.isEmpty ? "walmgr" : cleaned
     }
 
     /// Reads the common keys.
@@ -104,7 +125,10 @@ public struct CommonConfig: Sendable, Equatable {
             primaryConninfo: try r.string("primary_conninfo"),
             pgBin: try r.path("pg_bin"),
             statusMaxArchiveAgeSeconds: try r.int("status_max_archive_age", minimum: 1) ?? 600,
-            statusMaxReadyFiles: try r.int("status_max_ready", minimum: 1) ?? 10
+            statusMaxReadyFiles: try r.int("status_max_ready", minimum: 1) ?? 10,
+            useReplicationSlot: try r.bool("use_replication_slot", default: false),
+            replicationSlotName: try r.string("replication_slot_name"),
+            statusMaxSlotRetainedMB: try r.int("status_max_slot_retained_mb", minimum: 1) ?? 1024
         )
     }
 }

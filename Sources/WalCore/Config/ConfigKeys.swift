@@ -15,9 +15,9 @@ public enum ConfigKeys {
         "ssh_options", "ssh_reuse_connection", "slave_walmgr",
         // WAL storage, retention and streaming.
         "compress_method", "compress_level", "keep_backups", "primary_conninfo", "master_db",
-        "pg_bin",
+        "pg_bin", "use_replication_slot", "replication_slot_name",
         // status / check thresholds.
-        "status_max_archive_age", "status_max_ready",
+        "status_max_archive_age", "status_max_ready", "status_max_slot_retained_mb",
     ]
 
     /// Keys only a master config uses.
@@ -25,7 +25,7 @@ public enum ConfigKeys {
         "master_data", "master_config", "master_bin", "master_restart_cmd",
         "slave", "slave_config", "loop_delay", "use_xlog_functions", "compression",
         "keep_symlinks", "hot_standby", "command_interval", "periodic_command",
-        "archive_timeout", "wal_keep_size",
+        "archive_timeout", "wal_keep_size", "replication_user",
     ]
 
     /// Keys only a slave config uses, plus master-side keys a slave config may carry harmlessly.

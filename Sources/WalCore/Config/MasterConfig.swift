@@ -37,6 +37,9 @@ public struct MasterConfig: Sendable, Equatable {
     public let archiveTimeout: String?
     /// `wal_keep_size`: megabytes of WAL setup asks the master to keep.
     public let walKeepSize: Int?
+    /// `replication_user`: the role the standby streams as, for setup's pg_hba check; nil means
+    /// `user` of `primary_conninfo`, else `postgres`.
+    public let replicationUser: String?
 
     /// Whether slave-side commands run as a local subprocess (slave empty or `localhost`).
     public var slaveIsLocal: Bool {
@@ -51,7 +54,8 @@ public struct MasterConfig: Sendable, Equatable {
         masterRestartCmd: [String]? = nil, slave: String? = nil, slaveConfig: String? = nil,
         loopDelay: Double = 10, useXlogFunctions: Bool = true, compression: Bool = false,
         keepSymlinks: Bool = true, hotStandby: Bool = true, commandInterval: Int = 0,
-        periodicCommand: [String]? = nil, archiveTimeout: String? = nil, walKeepSize: Int? = nil
+        periodicCommand: [String]? = nil, archiveTimeout: String? = nil, walKeepSize: Int? = nil,
+        replicationUser: String? = nil
     ) {
         self.common = common
         self.masterDb = masterDb
@@ -72,6 +76,7 @@ public struct MasterConfig: Sendable, Equatable {
         self.periodicCommand = periodicCommand
         self.archiveTimeout = archiveTimeout
         self.walKeepSize = walKeepSize
+        self.replicationUser = replicationUser
     }
 
     /// Reads the master keys.
@@ -93,7 +98,8 @@ public struct MasterConfig: Sendable, Equatable {
             commandInterval: try r.int("command_interval") ?? 0,
             periodicCommand: try r.words("periodic_command"),
             archiveTimeout: try r.string("archive_timeout"),
-            walKeepSize: try r.int("wal_keep_size")
+            walKeepSize: try r.int("wal_keep_size"),
+            replicationUser: try r.string("replication_user")
         )
     }
 }

@@ -30,6 +30,8 @@ public struct RecoverySettings: Sendable, Equatable {
         public var configFile: String
         /// `primary_conninfo`, or nil for an archive-only standby.
         public var primaryConninfo: String?
+        /// `primary_slot_name` (`use_replication_slot`), or nil; only used with a conninfo.
+        public var primarySlotName: String?
         /// A full archive_cleanup_command, or nil (the default: xpurgewals handles retention).
         public var archiveCleanupCommand: String?
         /// ≤11: the trigger file that ends recovery.
@@ -41,11 +43,12 @@ public struct RecoverySettings: Sendable, Equatable {
         public init(
             walmgr: String, configFile: String, primaryConninfo: String? = nil,
             archiveCleanupCommand: String? = nil, triggerFile: String,
-            targetTimeline: String = "current"
+            targetTimeline: String = "current", primarySlotName: String? = nil
         ) {
             self.walmgr = walmgr
             self.configFile = configFile
             self.primaryConninfo = primaryConninfo
+            self.primarySlotName = primarySlotName
             self.archiveCleanupCommand = archiveCleanupCommand
             self.triggerFile = triggerFile
             self.targetTimeline = targetTimeline
@@ -58,7 +61,7 @@ public struct RecoverySettings: Sendable, Equatable {
     /// The names walmgr manages in postgresql.auto.conf; a restore removes stale ones too.
     public static let managedNames = [
         "restore_command", "archive_cleanup_command", "primary_conninfo",
-        "recovery_target_timeline", "archive_mode",
+        "recovery_target_timeline", "archive_mode", "primary_slot_name",
     ]
 
     /// Renders the settings for a server version (pure).
@@ -74,6 +77,9 @@ public struct RecoverySettings: Sendable, Equatable {
         }
         if let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
             settings.append(Setting(name: "primary_conninfo", value: PostgresConf.quote(conninfo)))
+            if let slot = inputs.primarySlotName {
+                settings.append(Setting(name: "primary_slot_name", value: PostgresConf.quote(slot)))
+            }
         }
         settings.append(
             Setting(
@@ -107,6 +113,9 @@ public struct RecoverySettings: Sendable, Equatable {
         ]
         if let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
             lines.append("primary_conninfo = \(PostgresConf.quote(conninfo))")
+            if let slot = inputs.primarySlotName {
+                lines.append("primary_slot_name = \(PostgresConf.quote(slot))")
+            }
         }
         if let cleanup = inputs.archiveCleanupCommand {
             lines.append("archive_cleanup_command = \(PostgresConf.quote(cleanup))")

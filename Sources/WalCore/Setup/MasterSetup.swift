@@ -31,6 +31,7 @@ enum MasterSetup {
                 config: config, needsRestart: !restartSettings.isDisjoint(with: changed),
                 context: context)
         }
+        try await StreamingSetup.run(config: config, context: context)
         if !context.notReally {
             MasterStop.resume(config, log: log)
             let link = try SlaveLink(config: config, invocation: context.invocation)
@@ -54,7 +55,7 @@ enum MasterSetup {
         if let senders = conf.value("max_wal_senders").flatMap({ Int($0) }), senders < 3 {
             wanted.append(("max_wal_senders", "3"))
         }
-        if let size = config.walKeepSize { wanted.append(("wal_keep_size", "'\(size)MB'")) }
+        if let keep = StreamingSetup.walKeepSetting(config: config) { wanted.append(keep) }
         if conf.value("archive_mode") == "always" { wanted.removeFirst() }
         return wanted
     }

@@ -11,7 +11,9 @@ enum Cleanup {
         var directories: [String] = []
         /// (file, line) pairs added by init.
         var lines: [(String, String)] = []
-        var isEmpty: Bool { directories.isEmpty && lines.isEmpty }
+        /// The replication slot on the master (`use_replication_slot`).
+        var slot: String?
+        var isEmpty: Bool { directories.isEmpty && lines.isEmpty && slot == nil }
     }
 
     static func run(_ context: CommandContext) async throws -> Int32 {
@@ -25,6 +27,7 @@ enum Cleanup {
         let listing =
             plan.directories.map { "  directory \($0)" }
             + plan.lines.map { "  line in \($0.0): \(masked($0.1))" }
+            + (plan.slot.map { ["  replication slot \($0) on the master (master_db)"] } ?? [])
         if context.notReally {
             log.info("would remove:\n" + listing.joined(separator: "\n"))
             return 0
@@ -36,6 +39,7 @@ enum Cleanup {
         if StandbyServer(config, runner: context.runner, log: log).runningPID != nil {
             log.warning("the standby is running; its restore_command will find no more WAL")
         }
+        if plan.slot != nil { _ = try await ReplicationSlots.dropForCleanup(config, log: log) }
         for (file, line) in plan.lines where try removeLine(line, from: file) {
             log.info("removed the line init added to \(file)")
         }
@@ -69,6 +73,7 @@ enum Cleanup {
             plan.directories.append(dir)
         }
         plan.directories += oldDataDirs(config.slaveData)
+        plan.slot = common.useReplicationSlot ? common.replicationSlotName : nil
         return plan
     }
 

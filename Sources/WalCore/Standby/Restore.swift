@@ -29,8 +29,10 @@ enum Restore {
             entry: entry, destination: destination, move: context.has("--move"),
             keepOld: config.backupDatadir, runner: context.runner, log: log)
         let tablespaces = try await copy.prepare()
+        let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
         try configure(
-            copy.staging, config: config, version: version, isStandby: isStandby, log: log)
+            copy.staging, config: config, version: version, isStandby: isStandby, slot: slot,
+            log: log)
         try copy.swap(tablespaceTargets: tablespaces)
         log.info(
             "\(destination) holds \(entry.manifest.name) (copied in \(seconds(since: started)) s)")
@@ -78,7 +80,8 @@ enum Restore {
 
     /// Config files, recovery settings and control files for the staged data dir.
     static func configure(
-        _ staging: String, config: SlaveConfig, version: ServerVersion, isStandby: Bool, log: Log
+        _ staging: String, config: SlaveConfig, version: ServerVersion, isStandby: Bool,
+        slot: String? = nil, log: Log
     ) throws {
         let common = config.common
         let intoData = !isStandby || config.slaveConfigDir == config.slaveData
@@ -90,7 +93,7 @@ enum Restore {
         let inputs = RecoverySettings.Inputs(
             walmgr: CommandContext.executablePath, configFile: common.configFile,
             primaryConninfo: common.primaryConninfo,
-            triggerFile: "\(config.slaveData)/\(Boot.triggerFileName)")
+            triggerFile: "\(config.slaveData)/\(Boot.triggerFileName)", primarySlotName: slot)
         try RecoveryWriter.write(
             RecoverySettings.render(for: version, inputs), into: staging, log: log)
         let files = StandbyFiles(common)
