@@ -109,7 +109,8 @@ final class SyncSession {
                 ? [Piece(segment: now.segment, from: old.offset, to: now.offset)] : []
         }
         var pieces = [Piece(segment: old.segment, from: old.offset, to: size)]
-        let firstMiddle = max(old.segment.number + 1, now.segment.number - Self.catchUpLimit)
+        let firstMiddle = max(
+            old.segment.number + 1, now.segment.number - min(now.segment.number, Self.catchUpLimit))
         for number in Swift.stride(from: firstMiddle, to: now.segment.number, by: 1) {
             let segment = WALSegment(timeline: now.segment.timeline, number: number, size: size)
             pieces.append(Piece(segment: segment, from: 0, to: size))
