@@ -8,23 +8,73 @@ public struct WALStore: Sendable {
     /// Creates a store for a directory.
     public init(directory: String) { self.directory = directory }
 
-    /// The path of a WAL file in the store.
-    public func path(_ name: WALName) -> String { "\(directory)/\(name.name)" }
+    /// The path of a WAL file in the store, with the suffix for `method`.
+    public func path(_ name: WALName, _ method: CompressMethod = .none) -> String {
+        "\(directory)/\(name.name)\(method.suffix)"
+    }
 
     /// Stores `size` bytes read from `fd` under `name`, durably and without overwriting.
+    ///
+    /// The stored name carries `method`'s suffix. When `encoded` is false the bytes are WAL
+    /// content and are compressed here at `level`; when true they already are `method` data
+    /// (xreceive). A copy of the same WAL under another suffix counts as existing: identical
+    /// content is success and nothing is added, different content is a conflict.
     /// - Throws: ``ArchiveError/shortTransfer`` when fewer bytes arrive, ``DurableConflict`` when
     ///   a different file already has the name, ``FileError`` on I/O errors.
-    public func store(_ name: WALName, from fd: Int32, size: Int) throws -> Durable.StoreResult {
-        try Durable.storeNoClobber(
-            at: path(name),
+    public func store(
+        _ name: WALName, from fd: Int32, size: Int, method: CompressMethod = .none,
+        level: Int = 0, encoded: Bool = false
+    ) throws -> Durable.StoreResult {
+        let target = path(name, method)
+        let incoming = encoded ? method : .none
+        if access(target, F_OK) != 0,
+            let other = ArchivedWAL.find(name, in: directory).first(where: { $0.method != method })
+        {
+            return try compare(other, with: fd, size: size, storedAs: incoming, name: name)
+        }
+        return try Durable.storeNoClobber(
+            at: target,
             fill: { out in
-                let copied = try Durable.copy(
-                    from: fd, to: out, sourcePath: name.name, path: self.path(name))
+                let copied: Int
+                if encoded || method == .none {
+                    copied = try Durable.copy(
+                        from: fd, to: out, sourcePath: name.name, path: target)
+                } else {
+                    copied = try WALCodec.compress(
+                        method, level: level, from: fd, size: size, sourcePath: name.name
+                    ) { try WALContent.writeAll(out, $0, path: target) }
+                }
                 guard copied == size else {
-                    throw ArchiveError.shortTransfer(name: name.name, expected: size, received: copied)
+                    throw ArchiveError.shortTransfer(
+                        name: name.name, expected: size, received: copied)
                 }
             },
-            sameContent: FileCompare.identical)
+            sameContent: { existing, written in
+                method == .none
+                    ? try FileCompare.identical(existing, written)
+                    : try WALContent.identical(
+                        ArchivedFile(path: existing, method: method),
+                        ArchivedFile(path: written, method: method))
+            })
+    }
+
+    /// Compares an existing copy under another suffix with the incoming bytes.
+    private func compare(
+        _ existing: ArchivedWAL, with fd: Int32, size: Int, storedAs method: CompressMethod,
+        name: WALName
+    ) throws -> Durable.StoreResult {
+        let file = ArchivedFile(path: "\(directory)/\(existing.fileName)", method: existing.method)
+        let existingFD = try file.open()
+        defer { close(existingFD) }
+        let incoming = try DecodedReader(fd: fd, method: method, path: name.name)
+        let same = try WALContent.identical(
+            DecodedReader(fd: existingFD, method: existing.method, path: file.path), incoming)
+        guard incoming.storedBytes == size || !same else {
+            throw ArchiveError.shortTransfer(
+                name: name.name, expected: size, received: incoming.storedBytes)
+        }
+        guard same else { throw DurableConflict(path: file.path) }
+        return .alreadyPresent
     }
 }
 

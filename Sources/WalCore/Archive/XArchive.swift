@@ -16,34 +16,67 @@ enum XArchive {
         let started = ContinuousClock.now
         let fd = open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw ArchiveError.sourceUnreadable(path: source, reason: String(cString: strerror(errno)))
+            throw ArchiveError.sourceUnreadable(
+                path: source, reason: String(cString: strerror(errno)))
         }
         defer { close(fd) }
         var st = stat()
         fstat(fd, &st)
         if context.notReally {
-            log.info("would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
+            log.info(
+                "would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
             return 0
         }
         let target = Location(config.common.completedWals)
+        let method = config.common.compressMethod
+        let level = try WALCodec.level(
+            method, config.common.compressLevel, configFile: config.common.configFile)
         let result: Durable.StoreResult
         if config.slave.map(Location.isLocalHost) == false || target.host != nil {
-            let link = try SlaveLink(config: config, invocation: context.invocation)
-            let reply = try await link.run(
-                "xreceive", [name.name, String(st.st_size)], input: .fileDescriptor(fd),
-                runner: context.runner)
-            result = reply.output.contains("already present") ? .alreadyPresent : .stored
+            result = try await sendToSlave(
+                name, fd: fd, size: Int(st.st_size), method: method, level: level, context: context,
+                config: config)
         } else {
-            result = try WALStore(directory: target.path).store(name, from: fd, size: Int(st.st_size))
+            result = try WALStore(directory: target.path).store(
+                name, from: fd, size: Int(st.st_size), method: method, level: level)
         }
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
-        case .stored: log.info("archived \(name) to \(target) in \(ms) ms")
+        case .stored: log.info("archived \(name)\(method.suffix) to \(target) in \(ms) ms")
         case .alreadyPresent: log.info("\(name) is already archived with identical content")
         }
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)
         await ShippingState.runPeriodic(config: config, context: context)
         return 0
+    }
+
+    /// Runs `xreceive` on the slave with the file on stdin; compressed here first, so only
+    /// compressed bytes cross the wire.
+    static func sendToSlave(
+        _ name: WALName, fd: Int32, size: Int, method: CompressMethod, level: Int,
+        context: CommandContext, config: MasterConfig
+    ) async throws -> Durable.StoreResult {
+        let link = try SlaveLink(config: config, invocation: context.invocation)
+        let reply: ProcessResult
+        if method == .none {
+            reply = try await link.run(
+                "xreceive", [name.name, String(size)], input: .fileDescriptor(fd),
+                runner: context.runner)
+        } else {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(size / 4)
+            let read = try WALCodec.compress(
+                method, level: level, from: fd, size: size, sourcePath: name.name
+            ) { bytes.append(contentsOf: $0) }
+            guard read == size else {
+                throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
+            }
+            let stored = ArchivedWAL(name: name, method: method)
+            reply = try await link.run(
+                "xreceive", [stored.fileName, String(bytes.count)], input: .bytes(bytes),
+                runner: context.runner)
+        }
+        return reply.output.contains("already present") ? .alreadyPresent : .stored
     }
 }
 

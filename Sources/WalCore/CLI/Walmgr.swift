@@ -58,7 +58,8 @@ public enum Walmgr {
         let bootLog = Log(verbose: invocation.verbose, quiet: invocation.quiet)
         do {
             if let index = spec.nameArgument, index < invocation.arguments.count {
-                _ = try WALName.validate(invocation.arguments[index])
+                // xreceive's NAME may carry a compression suffix; the WAL part is still strict.
+                _ = try ArchivedWAL.validate(invocation.arguments[index], command: spec.name)
             }
             let loaded = try ConfigLoader.load(
                 path: invocation.configPath, overrides: invocation.overrides)

@@ -24,8 +24,11 @@ enum XRestore {
             context.log.debug("\(name) is not in \(files.completedWals)")
             return 1
         }
-        let size = try deliver(source, name: name, to: target)
-        context.log.debug("restored \(name) (\(size) bytes) from \(source)")
+        let size =
+            source.method == .none
+            ? try deliver(source.path, name: name, to: target)
+            : try deliverDecompressed(source, name: name, to: target)
+        context.log.debug("restored \(name) (\(size) bytes) from \(source.path)")
         return 0
     }
 
@@ -39,14 +42,17 @@ enum XRestore {
         return true
     }
 
-    /// The file to hand out: completed_wals first; partial_wals only after boot wrote STOP.
-    static func locate(_ name: WALName, _ files: StandbyFiles) -> String? {
-        let complete = "\(files.completedWals)/\(name.name)"
-        if StandbyFiles.exists(complete) { return complete }
+    /// The file to hand out: completed_wals first (plain, then `.zst`, then `.lz4`);
+    /// partial_wals only after boot wrote STOP.
+    static func locate(_ name: WALName, _ files: StandbyFiles) -> ArchivedFile? {
+        if let stored = ArchivedWAL.find(name, in: files.completedWals).first {
+            return ArchivedFile(
+                path: "\(files.completedWals)/\(stored.fileName)", method: stored.method)
+        }
         guard name.kind == .segment, StandbyFiles.exists(files.stopFile) else { return nil }
         for candidate in [name.name, name.name + ".partial"] {
             let path = "\(files.partialWals)/\(candidate)"
-            if StandbyFiles.exists(path) { return path }
+            if StandbyFiles.exists(path) { return ArchivedFile(path: path, method: .none) }
         }
         return nil
     }

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Reads a stored file's content, decompressing it when it is stored compressed.
+///
+/// Pull-style so two files can be compared chunk by chunk without holding either in memory.
+final class DecodedReader {
+    private let fd: Int32
+    private let path: String
+    private let decoder: (any StreamDecoder)?
+    private var pending: [UInt8] = []
+    private var offset = 0
+    private var ended = false
+    /// Stored (compressed) bytes read so far.
+    private(set) var storedBytes = 0
+
+    init(fd: Int32, method: CompressMethod, path: String) throws {
+        self.fd = fd
+        self.path = path
+        decoder = try WALCodec.decoder(method)
+    }
+
+    /// The next `count` content bytes; fewer only at the end.
+    func next(_ count: Int) throws -> ArraySlice<UInt8> {
+        while pending.count - offset < count && !ended {
+            try WALCodec.naming(path) { try refill() }
+        }
+        let end = min(pending.count, offset + count)
+        defer { offset = end }
+        return pending[offset..<end]
+    }
+
+    private func refill() throws {
+        pending.removeFirst(offset)
+        offset = 0
+        var chunk = [UInt8](repeating: 0, count: WALCodec.chunkSize)
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { return }
+            throw FileError("read", path)
+        }
+        storedBytes += n
+        guard n > 0 else {
+            ended = true
+            try decoder?.finish()
+            return
+        }
+        guard let decoder else {
+            pending.append(contentsOf: chunk[0..<n])
+            return
+        }
+        try chunk.withUnsafeBytes { raw in
+            try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) {
+                pending.append(contentsOf: $0)
+            }
+        }
+    }
+}
+
+/// Compares WAL content regardless of how each side is stored.
+enum WALContent {
+    /// True when both readers yield the same bytes.
+    static func identical(_ a: DecodedReader, _ b: DecodedReader) throws -> Bool {
+        while true {
+            let left = try a.next(WALCodec.chunkSize)
+            let right = try b.next(WALCodec.chunkSize)
+            if left != right { return false }
+            if left.isEmpty { return true }
+        }
+    }
+
+    /// True when two stored files (each with its method) hold the same content.
+    static func identical(_ a: ArchivedFile, _ b: ArchivedFile) throws -> Bool {
+        let fa = try a.open()
+        defer { close(fa) }
+        let fb = try b.open()
+        defer { close(fb) }
+        return try identical(
+            DecodedReader(fd: fa, method: a.method, path: a.path),
+            DecodedReader(fd: fb, method: b.method, path: b.path))
+    }
+
+    /// Writes a whole buffer to `fd`.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError("write", path)
+            }
+            done += n
+        }
+    }
+}
+
+/// A path plus how the file at it is compressed.
+struct ArchivedFile {
+    let path: String
+    let method: CompressMethod
+
+    func open() throws -> Int32 {
+        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open", path) }
+        return fd
+    }
+}
