@@ -73,7 +73,7 @@ final class SyncSession {
         if position == nil {
             position = SyncPosition.load(dataDir: config.masterData, segmentSize: size)
         }
-        let pieces = plan(from: position, to: now)
+        let pieces = Self.plan(from: position, to: now)
         var sent = 0
         let walDir = "\(config.masterData)/\(version.walDirName)"
         for piece in pieces {
@@ -97,7 +97,7 @@ final class SyncSession {
 
     /// The ranges that take the slave from `old` to `now`: the rest of the old segment when it
     /// switched (walmgr3 dropped it), finished segments in between (bounded), the new head.
-    func plan(from old: SyncPosition?, to now: SyncPosition) -> [Piece] {
+    static func plan(from old: SyncPosition?, to now: SyncPosition) -> [Piece] {
         let size = now.segment.size
         guard let old, old.segment.timeline == now.segment.timeline,
             old.segment.number <= now.segment.number
