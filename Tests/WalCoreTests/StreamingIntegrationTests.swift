@@ -30,6 +30,9 @@ import Testing
         #expect(receiver.state == "streaming" && receiver.slotName == lab.slot, "\(receiver)")
         #expect(receiver.senderHost == "127.0.0.1" && receiver.receivedLSN != nil)
         #expect(receiver.problems(expectStreaming: true).isEmpty)
+        let slaveStatus = try await lab.lab.walmgr(["status"])
+        #expect(
+            slaveStatus.output.contains("wal_receiver_slot: \(lab.slot)"), "\(slaveStatus.output)")
 
         try await synchStandby(lab)
         try await slotRetainsWALWhileStandbyIsDown(lab, standby: standby)
@@ -55,6 +58,8 @@ import Testing
         #expect(after.hasSuffix(before), "the old rules follow the new line")
         let again = try await lab.setup()
         #expect(again.stderrTail.contains("may connect for replication"), "\(again.stderrTail)")
+        let check = try await lab.walmgr(["check"])
+        #expect(check.output.contains("OK   pg_hba replication"), "\(check.output)")
     }
 
     /// FIRST 1 (s1) makes s1 synchronous; an unconnected name is refused and changes nothing.
@@ -102,6 +107,10 @@ import Testing
         let problems = SlotInfo.problems([slot], maxRetainedMB: 16)
         #expect(problems.count == 1 && problems[0].contains(lab.slot), "\(problems)")
         #expect(SlotInfo.problems([slot], maxRetainedMB: 1024).isEmpty)
+        let status = try await lab.walmgr(["status"])
+        #expect(status.status == 1)
+        #expect(
+            status.output.contains("replication slot \(lab.slot) holds back"), "\(status.output)")
 
         let cleanup = try await lab.lab.walmgr(["cleanup", "--yes"])
         #expect(cleanup.succeeded, "\(cleanup.stderrTail)")

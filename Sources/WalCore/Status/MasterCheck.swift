@@ -18,6 +18,7 @@ struct MasterCheck {
         report.add(PathCheck.tools(config.slaveIsLocal ? ["rsync"] : ["rsync", "ssh"]))
         if let db = connect() {
             await archiving(db)
+            await streaming(db)
         }
         if access(MasterStop.stopFile(config), F_OK) == 0 {
             report.add(

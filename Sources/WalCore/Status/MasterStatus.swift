@@ -29,6 +29,7 @@ struct MasterStatus {
                 "status_max_ready": .int(Int64(common.statusMaxReadyFiles)),
             ]))
         archiving()
+        replication()
         syncdaemon()
         await backups()
     }

@@ -29,6 +29,7 @@ extension SlaveStatus {
             let db = try server.connect()
             let row = try db.query(Self.recoverySQL)
             fields.merge(recoveryFields(row, newestArchived: newestArchived)) { $1 }
+            fields.merge(streamingFields(db)) { $1 }
         } catch {
             report.problem("cannot query the standby: \(error)")
         }

@@ -32,6 +32,7 @@ final class StreamingLab {
             walmgr_data = \(lab.walmgrData)
             slave_config = \(lab.slaveIni)
             primary_conninfo = host=127.0.0.1 port=\(master.port) user=postgres
+            status_max_slot_retained_mb = 16
 
             """)
         try Self.write(hbaFile, "local all all trust\nhost all all 127.0.0.1/32 trust\n")
