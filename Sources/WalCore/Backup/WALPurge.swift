@@ -7,15 +7,11 @@ import Foundation
 /// branch someone still wants). `.history` files are never removed.
 public enum WALPurge {
     /// Compression suffixes stored names may carry (`compress_method`).
-    public static let compressionSuffixes = [".zst", ".lz4"]
+    public static let compressionSuffixes = ArchivedWAL.suffixes.filter { !$0.isEmpty }
 
     /// The WAL name under a stored file name, without a compression suffix; nil for other files.
     public static func walName(stored: String) -> WALName? {
-        if let wal = WALName(stored) { return wal }
-        for suffix in compressionSuffixes where stored.hasSuffix(suffix) {
-            return WALName(String(stored.dropLast(suffix.count)))
-        }
-        return nil
+        ArchivedWAL(fileName: stored)?.name
     }
 
     /// The stored names that may go, given the oldest kept backup's start WAL (pure).
