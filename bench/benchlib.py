@@ -74,14 +74,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def walmgr_binary(dest_dir):
-    """Copies the release build (built if missing) where the server user can run it."""
-    built = os.path.join(ROOT, ".build/release/walmgr")
+PERF_SCRATCH = ".build-perf"
+
+
+def build_release():
+    """The release binary benches use: $WALMGR_BIN, else a static build in .build-perf."""
+    chosen = os.environ.get("WALMGR_BIN") or os.environ.get("WALMGR_BINARY")
+    if chosen:
+        return chosen
+    built = os.path.join(ROOT, PERF_SCRATCH, "release/walmgr")
     if not os.path.exists(built):
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib"], cwd=ROOT,
-                       check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib",
+                        "--scratch-path", PERF_SCRATCH], cwd=ROOT, check=True)
+    return built
+
+
+def walmgr_binary(dest_dir):
+    """Copies the release build (see build_release) where the server user can run it."""
     copy = os.path.join(dest_dir, "walmgr")
-    shutil.copy(built, copy)
+    shutil.copy(build_release(), copy)
     os.chmod(copy, 0o755)
     return copy
 
