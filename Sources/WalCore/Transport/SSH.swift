@@ -29,8 +29,16 @@ public struct SSH: Sendable, Equatable {
             ]
         }
         if compress { args.append("-C") }
-        return args + options
+        // ssh keeps the first value it sees for an option, so these defaults come after
+        // ssh_options. Without them a dead link or a silently rebooted slave leaves
+        // archive_command hanging for the kernel's TCP timeout (~15 min) instead of failing.
+        return args + options + Self.livenessDefaults
     }
+
+    /// Give up on a connect after 10 s and on an established connection after 30 s of silence.
+    public static let livenessDefaults = [
+        "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3",
+    ]
 
     /// A command that runs `argv` on the host; each word is shell-quoted for the remote shell.
     public func command(_ argv: [String]) -> Command {

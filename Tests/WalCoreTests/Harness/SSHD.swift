@@ -20,7 +20,9 @@ final class SSHD {
     /// The user that may log in (and that owns the client key).
     let user: String
     /// The address sshd listens on.
-    let host = "127.0.0.1"
+    let host: String
+    /// Prepended to sshd's argv (e.g. `ip netns exec NS` to run it on another "host").
+    let launcher: [String]
     /// The port sshd listens on (fixed for the life of this object, so restarts keep it).
     let port: Int
     /// The client's private key.
@@ -32,7 +34,11 @@ final class SSHD {
     private let ownsDir: Bool
 
     /// Makes keys and a config in a new (or the given) scratch directory; does not start.
-    init(scratch: String? = nil) async throws {
+    init(scratch: String? = nil, host: String = "127.0.0.1", launcher: [String] = [])
+        async throws
+    {
+        self.host = host
+        self.launcher = launcher
         let made = try scratch ?? TestEnv.scratchDir(prefix: "wms")
         ownsDir = scratch == nil
         dir = "\(made)/sshd"
@@ -89,12 +95,13 @@ final class SSHD {
     /// Starts sshd as a direct child and waits until it accepts connections.
     func start() async throws {
         guard task == nil else { return }
-        let command = Command(Self.binary, ["-D", "-e", "-f", configPath])
+        let argv = launcher + [Self.binary, "-D", "-e", "-f", configPath]
+        let command = Command(argv: argv)
         let runner = TestEnv.runner
         let task = Task { try await runner.run(command, input: .none, timeout: nil) }
         self.task = task
         let deadline = ContinuousClock.now + .seconds(10)
-        while !TestEnv.accepts(port: port) {
+        while !TestEnv.accepts(host: host, port: port) {
             if ContinuousClock.now > deadline {
                 stop()
                 let result = try? await task.value
