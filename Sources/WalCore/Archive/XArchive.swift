@@ -22,6 +22,7 @@ enum XArchive {
         defer { close(fd) }
         var st = stat()
         fstat(fd, &st)
+        try checkSegmentSize(name, size: Int(st.st_size), source: source)
         if context.notReally {
             log.info(
                 "would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
@@ -77,6 +78,19 @@ enum XArchive {
                 runner: context.runner)
         }
         return reply.output.contains("already present") ? .alreadyPresent : .stored
+    }
+}
+
+extension XArchive {
+    /// A segment is a power of two from 1 MiB to 1 GiB (`--wal-segsize`); anything else is not
+    /// WAL PostgreSQL wrote, e.g. a wrong %p, and is not archived under a segment's name.
+    static func checkSegmentSize(_ name: WALName, size: Int, source: String) throws {
+        guard name.kind == .segment else { return }
+        guard size >= 1 << 20, size <= 1 << 30, size & (size - 1) == 0 else {
+            throw WalmgrFailure(
+                "not archiving \(source) as \(name): it is \(size) bytes, and a WAL segment is a "
+                    + "power of two from 1 MiB to 1 GiB. archive_command must pass %p and %f")
+        }
     }
 }
 

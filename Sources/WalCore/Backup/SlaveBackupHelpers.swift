@@ -25,8 +25,13 @@ enum SlaveBackupHelpers {
         guard let pid = args.first.map({ Int32($0) }) ?? Int32(getppid()) else {
             throw WalmgrFailure("xlock: PID must be a number, got \(args[0])", exitCode: 64)
         }
+        let host = args.count > 1 ? args[1] : BackupLock.hostName
+        // The host goes into the lock file line by line: a newline would forge its pid.
+        guard Location.isValidHost(host) else {
+            throw WalmgrFailure("xlock: HOST must be a host name, got \(host.debugDescription)", exitCode: 64)
+        }
         let holder = BackupLock.Holder(
-            pid: pid, host: args.count > 1 ? args[1] : BackupLock.hostName,
+            pid: pid, host: host,
             since: BackupManifest.isoTime(Date()))
         let lock = BackupLock(completedWals: try completedWals(context, for: "xlock"))
         try lock.acquire(holder, log: context.log)
@@ -37,7 +42,13 @@ enum SlaveBackupHelpers {
     /// `xrelease [PID]`: drop the backup lock (only PID's, when given).
     static func release(_ context: CommandContext) async throws -> Int32 {
         let lock = BackupLock(completedWals: try completedWals(context, for: "xrelease"))
-        let pid = context.arguments.first.flatMap { Int32($0) }
+        // A PID that is not a number must not fall back to "release whoever holds it".
+        let pid = try context.arguments.first.map { text in
+            guard let pid = Int32(text), pid > 0 else {
+                throw WalmgrFailure("xrelease: PID must be a number, got \(text.debugDescription)", exitCode: 64)
+            }
+            return pid
+        }
         if try lock.release(pid: pid) {
             context.log.debug("backup lock \(lock.path) released")
         } else {

@@ -29,6 +29,11 @@ public enum Initializer {
         guard let slave = request.slave, !slave.isEmpty else {
             throw WalmgrFailure("--init-master needs --slave HOST (the standby's ssh host)", exitCode: 64)
         }
+        guard Location.isValidHost(slave) else {
+            throw WalmgrFailure(
+                "--slave \(slave.debugDescription) is not a host name: use [user@]host with "
+                    + "letters, digits, '.', '-', '_' (ssh options go in ssh_options)", exitCode: 64)
+        }
         let dir = request.configDir ?? "\(home)/conf"
         let pgdata = request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
         let text = InitTemplates.master(

@@ -37,6 +37,14 @@ public enum Location: Sendable, Equatable, CustomStringConvertible {
         return host.isEmpty || host == "localhost"
     }
 
+    /// True for `[user@]host` made of name/address characters only: no `/`, spaces, shell or
+    /// control characters, no leading `-` (ssh would read it as an option), at most 255 bytes.
+    public static func isValidHost(_ host: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:[]%")
+        return !host.isEmpty && host.utf8.count <= 255 && !host.hasPrefix("-")
+            && host.allSatisfy { allowed.contains($0) }
+    }
+
     public var description: String {
         switch self {
         case .local(let p): p
