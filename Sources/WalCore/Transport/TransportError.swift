@@ -36,10 +36,15 @@ public enum TransportError: WalmgrError {
         if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             || stderr.contains("Host key verification failed")
         {
-            return "The host key of \(host) is unknown or has changed. If the change is expected, "
-                + "remove the old key with `ssh-keygen -R \(host)` (or from the UserKnownHostsFile "
-                + "in ssh_options) and accept the new one by running `ssh \(host) true` once as "
-                + "the user walmgr runs as. walmgr never disables host key checking"
+            let name = host.split(separator: "@").last.map(String.init) ?? host
+            let offending = stderr.split(whereSeparator: \.isNewline)
+                .first { $0.contains("Offending") }.map { " (ssh says: \($0))" } ?? ""
+            return "The host key of \(name) is unknown or has changed\(offending). If the change "
+                + "is expected, remove the old key with `ssh-keygen -R \(name)` (`ssh-keygen -R "
+                + "'[\(name)]:PORT'` when ssh_options sets a port; add `-f FILE` for the "
+                + "UserKnownHostsFile in ssh_options), then accept the new one by running "
+                + "`ssh \(host) true` once as the user walmgr runs as. walmgr never disables host "
+                + "key checking"
         }
         if stderr.contains("Permission denied") {
             return "The slave refused the key: add the master's public key to the slave user's "
