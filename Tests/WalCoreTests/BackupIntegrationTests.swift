@@ -52,10 +52,14 @@ struct BackupIntegrationTests {
     }
 
     /// kill -9 of rsync mid-backup fails the backup cleanly; a second backup started meanwhile
-    /// fails fast naming the holder.
-    @Test(arguments: TestEnv.pgBinDirs)
+    /// fails fast naming the holder. Over sshd, because a local backup dir is copied in-process.
+    @Test(.enabled(if: SSHD.isAvailable), arguments: TestEnv.pgBinDirs)
     func killedCopyAndConcurrentBackup(binDir: String) async throws {
-        let pair = try await WalmgrPair(binDir: binDir)
+        try await withSSHD { sshd in try await killedCopy(binDir: binDir, sshd: sshd) }
+    }
+
+    func killedCopy(binDir: String, sshd: SSHD) async throws {
+        let pair = try await WalmgrPair(binDir: binDir, sshd: sshd)
         defer { pair.destroy() }
         try await pair.setupAndRestart()
         try await pair.pgbench(["-i", "-s", "1", "-q"])
@@ -68,11 +72,13 @@ struct BackupIntegrationTests {
             toFile: "\(slowBin)/rsync", atomically: false, encoding: .utf8)
         chmod("\(slowBin)/rsync", 0o755)
         let path = "\(slowBin):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        // full_backup as host:path makes the copy an rsync over ssh, which the test can kill.
+        let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
         let slowBackup = pair.walmgrCommand(
-            [pair.masterIni, "backup"], environment: ["PATH": path])
+            ["--set", remote, pair.masterIni, "backup"], environment: ["PATH": path])
         let slow = Task { try await TestEnv.runner.run(slowBackup) }
-        while !FileManager.default.fileExists(atPath: pidFile) {
-            try await Task.sleep(for: .milliseconds(20))
+        try await waitUntil("the backup runs rsync") {
+            FileManager.default.fileExists(atPath: pidFile)
         }
         let started = ContinuousClock.now
         let second = try await pair.run([pair.masterIni, "backup"])

@@ -80,20 +80,14 @@ struct MasterBackup {
         let dest = inProgress
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
-        var (bytes, files) = try await rsync(
-            "the data directory \(config.masterData)",
-            BackupCopy.rsync(
-                source: config.masterData, destination: dest, ssh: rsyncSSH(dest),
-                compress: config.compression, excludes: excludes),
-            progressFrom: config.masterData)
+        var (bytes, files) = try await copyTree(
+            "the data directory \(config.masterData)", from: config.masterData, to: dest,
+            excludes: excludes, progress: true)
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
-            let into = dest.appending(path)
-            let stats = try await rsync(
-                "tablespace \(space.oid) at \(space.location)",
-                BackupCopy.rsync(
-                    source: space.location, destination: into, ssh: rsyncSSH(into),
-                    compress: config.compression, excludes: BackupCopy.tablespaceExcludes))
+            let stats = try await copyTree(
+                "tablespace \(space.oid) at \(space.location)", from: space.location,
+                to: dest.appending(path), excludes: BackupCopy.tablespaceExcludes)
             bytes += stats.bytes
             files += stats.files
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
@@ -101,6 +95,32 @@ struct MasterBackup {
         manifest.sizeBytes = bytes
         manifest.fileCount = files
         try await copyConfigFiles(shown: session.configFiles())
+    }
+
+    /// Copies a tree: in-process with sendfile when the backup dir is local, else rsync over ssh.
+    func copyTree(
+        _ what: String, from source: String, to dest: Location, excludes: [String],
+        progress: Bool = false
+    ) async throws -> (bytes: Int64, files: Int) {
+        guard case .local(let path) = dest else {
+            return try await rsync(
+                what,
+                BackupCopy.rsync(
+                    source: source, destination: dest, ssh: rsyncSSH(dest),
+                    compress: config.compression, excludes: excludes),
+                progressFrom: progress ? source : nil)
+        }
+        let watcher = progress ? BackupProgress.start(source: source, destination: dest) : nil
+        defer { watcher?.cancel() }
+        var copier = LocalTreeCopy(excludes: excludes)
+        do {
+            try copier.copy(source, to: path)
+        } catch {
+            throw BackupError.copyFailed(
+                what: what, command: "in-process copy to \(path)", status: "failed",
+                stderr: "\(error)")
+        }
+        return (copier.bytes, copier.files)
     }
 
     /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Copies a directory tree on this machine in-process, with rsync's exclude rules as the
+/// backup uses them. It is rsync's replacement when the backup dir is local: rsync pushes every
+/// byte through a pipe between two processes (about 230 MB/s here), while sendfile(2) copies
+/// in the kernel. Durability comes later from the backup's syncfs of the whole in-progress dir.
+struct LocalTreeCopy {
+    /// One rsync-style exclude: `/x` (anchored at the top), `/x/*`, or a basename glob.
+    struct Rule {
+        let pattern: String
+        let anchored: Bool
+
+        init(_ text: String) {
+            anchored = text.hasPrefix("/")
+            pattern = anchored ? String(text.dropFirst()) : text
+        }
+
+        /// True when `relative` (a path under the top, no leading `/`) is excluded.
+        func excludes(_ relative: String, name: String) -> Bool {
+            anchored
+                ? fnmatch(pattern, relative, FNM_PATHNAME) == 0
+                : fnmatch(pattern, name, 0) == 0
+        }
+    }
+
+    let rules: [Rule]
+    private(set) var bytes: Int64 = 0
+    private(set) var files = 0
+
+    /// Creates a copier with rsync-syntax excludes.
+    init(excludes: [String]) { rules = excludes.map(Rule.init) }
+
+    /// Copies `source` into `destination` (created if missing); files that vanish while the
+    /// server runs are skipped, as rsync's exit 24 allows.
+    mutating func copy(_ source: String, to destination: String) throws {
+        try makeDirectory(destination, like: source)
+        try copyChildren(of: source, into: destination, relative: "")
+    }
+
+    private mutating func copyChildren(of dir: String, into dest: String, relative: String) throws {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        } catch {
+            if errno == ENOENT { return }
+            throw FileError("list", dir)
+        }
+        for name in names.sorted() {
+            let rel = relative.isEmpty ? name : "\(relative)/\(name)"
+            guard !rules.contains(where: { $0.excludes(rel, name: name) }) else { continue }
+            let from = "\(dir)/\(name)"
+            let to = "\(dest)/\(name)"
+            var st = stat()
+            guard lstat(from, &st) == 0 else {
+                if errno == ENOENT { continue }
+                throw FileError("stat", from)
+            }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                try makeDirectory(to, like: from)
+                try copyChildren(of: from, into: to, relative: rel)
+            case S_IFREG:
+                try copyFile(from, to: to, stat: st)
+            case S_IFLNK:
+                let target = try FileManager.default.destinationOfSymbolicLink(atPath: from)
+                unlink(to)
+                guard symlink(target, to) == 0 else { throw FileError("create link", to) }
+            default:
+                continue
+            }
+        }
+    }
+
+    private func makeDirectory(_ path: String, like source: String) throws {
+        var st = stat()
+        let mode = stat(source, &st) == 0 ? st.st_mode & 0o7777 : 0o700
+        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw FileError("create", path) }
+    }
+
+    private mutating func copyFile(_ from: String, to: String, stat st: stat) throws {
+        let input = open(from, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            if errno == ENOENT { return }
+            throw FileError("open", from)
+        }
+        defer { close(input) }
+        let output = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0o7777)
+        guard output >= 0 else { throw FileError("create", to) }
+        defer { close(output) }
+        let copied = try Durable.copy(from: input, to: output, sourcePath: from, path: to)
+        var times = [st.st_atim, st.st_mtim]
+        futimens(output, &times)
+        bytes += Int64(copied)
+        files += 1
+    }
+}
