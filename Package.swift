@@ -20,8 +20,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
+            // No pkgConfig: its `-lpq` would load libpq (and ~30 libraries behind it) at every
+            // start-up; shim.h finds the header itself and dlopens libpq on first use.
             name: "CLibPQ",
-            pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
         .systemLibrary(

@@ -46,6 +46,14 @@ struct WalmgrCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(help.text.utf8))
             Foundation.exit(help.status)
         }
+        // `CONFIG COMMAND ARGS` without options is how PostgreSQL runs xarchive and xrestore, once
+        // per WAL segment: skip the argument parser's reflection-heavy set-up (about 1.5 ms).
+        let words = Array(CommandLine.arguments.dropFirst())
+        if words.count >= 2, !words.contains(where: { $0.hasPrefix("-") }) {
+            let invocation = Invocation(
+                configPath: words[0], command: words[1], arguments: Array(words.dropFirst(2)))
+            Foundation.exit(await Walmgr.run(invocation))
+        }
         await main(nil)
     }
 

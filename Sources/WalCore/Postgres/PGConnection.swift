@@ -23,16 +23,22 @@ public final class PGConnection: @unchecked Sendable {
         defer { (cKeywords + cValues).forEach { free($0) } }
         let k = cKeywords.map { UnsafePointer($0) } + [nil]
         let v = cValues.map { UnsafePointer($0) } + [nil]
-        conn = PQconnectdbParams(k, v, 1)
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            let host = conn.flatMap { PQhost($0) }.map { String(cString: $0) }
-            let port = conn.flatMap { PQport($0) }.map { String(cString: $0) }
+        if let reason = walmgr_pq_load() {
+            throw PGError.connect(
+                conninfo: conninfo, host: nil, port: nil,
+                message: "libpq (libpq.so.5) could not be loaded: \(String(cString: reason)). "
+                    + "Install it (Debian: apt-get install libpq5)")
+        }
+        conn = walmgr_PQconnectdbParams(k, v, 1)
+        guard let conn, walmgr_PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { String(cString: walmgr_PQerrorMessage($0)) } ?? "out of memory"
+            let host = conn.flatMap { walmgr_PQhost($0) }.map { String(cString: $0) }
+            let port = conn.flatMap { walmgr_PQport($0) }.map { String(cString: $0) }
             close()
             throw PGError.connect(conninfo: conninfo, host: host, port: port, message: message)
         }
         // Notices (e.g. from pg_backup_stop) would go to stderr; walmgr logs what matters.
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        walmgr_PQsetNoticeProcessor(conn, { _, _ in }, nil)
     }
 
     deinit { close() }
@@ -41,7 +47,7 @@ public final class PGConnection: @unchecked Sendable {
     public func close() {
         lock.lock()
         defer { lock.unlock() }
-        if let conn { PQfinish(conn) }
+        if let conn { walmgr_PQfinish(conn) }
         conn = nil
     }
 
@@ -49,24 +55,24 @@ public final class PGConnection: @unchecked Sendable {
     public func query(_ sql: String, _ params: [String?] = []) throws(PGError) -> PGResult {
         lock.lock()
         defer { lock.unlock() }
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+        guard let conn, walmgr_PQstatus(conn) == CONNECTION_OK else {
             throw lostError(message: "the connection is closed")
         }
         let cParams = params.map { $0.flatMap { strdup($0) } }
         defer { cParams.forEach { free($0) } }
         let values = cParams.map { UnsafePointer($0) }
-        let res = PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
-        defer { PQclear(res) }
-        let status = res.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        let res = walmgr_PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
+        defer { walmgr_PQclear(res) }
+        let status = res.map { walmgr_PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         switch status {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
             return PGResult(res!)
         default:
             let message =
-                res.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) }
-                .flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: PQerrorMessage(conn))
-            if PQstatus(conn) != CONNECTION_OK { throw lostError(message: message) }
-            let sqlstate = res.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }
+                res.flatMap { walmgr_PQresultErrorMessage($0) }.map { String(cString: $0) }
+                .flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: walmgr_PQerrorMessage(conn))
+            if walmgr_PQstatus(conn) != CONNECTION_OK { throw lostError(message: message) }
+            let sqlstate = res.flatMap { walmgr_PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }
                 .map { String(cString: $0) }
             throw PGError.queryFailed(
                 sql: sql, sqlstate: sqlstate,
@@ -91,7 +97,7 @@ public final class PGConnection: @unchecked Sendable {
     public var serverVersionNum: Int {
         lock.lock()
         defer { lock.unlock() }
-        return conn.map { Int(PQserverVersion($0)) } ?? 0
+        return conn.map { Int(walmgr_PQserverVersion($0)) } ?? 0
     }
 
     /// The server's version.
@@ -101,7 +107,7 @@ public final class PGConnection: @unchecked Sendable {
     public var isAlive: Bool {
         lock.lock()
         defer { lock.unlock() }
-        return conn.map { PQstatus($0) == CONNECTION_OK } ?? false
+        return conn.map { walmgr_PQstatus($0) == CONNECTION_OK } ?? false
     }
 
     /// The host (or socket directory) this connection uses.
@@ -119,12 +125,12 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     private var hostLocked: String {
-        let h = conn.flatMap { PQhost($0) }.map { String(cString: $0) }
+        let h = conn.flatMap { walmgr_PQhost($0) }.map { String(cString: $0) }
         return PGError.serverAddress(conninfo: conninfo, host: h, port: nil).host
     }
 
     private var portLocked: String {
-        let p = conn.flatMap { PQport($0) }.map { String(cString: $0) }
+        let p = conn.flatMap { walmgr_PQport($0) }.map { String(cString: $0) }
         return PGError.serverAddress(conninfo: conninfo, host: nil, port: p).port
     }
 
@@ -138,16 +144,16 @@ public final class PGConnection: @unchecked Sendable {
 extension PGResult {
     /// Copies a libpq result into Swift values (text format).
     fileprivate init(_ res: OpaquePointer) {
-        let nColumns = Int(PQnfields(res))
-        let nRows = Int(PQntuples(res))
-        let columns = (0..<nColumns).map { String(cString: PQfname(res, Int32($0))) }
+        let nColumns = Int(walmgr_PQnfields(res))
+        let nRows = Int(walmgr_PQntuples(res))
+        let columns = (0..<nColumns).map { String(cString: walmgr_PQfname(res, Int32($0))) }
         let rows = (0..<nRows).map { r in
             (0..<nColumns).map { c -> String? in
-                PQgetisnull(res, Int32(r), Int32(c)) == 1
-                    ? nil : String(cString: PQgetvalue(res, Int32(r), Int32(c)))
+                walmgr_PQgetisnull(res, Int32(r), Int32(c)) == 1
+                    ? nil : String(cString: walmgr_PQgetvalue(res, Int32(r), Int32(c)))
             }
         }
-        let affected = Int(String(cString: PQcmdTuples(res))) ?? 0
+        let affected = Int(String(cString: walmgr_PQcmdTuples(res))) ?? 0
         self.init(columns: columns, rows: rows, affectedRows: affected)
     }
 }
