@@ -7,7 +7,8 @@ import WalCore
 struct WalmgrCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "walmgr",
-        abstract: "Ship PostgreSQL WAL from a master to a standby (a successor of Skytools walmgr3).",
+        abstract:
+            "Ship PostgreSQL WAL from a master to a standby (a successor of Skytools walmgr3).",
         usage: """
             walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]
             walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]

@@ -35,7 +35,8 @@ import Testing
                 try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver") != before
             }
             let direct = try await pair.run(
-                [pair.masterIni, "xarchive", "pg_wal/\(pending)", pending], cwd: pair.master.dataDir)
+                [pair.masterIni, "xarchive", "pg_wal/\(pending)", pending], cwd: pair.master.dataDir
+            )
             #expect(direct.status == 1, "ssh failure must map to 1, got \(direct.statusText)")
             #expect(direct.stderrTail.contains("ssh to"))
             #expect(!FileManager.default.fileExists(atPath: "\(pair.completedWals)/\(pending)"))
@@ -76,8 +77,9 @@ import Testing
     /// Ends walmgr's persistent ssh connection, which outlives the stopped listener.
     func closeSSHMaster(pair: WalmgrPair, sshd: SSHD) async throws {
         let uid = UserAccount(name: TestEnv.serverUserName)?.uid ?? geteuid()
-        let ssh = SSH(host: "\(sshd.user)@\(sshd.host)", options: sshd.sshOptions,
-                      controlDir: "/tmp/walmgr-ssh-\(uid)")
+        let ssh = SSH(
+            host: "\(sshd.user)@\(sshd.host)", options: sshd.sshOptions,
+            controlDir: "/tmp/walmgr-ssh-\(uid)")
         _ = try await TestEnv.runner.run(
             Command("ssh", ssh.baseArguments + ["-O", "exit", ssh.host], user: TestEnv.runAsUser))
     }
@@ -85,9 +87,13 @@ import Testing
     func archiveAndVerify(_ pair: WalmgrPair) async throws {
         try await pair.master.appendConf("wal_keep_size = '1GB'")
         try await pair.setupAndRestart()
-        try await TestEnv.run(pair.master.pgCommand(
-            "pgbench", ["-i", "-s", "1", "-h", pair.master.socketDir, "-p", "\(pair.master.port)",
-                        "-U", "postgres", "postgres"]))
+        try await TestEnv.run(
+            pair.master.pgCommand(
+                "pgbench",
+                [
+                    "-i", "-s", "1", "-h", pair.master.socketDir, "-p", "\(pair.master.port)",
+                    "-U", "postgres", "postgres",
+                ]))
         // One session writes and switches 20 times, so the archiver gets 20 segments in a row.
         try await pair.master.psql(
             """
@@ -134,7 +140,8 @@ import Testing
     }
 
     func hostileNamesChangeNothing(_ pair: WalmgrPair) async throws {
-        let before = try FileManager.default.contentsOfDirectory(atPath: pair.completedWals).sorted()
+        let before = try FileManager.default.contentsOfDirectory(atPath: pair.completedWals)
+            .sorted()
         let hostile = [
             "../x", "a/b", "000000010000000000000001;touch /tmp/pwned", "$(id)", "",
             String(repeating: "0", count: 65),
@@ -159,7 +166,8 @@ import Testing
         let final = "\(pair.completedWals)/\(name)"
         for delay in ["0.005", "0.01", "0.02"] {
             let killed = Command(
-                "timeout", ["-s", "KILL", delay, pair.walmgr, pair.masterIni, "xarchive", source, name],
+                "timeout",
+                ["-s", "KILL", delay, pair.walmgr, pair.masterIni, "xarchive", source, name],
                 user: TestEnv.runAsUser)
             _ = try await TestEnv.runner.run(killed)
             if FileManager.default.fileExists(atPath: final) {
@@ -170,7 +178,8 @@ import Testing
         let retry = try await pair.run([pair.masterIni, "xarchive", source, name])
         #expect(retry.succeeded, "\(retry.stderrTail)")
         #expect(try FileCompare.identical(source, final))
-        #expect(!FileManager.default.fileExists(atPath: "\(pair.completedWals)/.\(name).walmgr-tmp"))
+        #expect(
+            !FileManager.default.fileExists(atPath: "\(pair.completedWals)/.\(name).walmgr-tmp"))
     }
 }
 

@@ -18,7 +18,9 @@ import Testing
 
     @Test func sshKeepsHostKeyCheckingAndQuotesEveryRemoteWord() {
         let ssh = SSH(host: "standby", options: ["-p", "2222"], controlDir: "/run/walmgr")
-        let command = ssh.command(["/opt/wal mgr/walmgr", "/etc/wal slave.ini", "xreceive", "$(id);`x`'"])
+        let command = ssh.command([
+            "/opt/wal mgr/walmgr", "/etc/wal slave.ini", "xreceive", "$(id);`x`'",
+        ])
         #expect(command.executable == "ssh")
         #expect(command.arguments.contains("StrictHostKeyChecking=yes"))
         #expect(command.arguments.contains("BatchMode=yes"))
@@ -39,7 +41,10 @@ import Testing
 
     @Test func hostKeyChangeAdviceSaysHowToAcceptTheNewKey() {
         let error = TransportError.ssh(
-            host: "standby", stderr: "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.")
+            host: "standby",
+            stderr:
+                "@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed."
+        )
         #expect(error.description.contains("ssh-keygen -R standby"))
         #expect(error.description.contains("never disables host key checking"))
     }

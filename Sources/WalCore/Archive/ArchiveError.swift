@@ -16,7 +16,8 @@ public enum ArchiveError: WalmgrError {
             return "received \(received) of \(expected) bytes for \(name); the transfer broke off. "
                 + "Nothing was stored under the final name; the master retries"
         case .wrongSize(let path, let size, let expected):
-            return "\(path) is \(size) bytes but a WAL segment is \(expected) bytes: it is truncated "
+            return
+                "\(path) is \(size) bytes but a WAL segment is \(expected) bytes: it is truncated "
                 + "or corrupt, so it is not handed to PostgreSQL. Copy a good one from the master's "
                 + "pg_wal or remove it to let streaming take over"
         }

@@ -28,7 +28,8 @@ enum SlaveBackupHelpers {
         let host = args.count > 1 ? args[1] : BackupLock.hostName
         // The host goes into the lock file line by line: a newline would forge its pid.
         guard Location.isValidHost(host) else {
-            throw WalmgrFailure("xlock: HOST must be a host name, got \(host.debugDescription)", exitCode: 64)
+            throw WalmgrFailure(
+                "xlock: HOST must be a host name, got \(host.debugDescription)", exitCode: 64)
         }
         let holder = BackupLock.Holder(
             pid: pid, host: host,
@@ -45,7 +46,8 @@ enum SlaveBackupHelpers {
         // A PID that is not a number must not fall back to "release whoever holds it".
         let pid = try context.arguments.first.map { text in
             guard let pid = Int32(text), pid > 0 else {
-                throw WalmgrFailure("xrelease: PID must be a number, got \(text.debugDescription)", exitCode: 64)
+                throw WalmgrFailure(
+                    "xrelease: PID must be a number, got \(text.debugDescription)", exitCode: 64)
             }
             return pid
         }

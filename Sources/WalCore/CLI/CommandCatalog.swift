@@ -45,7 +45,8 @@ public enum CommandCatalog {
             "setup", both, "[--hba]",
             "master: configure archiving (--hba: add the standby's pg_hba line); slave: create dirs",
             flags: ["--hba"]),
-        CommandSpec("stop", [.master], "", "stop archiving without discarding WAL; stop syncdaemon"),
+        CommandSpec(
+            "stop", [.master], "", "stop archiving without discarding WAL; stop syncdaemon"),
         CommandSpec(
             "synch-standby", [.master], "NAMES",
             "set synchronous_standby_names if those standbys are connected (\"\" turns it off)",
@@ -62,7 +63,8 @@ public enum CommandCatalog {
             "listbackups", both, "[--json]", "list backups, newest first", flags: ["--json"]),
         CommandSpec(
             "status", both, "[--json]", "health summary; exit 1 when unhealthy", flags: ["--json"]),
-        CommandSpec("check", both, "[--archive]", "preflight checks with fixes", flags: ["--archive"]),
+        CommandSpec(
+            "check", both, "[--archive]", "preflight checks with fixes", flags: ["--archive"]),
         CommandSpec(
             "restore", [.slave], "[--move] [SET] [DST]",
             "put a backup in place as a standby and start it", flags: ["--move"],
@@ -79,7 +81,8 @@ public enum CommandCatalog {
             "receive partial-segment bytes on stdin (used by sync)", positional: 3...4,
             nameArgument: 0),
         CommandSpec(
-            "xreceive", [.slave], "NAME SIZE", "receive one archived WAL file on stdin (used by xarchive)",
+            "xreceive", [.slave], "NAME SIZE",
+            "receive one archived WAL file on stdin (used by xarchive)",
             positional: 2...2, nameArgument: 0),
         CommandSpec(
             "xlock", [.slave], "[PID [HOST]]", "take the backup lock (used by backup)",

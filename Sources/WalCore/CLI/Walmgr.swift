@@ -46,7 +46,9 @@ public enum Walmgr {
     ]
 
     /// Runs one invocation and returns the process exit status.
-    public static func run(_ invocation: Invocation, runner: any ProcessRunning = SubprocessRunner())
+    public static func run(
+        _ invocation: Invocation, runner: any ProcessRunning = SubprocessRunner()
+    )
         async -> Int32
     {
         guard let spec = CommandCatalog.spec(invocation.command) else {
@@ -72,7 +74,8 @@ public enum Walmgr {
                 let other = role == .master ? "slave" : "master"
                 log.error(
                     "\(spec.name) runs on the \(other), but \(invocation.configPath) is a \(role.rawValue) config "
-                        + "(a config with master_data is a master config). Run it with the \(other)'s ini")
+                        + "(a config with master_data is a master config). Run it with the \(other)'s ini"
+                )
                 return 1
             }
             let (positional, flags) = try split(invocation.arguments, for: spec)

@@ -1,6 +1,8 @@
 /// The configs `--init-master` and `--init-slave` write (pure renderers).
 enum InitTemplates {
-    static func master(slave: String, pgdata: String, configDir: String, walmgr: String, home: String)
+    static func master(
+        slave: String, pgdata: String, configDir: String, walmgr: String, home: String
+    )
         -> String
     {
         """
@@ -38,7 +40,8 @@ enum InitTemplates {
     }
 
     static func slave(pgdata: String, walmgrData: String, primaryConninfo: String?) -> String {
-        let conninfo = primaryConninfo.map { "primary_conninfo     = \($0)" }
+        let conninfo =
+            primaryConninfo.map { "primary_conninfo     = \($0)" }
             ?? "# primary_conninfo   = host=master port=5432 user=postgres"
         return """
             # Written by walmgr --init-slave. Every key is explained in examples/wal-slave.ini.

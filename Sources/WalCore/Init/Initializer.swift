@@ -12,7 +12,8 @@ public enum Initializer {
     public static func run(_ request: InitRequest) async -> Int32 {
         let log = Log(verbose: request.verbose, quiet: request.quiet)
         do {
-            try await (request.master ? initMaster(request, log: log) : initSlave(request, log: log))
+            try await
+                (request.master ? initMaster(request, log: log) : initSlave(request, log: log))
             return 0
         } catch let error as any WalmgrError {
             log.error(error.description)
@@ -27,15 +28,18 @@ public enum Initializer {
 
     static func initMaster(_ request: InitRequest, log: Log) async throws {
         guard let slave = request.slave, !slave.isEmpty else {
-            throw WalmgrFailure("--init-master needs --slave HOST (the standby's ssh host)", exitCode: 64)
+            throw WalmgrFailure(
+                "--init-master needs --slave HOST (the standby's ssh host)", exitCode: 64)
         }
         guard Location.isValidHost(slave) else {
             throw WalmgrFailure(
                 "--slave \(slave.debugDescription) is not a host name: use [user@]host with "
-                    + "letters, digits, '.', '-', '_' (ssh options go in ssh_options)", exitCode: 64)
+                    + "letters, digits, '.', '-', '_' (ssh options go in ssh_options)", exitCode: 64
+            )
         }
         let dir = request.configDir ?? "\(home)/conf"
-        let pgdata = request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
+        let pgdata =
+            request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
         let text = InitTemplates.master(
             slave: slave, pgdata: pgdata, configDir: dir, walmgr: CommandContext.executablePath,
             home: home)
@@ -45,7 +49,8 @@ public enum Initializer {
 
     static func initSlave(_ request: InitRequest, log: Log) async throws {
         let dir = request.configDir ?? "\(home)/conf"
-        let pgdata = request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
+        let pgdata =
+            request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
         let walmgrData = "\(home)/walshipping"
         let text = InitTemplates.slave(
             pgdata: pgdata, walmgrData: walmgrData, primaryConninfo: request.primaryConninfo)
@@ -60,11 +65,17 @@ public enum Initializer {
             }
             try Directories.make("\(home)/.ssh")
             let added = try LineFile.addOnce(key, to: "\(home)/.ssh/authorized_keys")
-            log.info(added ? "added the key to ~/.ssh/authorized_keys" : "the key was already authorized")
-            if added { try LineFile.addOnce("authorized_keys\t\(home)/.ssh/authorized_keys\t\(key)", to: record) }
+            log.info(
+                added ? "added the key to ~/.ssh/authorized_keys" : "the key was already authorized"
+            )
+            if added {
+                try LineFile.addOnce(
+                    "authorized_keys\t\(home)/.ssh/authorized_keys\t\(key)", to: record)
+            }
         }
         if let passwordFile = request.addPassword {
-            let line = try TextFile.read(passwordFile).trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = try TextFile.read(passwordFile).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             guard line.split(separator: ":", omittingEmptySubsequences: false).count >= 5,
                 !line.contains("\n")
             else {
@@ -72,12 +83,14 @@ public enum Initializer {
                     "\(passwordFile) must hold one .pgpass line: host:port:database:user:password")
             }
             let added = try LineFile.addOnce(line, to: "\(home)/.pgpass")
-            log.info(added ? "added a line to ~/.pgpass (mode 0600)" : "~/.pgpass already has that line")
+            log.info(
+                added ? "added a line to ~/.pgpass (mode 0600)" : "~/.pgpass already has that line")
             if added { try LineFile.addOnce("pgpass\t\(home)/.pgpass\t\(line)", to: record) }
         }
     }
 
-    static func writeConfig(_ text: String, to path: String, request: InitRequest, log: Log) throws {
+    static func writeConfig(_ text: String, to path: String, request: InitRequest, log: Log) throws
+    {
         if FileManager.default.fileExists(atPath: path) {
             throw WalmgrFailure(
                 "\(path) already exists; walmgr does not overwrite configs. Move it away or pass "
@@ -115,7 +128,8 @@ public enum LineFile {
     @discardableResult
     public static func addOnce(_ line: String, to path: String) throws -> Bool {
         let existing = (try? TextFile.read(path)) ?? ""
-        let lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         if lines.contains(line) { return false }
         let text = existing.isEmpty || existing.hasSuffix("\n") ? existing : existing + "\n"
         try Durable.replace(Array((text + line + "\n").utf8), at: path, mode: 0o600)
@@ -127,7 +141,8 @@ public enum LineFile {
     @discardableResult
     public static func remove(_ line: String, from path: String) throws -> Bool {
         guard let existing = try? TextFile.read(path) else { return false }
-        let lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = existing.split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         let kept = lines.filter { $0 != line }
         guard kept.count != lines.count else { return false }
         try Durable.replace(Array(kept.joined(separator: "\n").utf8), at: path, mode: 0o600)

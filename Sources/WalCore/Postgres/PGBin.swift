@@ -25,7 +25,9 @@ public struct PGBin: Sendable {
         }
         let search = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             .split(separator: ":").map(String.init)
-        for dir in search where access("\(dir)/\(program)", X_OK) == 0 { return "\(dir)/\(program)" }
+        for dir in search where access("\(dir)/\(program)", X_OK) == 0 {
+            return "\(dir)/\(program)"
+        }
         throw WalmgrFailure(
             "\(program) is not in PATH: set master_bin / slave_bin / pg_bin in the ini to "
                 + "PostgreSQL's bin directory (e.g. /usr/lib/postgresql/16/bin)")

@@ -52,7 +52,8 @@ public struct PostgresConf: Sendable, Equatable {
 
     /// Quotes a string value for postgresql.conf (single quotes, `'` doubled).
     public static func quote(_ value: String) -> String {
-        "'" + value.replacingOccurrences(of: "\\", with: "\\\\")
+        "'"
+            + value.replacingOccurrences(of: "\\", with: "\\\\")
             .replacingOccurrences(of: "'", with: "''") + "'"
     }
 

@@ -23,7 +23,8 @@ enum MasterSetup {
             let backup = "\(confPath).walmgr-\(TextFile.timestamp())"
             try Durable.replace(Array(original.utf8), at: backup, mode: 0o600)
             try Durable.replace(Array(conf.render().utf8), at: confPath, mode: 0o600)
-            log.info("set \(changed.joined(separator: ", ")) in \(confPath) (previous copy: \(backup))")
+            log.info(
+                "set \(changed.joined(separator: ", ")) in \(confPath) (previous copy: \(backup))")
         }
         reportOverrides(config: config, names: wanted.map(\.0), log: log)
         if !changed.isEmpty && !context.notReally {
@@ -62,7 +63,8 @@ enum MasterSetup {
 
     /// The archive_command line: this binary and this ini, shell-quoted, `%` doubled.
     static func archiveCommand(config: MasterConfig) -> String {
-        let escape = { (s: String) in ShellWords.quote(s).replacingOccurrences(of: "%", with: "%%") }
+        let escape = { (s: String) in ShellWords.quote(s).replacingOccurrences(of: "%", with: "%%")
+        }
         return "\(escape(CommandContext.executablePath)) \(escape(config.common.configFile)) "
             + "xarchive %p %f"
     }

@@ -99,13 +99,16 @@ public enum Durable {
             if n == 0 { return total }
             if errno == EINTR { continue }
             if errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP {
-                return total + (try copyByReading(from: source, to: fd, sourcePath: sourcePath, path: path))
+                return total
+                    + (try copyByReading(from: source, to: fd, sourcePath: sourcePath, path: path))
             }
             throw FileError("copy \(sourcePath) to", path)
         }
     }
 
-    private static func copyByReading(from source: Int32, to fd: Int32, sourcePath: String, path: String)
+    private static func copyByReading(
+        from source: Int32, to fd: Int32, sourcePath: String, path: String
+    )
         throws -> Int
     {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

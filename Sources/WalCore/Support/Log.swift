@@ -44,7 +44,9 @@ public final class Log: Sendable {
         guard level >= stderrLevel || toFile else { return }
         let line = Log.format(date: Date(), pid: getpid(), level: level, message: message())
         let bytes = Array(line.utf8)
-        if level >= stderrLevel { _ = bytes.withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) } }
+        if level >= stderrLevel {
+            _ = bytes.withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
+        }
         if toFile { file?.append(bytes) }
     }
 
@@ -55,7 +57,8 @@ public final class Log: Sendable {
         localtime_r(&t, &tm)
         let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
         let stamp = String(
-            format: "%04d-%02d-%02d %02d:%02d:%02d,%03d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
+            format: "%04d-%02d-%02d %02d:%02d:%02d,%03d", Int(tm.tm_year) + 1900,
+            Int(tm.tm_mon) + 1,
             Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), ms)
         let oneLine = message.replacingOccurrences(of: "\n", with: "\n    ")
         return "\(stamp) \(pid) \(level) \(oneLine)\n"

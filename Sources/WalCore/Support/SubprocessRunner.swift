@@ -25,7 +25,8 @@ public struct SubprocessRunner: ProcessRunning {
             let first = try await group.next() ?? nil
             group.cancelAll()
             if let first { return first }
-            return ProcessResult(status: 124, timedOut: true, stderrTail: "timed out after \(timeout)")
+            return ProcessResult(
+                status: 124, timedOut: true, stderrTail: "timed out after \(timeout)")
         }
     }
 
@@ -69,7 +70,8 @@ public struct SubprocessRunner: ProcessRunning {
         case .fileDescriptor(let fd):
             result = try await Subprocess.run(
                 configuration,
-                input: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: false),
+                input: .fileDescriptor(
+                    FileDescriptor(rawValue: fd), closeAfterSpawningProcess: false),
                 output: out, error: err)
         }
         let tail = stderrTail(result.standardError)

@@ -53,9 +53,10 @@ public struct SSH: Sendable, Equatable {
     /// A private 0700 directory for control sockets, owned by the current user.
     /// - Throws: ``FileError`` when it cannot be created or is not private.
     public static func privateControlDir() throws -> String {
-        let base = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"].flatMap {
-            access($0, W_OK) == 0 ? $0 : nil
-        } ?? "/tmp"
+        let base =
+            ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"].flatMap {
+                access($0, W_OK) == 0 ? $0 : nil
+            } ?? "/tmp"
         let dir = "\(base)/walmgr-ssh-\(geteuid())"
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw FileError("create", dir) }
         var st = stat()

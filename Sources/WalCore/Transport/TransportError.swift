@@ -14,11 +14,13 @@ public enum TransportError: WalmgrError {
     public var description: String {
         switch self {
         case .ssh(let host, let stderr):
-            return "ssh to \(host) failed: \(Self.lastLine(stderr)). " + Self.sshAdvice(host, stderr)
+            return "ssh to \(host) failed: \(Self.lastLine(stderr)). "
+                + Self.sshAdvice(host, stderr)
         case .rsync(let command, let status, let stderr):
             return "rsync failed (\(status)): \(Self.lastLine(stderr)). Command: \(command)"
         case .remote(let host, let command, let status, let stderr):
-            return "walmgr on \(host) failed (\(status)) running \(command): \(Self.lastLine(stderr))"
+            return
+                "walmgr on \(host) failed (\(status)) running \(command): \(Self.lastLine(stderr))"
         case .misconfigured(let message):
             return message
         }
@@ -37,7 +39,8 @@ public enum TransportError: WalmgrError {
             || stderr.contains("Host key verification failed")
         {
             let name = host.split(separator: "@").last.map(String.init) ?? host
-            let offending = stderr.split(whereSeparator: \.isNewline)
+            let offending =
+                stderr.split(whereSeparator: \.isNewline)
                 .first { $0.contains("Offending") }.map { " (ssh says: \($0))" } ?? ""
             return "The host key of \(name) is unknown or has changed\(offending). If the change "
                 + "is expected, remove the old key with `ssh-keygen -R \(name)` (`ssh-keygen -R "
@@ -53,7 +56,8 @@ public enum TransportError: WalmgrError {
         if stderr.contains("Connection refused") || stderr.contains("timed out")
             || stderr.contains("No route") || stderr.contains("Could not resolve")
         {
-            return "Is sshd running on \(host), and is the host/port in slave and ssh_options right? "
+            return
+                "Is sshd running on \(host), and is the host/port in slave and ssh_options right? "
                 + "PostgreSQL retries archiving; no WAL is lost meanwhile"
         }
         return "Check `ssh \(host) true` as the user walmgr runs as"

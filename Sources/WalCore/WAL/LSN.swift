@@ -47,7 +47,8 @@ public struct WALSegment: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// Parses a 24-hex-digit segment name (the first 24 characters of `name`).
     public init?(name: String, size: UInt64) {
         let bytes = Array(name.utf8.prefix(24))
-        guard bytes.count == 24, let tli = UInt32(String(decoding: bytes[0..<8], as: UTF8.self), radix: 16),
+        guard bytes.count == 24,
+            let tli = UInt32(String(decoding: bytes[0..<8], as: UTF8.self), radix: 16),
             let log = UInt64(String(decoding: bytes[8..<16], as: UTF8.self), radix: 16),
             let seg = UInt64(String(decoding: bytes[16..<24], as: UTF8.self), radix: 16)
         else { return nil }

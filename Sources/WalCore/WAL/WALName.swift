@@ -56,9 +56,12 @@ public struct WALNameError: WalmgrError {
     public let name: String
 
     public var description: String {
-        let shown = name.unicodeScalars.map { $0.isASCII && $0.value >= 32 && $0.value < 127 ? String($0) : "?" }
-            .joined().prefix(80)
-        return "refusing WAL file name \"\(shown)\": expected 24 hex digits (uppercase), optionally "
+        let shown = name.unicodeScalars.map {
+            $0.isASCII && $0.value >= 32 && $0.value < 127 ? String($0) : "?"
+        }
+        .joined().prefix(80)
+        return
+            "refusing WAL file name \"\(shown)\": expected 24 hex digits (uppercase), optionally "
             + "followed by .partial or .XXXXXXXX.backup, or 8 hex digits + .history; nothing was read "
             + "or written"
     }
