@@ -13,10 +13,7 @@ public enum Walmgr {
         "xarchive": XArchive.run,
         "xreceive": XReceive.run,
         "stop": MasterStop.run,
-        "backup": { context in
-            context.config.role == .master
-                ? try await MasterBackup.run(context) : try await StandbyBackup.run(context)
-        },
+        "backup": byRole(master: MasterBackup.run, slave: StandbyBackup.run),
         "listbackups": ListBackups.run,
         "xlock": SlaveBackupHelpers.lock,
         "xrelease": SlaveBackupHelpers.release,
@@ -25,10 +22,7 @@ public enum Walmgr {
         "xbackupprep": SlaveBackupHelpers.prepare,
         "xbackupfile": SlaveBackupHelpers.writeFile,
         "xwalcheck": SlaveBackupHelpers.checkWAL,
-        "setup": { context in
-            context.config.role == .master
-                ? try await MasterSetup.run(context) : try await SlaveSetup.run(context)
-        },
+        "setup": byRole(master: MasterSetup.run, slave: SlaveSetup.run),
         "xrestore": XRestore.run,
         "restore": Restore.run,
         "boot": Boot.run,
@@ -44,6 +38,13 @@ public enum Walmgr {
         "syncdaemon": SyncDaemon.run,
         "xpartialsync": XPartialSync.run,
     ]
+
+    /// A handler that runs `master` for a master config and `slave` for a slave config.
+    static func byRole(master: @escaping Handler, slave: @escaping Handler) -> Handler {
+        { context in
+            try await (context.config.role == .master ? master : slave)(context)
+        }
+    }
 
     /// Runs one invocation and returns the process exit status.
     public static func run(
