@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// Fault cases 7–9: a master crash during `backup`, kill -9 of `restore`, and `boot` twice
+/// while clients use both servers. One PostgreSQL version, like the other network cases.
+@Suite(.serialized)
+struct FaultLifecycleTests {
+    /// Case 7: the master crashes (`-m immediate`) while `backup` copies over ssh. The backup
+    /// exits non-zero, claims nothing, leaves no lock or `.inprogress` dir, and the next one works.
+    @Test(.enabled(if: SSHD.isAvailable), arguments: FaultLab.networkBinDirs)
+    func masterCrashDuringBackupClaimsNothing(binDir: String) async throws {
+        try await withSSHD { sshd in
+            let pair = try await WalmgrPair(binDir: binDir, sshd: sshd)
+            defer { pair.destroy() }
+            try await pair.setupAndRestart()
+            try await pair.backup()
+            let before = try await pair.listBackups(pair.slaveIni)
+            let (path, pidFile) = try slowWrapper(
+                pair.scratch, program: "rsync",
+                exec: "/usr/bin/rsync --bwlimit=3000")
+            // full_backup as host:path makes the copy an rsync over ssh, slowed by the wrapper.
+            let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
+            let command = pair.walmgrCommand(
+                ["--set", remote, pair.masterIni, "backup"], environment: ["PATH": path])
+            let slow = Task {
+                try await TestEnv.runner.run(command, input: .none, timeout: .seconds(120))
+            }
+            try await waitUntil("the backup runs rsync") {
+                FileManager.default.fileExists(atPath: pidFile)
+            }
+            pair.master.stop(mode: "immediate")
+            let crashed = try await slow.value
+            #expect(!crashed.succeeded, "a backup of a crashed master must fail")
+            #expect(crashed.stderrTail.contains("backup failed"), "\(crashed.stderrTail)")
+
+            let fm = FileManager.default
+            #expect(!fm.fileExists(atPath: "\(pair.completedWals)/BACKUPLOCK"))
+            #expect(!fm.fileExists(atPath: "\(pair.walmgrData)/data.master.inprogress"))
+            #expect(try await pair.listBackups(pair.slaveIni) == before)
+
+            try await pair.master.start()
+            try await pair.backup()
+            let after = try await pair.listBackups(pair.slaveIni)
+            let newest = try #require(after.first)
+            #expect(newest.status == "complete" && newest.startWAL != before.first?.startWAL)
+        }
+    }
+
+    /// Case 8: kill -9 of `restore` (and its cp) mid-copy; the rerun succeeds, the standby runs,
+    /// and the backup in data.master keeps its manifest and its files.
+    @Test(arguments: FaultLab.networkBinDirs)
+    func restoreKilledThenRerunSucceeds(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql(
+            "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
+        try await lab.makeBackup()
+        let manifestPath = "\(lab.fullBackup)/\(BackupManifest.fileName)"
+        let manifest = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
+        let files = fileCount(lab.fullBackup)
+
+        let (path, pidFile) = try slowWrapper(lab.scratch, program: "cp", exec: "/bin/cp")
+        let restore = try spawnWalmgr(lab, ["restore"], path: path)
+        let staging = "\(lab.standbyData).walmgr-restore"
+        try await waitUntil("restore copies into \(staging)") {
+            FileManager.default.fileExists(atPath: staging)
+                && FileManager.default.fileExists(atPath: pidFile)
+        }
+        // kill -9 of the whole job, as systemd or an OOM kill of the group would do.
+        kill(restore.processIdentifier, SIGKILL)
+        restore.waitUntilExit()
+        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+        for pid in text.split(separator: "\n").compactMap({ pid_t($0) }) {
+            TestEnv.terminate(pid, signal: SIGKILL)
+        }
+        #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "DST was not touched")
+
+        let again = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(again.succeeded, "restore: \(again.stderrTail)\n\(standby.logTail())")
+        #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "a")
+        #expect(!FileManager.default.fileExists(atPath: staging))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: manifestPath)) == manifest)
+        #expect(fileCount(lab.fullBackup) == files)
+    }
+
+    /// Case 9: `boot` while a client reads from the standby and another writes to the master;
+    /// reads never fail, and a second `boot` is a no-op that says so.
+    @Test(arguments: FaultLab.networkBinDirs)
+    func bootUnderLoadTwice(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql(
+            "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) VALUES ('a')")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let write = psqlCommand(lab.master, "INSERT INTO t (v) VALUES ('w')")
+        let writer = Task {
+            while !Task.isCancelled { _ = try? await TestEnv.run(write) }
+        }
+        let read = psqlCommand(standby, "SELECT count(*) FROM t")
+        let reader = Task { () -> (ok: Int, failed: [String]) in
+            var ok = 0
+            var failed: [String] = []
+            while !Task.isCancelled {
+                do {
+                    _ = try await TestEnv.run(read)
+                    ok += 1
+                } catch is CancellationError {
+                    break
+                } catch { failed.append("\(error)") }
+            }
+            return (ok, failed)
+        }
+        try await lab.waitUntil("rows streamed to the standby") {
+            try await standby.psql("SELECT count(*) > 3 FROM t") == "t"
+        }
+        let boot = try await lab.walmgr(["boot"])
+        let again = try await lab.walmgr(["boot"])
+        writer.cancel()
+        reader.cancel()
+        let reads = await reader.value
+        #expect(boot.succeeded && boot.output.contains("promoted"), "boot: \(boot.stderrTail)")
+        #expect(again.succeeded, "second boot: \(again.stderrTail)")
+        #expect(again.output.contains("already promoted"), "\(again.output)")
+        #expect(reads.ok > 0 && reads.failed.isEmpty, "reads failed: \(reads.failed.prefix(3))")
+        try await standby.psql("INSERT INTO t (v) VALUES ('after boot')")
+    }
+
+    /// A `program` wrapper in its own dir that records its PID, waits a moment, then execs
+    /// `exec` (the PID stays the real program's); returns a PATH starting there and the PID file.
+    func slowWrapper(_ scratch: String, program: String, exec: String) throws -> (String, String) {
+        let bin = "\(scratch)/slowbin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try TestEnv.chownToRunAsUser(bin, mode: 0o755)
+        let pidFile = "\(scratch)/\(program).pid"
+        try "#!/bin/sh\necho $$ >> \(pidFile)\nsleep 1\nexec \(exec) \"$@\"\n".write(
+            toFile: "\(bin)/\(program)", atomically: false, encoding: .utf8)
+        chmod("\(bin)/\(program)", 0o755)
+        let path = "\(bin):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        return (path, pidFile)
+    }
+
+    /// Starts `walmgr SLAVE_INI ARGS` as the server's user with `path` as PATH; setpriv execs
+    /// walmgr, so the process's PID is walmgr's own.
+    func spawnWalmgr(_ lab: StandbyLab, _ arguments: [String], path: String) throws -> Process {
+        var argv = [lab.walmgr, lab.slaveIni] + arguments
+        if let user = TestEnv.runAsUser {
+            argv =
+                ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"]
+                + argv
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: lab.scratch)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = path
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// psql running one statement against `cluster`, as a Sendable command for a load task.
+    func psqlCommand(_ cluster: PGCluster, _ sql: String) -> Command {
+        cluster.pgCommand(
+            "psql",
+            [
+                "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", cluster.socketDir, "-p", "\(cluster.port)",
+                "-U", "postgres", "-d", "postgres", "-c", sql,
+            ])
+    }
+
+    /// Regular files and dirs under `dir`.
+    func fileCount(_ dir: String) -> Int {
+        FileManager.default.enumerator(atPath: dir)?.allObjects.count ?? -1
+    }
+}
