@@ -37,10 +37,17 @@ public struct SubprocessRunner: ProcessRunning {
         for (key, value) in command.environment {
             if let k = Environment.Key(rawValue: key) { env[k] = value }
         }
+        var command = command
         if let user = command.user, getuid() == 0, let account = UserAccount(name: user) {
-            options.userID = account.uid
-            options.groupID = account.gid
-            options.supplementaryGroups = account.groups
+            // setpriv switches user in its own single-threaded process. Setting uid/gid/groups
+            // between fork and exec of this multithreaded process can deadlock in glibc's
+            // setxid broadcast (seen: setgroups waiting forever on the stack-cache lock).
+            command.arguments =
+                [
+                    "--reuid=\(account.uid)", "--regid=\(account.gid)", "--init-groups", "--",
+                    command.executable,
+                ] + command.arguments
+            command.executable = "/usr/bin/setpriv"
             env["HOME"] = env["HOME"] ?? account.home
             env["USER"] = user
             env["LOGNAME"] = user
