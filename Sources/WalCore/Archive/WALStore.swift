@@ -42,7 +42,7 @@ public struct WALStore: Sendable {
                 } else {
                     copied = try WALCodec.compress(
                         method, level: level, from: fd, size: size, sourcePath: name.name
-                    ) { try WALContent.writeAll(out, $0, path: target) }
+                    ) { try Durable.writeAll(out, $0, path: target) }
                 }
                 guard copied == size else {
                     throw ArchiveError.shortTransfer(

@@ -78,19 +78,6 @@ enum WALContent {
             DecodedReader(fd: fa, method: a.method, path: a.path),
             DecodedReader(fd: fb, method: b.method, path: b.path))
     }
-
-    /// Writes a whole buffer to `fd`.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError("write", path)
-            }
-            done += n
-        }
-    }
 }
 
 /// A path plus how the file at it is compressed.

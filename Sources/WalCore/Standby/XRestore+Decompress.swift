@@ -20,7 +20,7 @@ extension XRestore {
             var size = 0
             do {
                 try WALCodec.decompress(source.method, from: input, sourcePath: source.path) {
-                    try WALContent.writeAll(output, $0, path: tmp)
+                    try Durable.writeAll(output, $0, path: tmp)
                     size += $0.count
                 }
             } catch CompressionError.corrupt(_, let method, let detail) {

@@ -71,16 +71,19 @@ public enum Durable {
 
     /// Writes every byte or throws.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError("write", path)
-                }
-                offset += n
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// Writes a whole buffer or throws.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError("write", path)
             }
+            offset += n
         }
     }
 
@@ -120,7 +123,9 @@ public enum Durable {
                 throw FileError("read", sourcePath)
             }
             if n == 0 { return total }
-            try writeAll(fd, Array(buffer[0..<n]), path: path)
+            try buffer.withUnsafeBytes {
+                try writeAll(fd, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path)
+            }
             total += n
         }
     }
