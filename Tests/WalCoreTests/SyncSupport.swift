@@ -41,8 +41,7 @@ extension StandbyLab {
             pidfile = \(syncPidfile)
             logfile = \(syncLog)
             """
-        try text.write(toFile: syncIni, atomically: true, encoding: .utf8)
-        try TestEnv.chownToRunAsUser(syncIni, mode: 0o644)
+        try TestEnv.writeOwned(syncIni, text)
     }
 
     /// Runs walmgr with the sync ini as the server's user.

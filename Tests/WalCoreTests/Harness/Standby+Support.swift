@@ -26,12 +26,12 @@ final class StandbyLab {
         standbyPort = try TestEnv.freePort()
         slaveIni = "\(scratch)/wal-slave.ini"
         let masterIni = "\(scratch)/wal-master.ini"
-        try write(
+        try TestEnv.writeOwned(
             masterIni,
             "[walmgr]\nmaster_data = \(master.dataDir)\nmaster_config = \(master.dataDir)/postgresql.conf\n"
                 + "walmgr_data = \(walmgrData)\nslave_config = \(slaveIni)\n")
         let conninfo = streaming ? "primary_conninfo = \(master.tcpConninfo)\n" : ""
-        try write(
+        try TestEnv.writeOwned(
             slaveIni,
             "[walmgr]\nslave_data = \(standbyData)\nslave_bin = \(binDir)\n"
                 + "walmgr_data = \(walmgrData)\nbackup_datadir = no\n\(conninfo)\(slaveExtra)\n")
@@ -53,11 +53,6 @@ final class StandbyLab {
         standby?.stop(mode: "immediate")
         master.stop(mode: "immediate")
         TestEnv.removeScratch(scratch)
-    }
-
-    private func write(_ path: String, _ text: String) throws {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        try TestEnv.chownToRunAsUser(path, mode: 0o644)
     }
 
     /// Runs the copied walmgr with the slave ini as the server's user.
@@ -112,7 +107,7 @@ final class StandbyLab {
         for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
             var text = try String(contentsOfFile: "\(master.dataDir)/\(name)", encoding: .utf8)
             if name == "postgresql.conf" { text += "\nport = \(standbyPort)\nhot_standby = on\n" }
-            try write("\(walmgrData)/config.backup/\(name)", text)
+            try TestEnv.writeOwned("\(walmgrData)/config.backup/\(name)", text)
         }
     }
 

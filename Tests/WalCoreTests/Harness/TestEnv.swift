@@ -71,6 +71,12 @@ enum TestEnv {
         }
     }
 
+    /// Writes a text file and gives it to the run-as user (mode 0644), as configs need.
+    static func writeOwned(_ path: String, _ text: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try chownToRunAsUser(path, mode: 0o644)
+    }
+
     /// Removes a scratch directory tree (unless `WALMGR_TEST_KEEP` is set).
     static func removeScratch(_ path: String) {
         guard !keepScratch, path.hasPrefix("/tmp/") else { return }

@@ -31,7 +31,7 @@ final class WalmgrPair {
             let options = sshd.sshOptions.map(ShellWords.quote).joined(separator: " ")
             slaveLines += "slave = \(sshd.user)@\(sshd.host)\nssh_options = \(options)\n"
         }
-        try write(
+        try TestEnv.writeOwned(
             masterIni,
             """
             [walmgr]
@@ -47,7 +47,7 @@ final class WalmgrPair {
             config_backup = %(walmgr_data)s/config.backup
             \(slaveLines)\(masterExtra)
             """)
-        try write(
+        try TestEnv.writeOwned(
             slaveIni,
             """
             [walmgr]
@@ -69,11 +69,6 @@ final class WalmgrPair {
     func destroy() {
         master.stop(mode: "immediate")
         TestEnv.removeScratch(scratch)
-    }
-
-    private func write(_ path: String, _ text: String) throws {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        try TestEnv.chownToRunAsUser(path, mode: 0o644)
     }
 
     /// Runs the copied walmgr as the server's user.
