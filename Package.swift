@@ -25,6 +25,7 @@ let package = Package(
             name: "CLibPQ",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CZstd",
             pkgConfig: "libzstd",
@@ -39,6 +40,7 @@ let package = Package(
             name: "WalCore",
             dependencies: [
                 "CLibPQ",
+                "CLinux",
                 "CZstd",
                 "CLZ4",
                 .product(name: "Subprocess", package: "swift-subprocess"),

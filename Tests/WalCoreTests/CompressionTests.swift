@@ -82,7 +82,33 @@ import Testing
         }
     }
 
+    @Test(arguments: [0, 1, 2])
+    func zstdWorkerThreadsStoreTheSameContent(threads: Int) throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = Self.segment(seed: 7)
+        let fd = try source(data)
+        defer { close(fd) }
+        let store = WALStore(directory: complete)
+        let wal = try WALName.validate(Self.name)
+        #expect(
+            try store.store(
+                wal, from: fd, size: data.count, method: .zstd, level: 1,
+                threads: threads) == .stored)
+        #expect(try decode(store.path(wal, .zstd), .zstd) == data)
+    }
+
+    @Test func threadsAboveTheMaximumNameTheKey() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try WALCodec.threads(nil, configFile: "/w.ini") == WALCodec.defaultThreads)
+        #expect(try WALCodec.threads(0, configFile: "/w.ini") == 0)
+        let error = #expect(throws: CompressionError.self) {
+            try WALCodec.threads(500, configFile: "/etc/wal-master.ini")
+        }
+        #expect("\(error!)".contains("compress_threads = 500 in /etc/wal-master.ini"))
+    }
+
     @Test func levelOutOfRangeNamesTheKey() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(try WALCodec.level(.zstd, nil, configFile: "/w.ini") == 1)
         #expect(try WALCodec.level(.none, 99, configFile: "/w.ini") == 0)
         let error = #expect(throws: CompressionError.self) {
@@ -145,6 +171,7 @@ import Testing
     }
 
     @Test func storedNamesAreValidatedStrictly() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let good = try ArchivedWAL.validate(Self.name + ".zst")
         #expect(good.method == .zstd && good.name.name == Self.name)
         #expect(try ArchivedWAL.validate("00000002.history.lz4").method == .lz4)

@@ -65,7 +65,41 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "two")
     }
 
+    @Test(arguments: [true, false])
+    func copyKeepsEveryByteAcrossWritebackSteps(fromPipe: Bool) throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 3.5 steps, so the copy starts write-out three times and leaves a tail for fsync.
+        let bytes = (0..<(7 * Durable.Writeback.step / 2)).map {
+            UInt8(truncatingIfNeeded: $0 &* 31)
+        }
+        let input: Int32
+        if fromPipe {  // not sendfile-able: the read/write fallback
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            let writeEnd = ends[1]
+            let writer = Thread {
+                try? Durable.writeAll(writeEnd, bytes, path: "pipe")
+                close(writeEnd)
+            }
+            writer.start()
+            input = ends[0]
+        } else {
+            let source = "\(dir)/source"
+            #expect(FileManager.default.createFile(atPath: source, contents: Data(bytes)))
+            input = open(source, O_RDONLY | O_CLOEXEC)
+        }
+        defer { close(input) }
+        let target = "\(dir)/target"
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        defer { close(output) }
+        let copied = try Durable.copy(from: input, to: output, sourcePath: "in", path: target)
+        #expect(copied == bytes.count)
+        #expect(fsync(output) == 0)
+        #expect(FileManager.default.contents(atPath: target) == Data(bytes))
+    }
+
     @Test func permissionErrorNamesOwnerModeAndUser() {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let advice = FileError("create", "/proc/walmgr-test/x", errno: EACCES).description
         #expect(advice.contains("/proc"))
         #expect(advice.contains("mode 0"))

@@ -39,7 +39,7 @@ enum ShippingState {
         var st = stat()
         let now = time(nil)
         if stat(stamp, &st) == 0, now - st.st_mtim.tv_sec < config.commandInterval { return }
-        FileManager.default.createFile(atPath: stamp, contents: Data())
+        _ = FileManager.default.createFile(atPath: stamp, contents: Data())
         do {
             let result = try await context.runner.run(Command(argv: argv))
             if result.succeeded {

@@ -17,13 +17,13 @@ public struct WALStore: Sendable {
     ///
     /// The stored name carries `method`'s suffix. When `encoded` is false the bytes are WAL
     /// content and are compressed here at `level`; when true they already are `method` data
-    /// (xreceive). A copy of the same WAL under another suffix counts as existing: identical
+    /// (xreceive); `threads` are zstd's worker threads. A copy of the same WAL under another suffix counts as existing: identical
     /// content is success and nothing is added, different content is a conflict.
     /// - Throws: ``ArchiveError/shortTransfer`` when fewer bytes arrive, ``DurableConflict`` when
     ///   a different file already has the name, ``FileError`` on I/O errors.
     public func store(
         _ name: WALName, from fd: Int32, size: Int, method: CompressMethod = .none,
-        level: Int = 0, encoded: Bool = false
+        level: Int = 0, threads: Int = 0, encoded: Bool = false
     ) throws -> Durable.StoreResult {
         let target = path(name, method)
         let incoming = encoded ? method : .none
@@ -40,9 +40,14 @@ public struct WALStore: Sendable {
                     copied = try Durable.copy(
                         from: fd, to: out, sourcePath: name.name, path: target)
                 } else {
+                    var writeback = Durable.Writeback(fd: out)
                     copied = try WALCodec.compress(
-                        method, level: level, from: fd, size: size, sourcePath: name.name
-                    ) { try Durable.writeAll(out, $0, path: target) }
+                        method, level: level, threads: threads, from: fd, size: size,
+                        sourcePath: name.name
+                    ) {
+                        try Durable.writeAll(out, $0, path: target)
+                        writeback.wrote($0.count)
+                    }
                 }
                 guard copied == size else {
                     throw ArchiveError.shortTransfer(

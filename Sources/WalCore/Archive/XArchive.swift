@@ -32,14 +32,17 @@ enum XArchive {
         let method = config.common.compressMethod
         let level = try WALCodec.level(
             method, config.common.compressLevel, configFile: config.common.configFile)
+        let threads = try WALCodec.threads(
+            config.common.compressThreads, configFile: config.common.configFile)
         let result: Durable.StoreResult
         if config.slave.map(Location.isLocalHost) == false || target.host != nil {
             result = try await sendToSlave(
-                name, fd: fd, size: Int(st.st_size), method: method, level: level, context: context,
-                config: config)
+                name, fd: fd, size: Int(st.st_size), method: method, level: level, threads: threads,
+                context: context, config: config)
         } else {
             result = try WALStore(directory: target.path).store(
-                name, from: fd, size: Int(st.st_size), method: method, level: level)
+                name, from: fd, size: Int(st.st_size), method: method, level: level,
+                threads: threads)
         }
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
@@ -54,7 +57,7 @@ enum XArchive {
     /// Runs `xreceive` on the slave with the file on stdin; compressed here first, so only
     /// compressed bytes cross the wire.
     static func sendToSlave(
-        _ name: WALName, fd: Int32, size: Int, method: CompressMethod, level: Int,
+        _ name: WALName, fd: Int32, size: Int, method: CompressMethod, level: Int, threads: Int,
         context: CommandContext, config: MasterConfig
     ) async throws -> Durable.StoreResult {
         let link = try SlaveLink(config: config, invocation: context.invocation)
@@ -67,7 +70,8 @@ enum XArchive {
             var bytes: [UInt8] = []
             bytes.reserveCapacity(size / 4)
             let read = try WALCodec.compress(
-                method, level: level, from: fd, size: size, sourcePath: name.name
+                method, level: level, threads: threads, from: fd, size: size,
+                sourcePath: name.name
             ) { bytes.append(contentsOf: $0) }
             guard read == size else {
                 throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)

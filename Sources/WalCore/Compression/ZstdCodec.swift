@@ -20,7 +20,7 @@ enum ZstdCodec {
         private let context: OpaquePointer
         private let output: UnsafeMutableRawBufferPointer
 
-        init(level: Int, pledgedSize: Int?) throws {
+        init(level: Int, threads: Int, pledgedSize: Int?) throws {
             guard let context = ZSTD_createCCtx() else {
                 throw CompressionError.library(method: .zstd, detail: "out of memory")
             }
@@ -29,6 +29,12 @@ enum ZstdCodec {
             try check(
                 ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)), "level")
             try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "checksum")
+            if threads > 0 {
+                // Worker threads compress jobs of the segment in parallel while this thread
+                // reads and writes; a library built without them refuses, and then this
+                // thread compresses alone.
+                _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(threads))
+            }
             if let pledgedSize {
                 try check(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(pledgedSize)), "size")
             }

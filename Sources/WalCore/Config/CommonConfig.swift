@@ -38,6 +38,8 @@ public struct CommonConfig: Sendable, Equatable {
     public let compressMethod: CompressMethod
     /// `compress_level`: the compressor's level; nil means its default.
     public let compressLevel: Int?
+    /// `compress_threads`: zstd worker threads; nil means the default (2 with 2+ cores).
+    public let compressThreads: Int?
     /// `keep_backups`: how many older backups rotation keeps (default 0).
     public let keepBackups: Int
     /// `primary_conninfo`: when set, a restored standby streams from the master.
@@ -61,7 +63,8 @@ public struct CommonConfig: Sendable, Equatable {
         walmgrData: String? = nil, completedWals: String? = nil, partialWals: String? = nil,
         fullBackup: String? = nil, configBackup: String? = nil, sshOptions: [String] = [],
         sshReuseConnection: Bool = true, slaveWalmgr: String? = nil,
-        compressMethod: CompressMethod = .none, compressLevel: Int? = nil, keepBackups: Int = 0,
+        compressMethod: CompressMethod = .none, compressLevel: Int? = nil,
+        compressThreads: Int? = nil, keepBackups: Int = 0,
         primaryConninfo: String? = nil, pgBin: String? = nil,
         statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10,
         useReplicationSlot: Bool = false, replicationSlotName: String? = nil,
@@ -84,6 +87,7 @@ public struct CommonConfig: Sendable, Equatable {
         self.slaveWalmgr = slaveWalmgr
         self.compressMethod = compressMethod
         self.compressLevel = compressLevel
+        self.compressThreads = compressThreads
         self.keepBackups = keepBackups
         self.primaryConninfo = primaryConninfo
         self.pgBin = pgBin
@@ -121,6 +125,7 @@ public struct CommonConfig: Sendable, Equatable {
             slaveWalmgr: try r.path("slave_walmgr"),
             compressMethod: try r.choice("compress_method", default: CompressMethod.none),
             compressLevel: try r.signedInt("compress_level"),
+            compressThreads: try r.int("compress_threads"),
             keepBackups: try r.int("keep_backups") ?? 0,
             primaryConninfo: try r.string("primary_conninfo"),
             pgBin: try r.path("pg_bin"),

@@ -80,7 +80,9 @@ enum XRestore {
         guard output >= 0 else { throw FileError("create", tmp) }
         do {
             defer { close(output) }
-            let copied = try Durable.copy(from: input, to: output, sourcePath: source, path: tmp)
+            // No writeback: PostgreSQL reads the file at once and removes it after replay.
+            let copied = try Durable.copy(
+                from: input, to: output, sourcePath: source, path: tmp, writeback: false)
             guard copied == size else {
                 throw StandbyError.badSegment(
                     path: source, reason: "only \(copied) of \(size) bytes could be read")

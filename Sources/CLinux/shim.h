@@ -1,0 +1,15 @@
+// Linux calls that Swift's Glibc module does not import (they need _GNU_SOURCE).
+#pragma once
+#include <sys/syscall.h>
+#include <unistd.h>
+
+// sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE): start writing these dirty pages to
+// disk without waiting. A hint for a later fsync; returns -1 with errno where unsupported.
+static inline int walmgr_start_writeback(int fd, long long offset, long long count) {
+#ifdef SYS_sync_file_range
+    return (int)syscall(SYS_sync_file_range, fd, offset, count, 2 /* SYNC_FILE_RANGE_WRITE */);
+#else
+    (void)fd; (void)offset; (void)count;
+    return -1;
+#endif
+}
