@@ -82,11 +82,10 @@ def build_release():
     chosen = os.environ.get("WALMGR_BIN") or os.environ.get("WALMGR_BINARY")
     if chosen:
         return chosen
-    built = os.path.join(ROOT, PERF_SCRATCH, "release/walmgr")
-    if not os.path.exists(built):
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib",
-                        "--scratch-path", PERF_SCRATCH], cwd=ROOT, check=True)
-    return built
+    # Always asked: incremental, so quick when nothing changed, and never a stale binary.
+    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib",
+                    "--scratch-path", PERF_SCRATCH], cwd=ROOT, check=True)
+    return os.path.join(ROOT, PERF_SCRATCH, "release/walmgr")
 
 
 def walmgr_binary(dest_dir):

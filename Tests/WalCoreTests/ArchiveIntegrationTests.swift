@@ -85,7 +85,7 @@ import Testing
     }
 
     func archiveAndVerify(_ pair: WalmgrPair) async throws {
-        try await pair.master.appendConf("wal_keep_size = '1GB'")
+        try pair.master.appendConf("wal_keep_size = '1GB'")
         try await pair.setupAndRestart()
         try await TestEnv.run(
             pair.master.pgCommand(

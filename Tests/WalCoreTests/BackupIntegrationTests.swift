@@ -24,7 +24,7 @@ struct BackupIntegrationTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         try await pair.backup()
-        try await load.value
+        _ = try await load.value
         try await pair.master.psql("INSERT INTO spaced SELECT g FROM generate_series(1, 7) g")
         try await pair.switchWAL()
 

@@ -28,7 +28,7 @@ import Testing
     /// Archives a few pgbench segments, then checks suffixes, sizes, xrestore output and the
     /// duplicate check against the real files.
     func archiveCompressedAndRestore(_ pair: WalmgrPair, method: CompressMethod) async throws {
-        try await pair.master.appendConf("wal_keep_size = '1GB'")
+        try pair.master.appendConf("wal_keep_size = '1GB'")
         try await pair.setupAndRestart()
         try await pair.master.psql(
             """

@@ -20,6 +20,32 @@ struct ConfigFileTests {
         #expect(!loaded.config.common.completedWals.isEmpty)
     }
 
+    @Test(
+        "every key of a role is in docs/walmgr.md and in that role's example, set or commented",
+        arguments: [("wal-master.ini", ConfigKeys.master), ("wal-slave.ini", ConfigKeys.slave)])
+    func everyKeyIsDocumented(example: String, roleKeys: [String]) throws {
+        let doc = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("docs/walmgr.md"), encoding: .utf8)
+        let lines = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("examples/\(example)"),
+            encoding: .utf8
+        ).split(separator: "\n").map { $0.drop(while: { $0 == "#" }) }
+        for key in ConfigKeys.common + roleKeys {
+            #expect(doc.contains("`\(key)`"), "docs/walmgr.md does not describe \(key)")
+            #expect(
+                lines.contains { $0.hasPrefix("\(key) =") }, "examples/\(example) lacks \(key)")
+        }
+    }
+
+    @Test("every command has a section in docs/walmgr.md")
+    func everyCommandIsDocumented() throws {
+        let doc = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("docs/walmgr.md"), encoding: .utf8)
+        for command in CommandCatalog.all.map(\.name) {
+            #expect(doc.contains("`\(command)"), "docs/walmgr.md does not describe \(command)")
+        }
+    }
+
     @Test("--set overrides file values and takes part in interpolation")
     func overrides() throws {
         let text = "[walmgr]\nmaster_data = /pg\nwalmgr_data = /w\nloop_delay = 10\n"

@@ -12,7 +12,7 @@ struct FaultNetworkTests {
         let lab = try await FaultLab(binDir: binDir)
         defer { lab.destroy() }
         let pair = lab.pair
-        try await pair.master.appendConf("wal_keep_size = '1GB'")
+        try pair.master.appendConf("wal_keep_size = '1GB'")
         try await pair.setupAndRestart()
         try await pair.pgbench(["-i", "-s", "2", "-q"])
         try await pair.switchWAL()
@@ -64,7 +64,7 @@ struct FaultNetworkTests {
         }
         defer { lab.destroy() }
         let pair = lab.pair
-        try await pair.master.appendConf("wal_keep_size = '1GB'")
+        try pair.master.appendConf("wal_keep_size = '1GB'")
         // Leave room for one 16 MiB segment: the second one hits ENOSPC half-way.
         let filler = "\(tmpfs)/filler"
         try Data(count: 72 << 20).write(to: URL(fileURLWithPath: filler))

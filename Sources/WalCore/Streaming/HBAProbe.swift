@@ -115,7 +115,8 @@ public struct HBAProbe: Sendable {
                 info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count),
                 nil, 0, NI_NUMERICHOST) == 0
             {
-                addresses.append(String(cString: buffer))
+                addresses.append(
+                    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
             }
             next = info.pointee.ai_next
         }

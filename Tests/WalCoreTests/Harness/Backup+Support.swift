@@ -79,7 +79,7 @@ extension WalmgrPair {
             archive_mode = off
             restore_command = 'cp "\(completedWals)/%f" "%p"'
             """)
-        FileManager.default.createFile(atPath: "\(dir)/recovery.signal", contents: Data())
+        _ = FileManager.default.createFile(atPath: "\(dir)/recovery.signal", contents: Data())
         try TestEnv.chownToRunAsUser("\(dir)/recovery.signal", mode: 0o600)
         try await cluster.start()
         let deadline = ContinuousClock.now + .seconds(60)
