@@ -1,6 +1,7 @@
 #!/bin/bash
 # Verifies an installed walmgr runs on a host without a Swift toolchain: no libswift* in its
-# dynamic dependencies (only libpq5 and libc-family libraries), and it starts.
+# dynamic dependencies (libc, libstdc++, libzstd, liblz4; libpq5 is loaded when a command connects),
+# and it starts.
 # Usage: scripts/check-install.sh /usr/local/bin/walmgr
 set -euo pipefail
 binary=${1:?usage: $0 PATH/TO/walmgr}

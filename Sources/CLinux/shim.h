@@ -13,3 +13,14 @@ static inline int walmgr_start_writeback(int fd, long long offset, long long cou
     return -1;
 #endif
 }
+
+// syncfs(fd): write out every dirty file of the file system holding fd, in one call.
+static inline int walmgr_syncfs(int fd) {
+#ifdef SYS_syncfs
+    return (int)syscall(SYS_syncfs, fd);
+#else
+    (void)fd;
+    sync();
+    return 0;
+#endif
+}

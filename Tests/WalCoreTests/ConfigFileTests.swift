@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import WalCore
+
+@testable import WalCore
 
 @Suite("Config files, overrides and warnings")
 struct ConfigFileTests {
@@ -44,6 +45,27 @@ struct ConfigFileTests {
         for command in CommandCatalog.all.map(\.name) {
             #expect(doc.contains("`\(command)"), "docs/walmgr.md does not describe \(command)")
         }
+    }
+
+    @Test("docs/man/walmgr.1 is what `walmgr help --man` renders (`make man` regenerates it)")
+    func manPageIsCurrent() throws {
+        let page = try String(
+            contentsOf: Self.packageRoot.appendingPathComponent("docs/man/walmgr.1"),
+            encoding: .utf8)
+        let th = try #require(page.split(separator: "\n").first { $0.hasPrefix(".TH ") })
+        let date = String(th.split(separator: " ")[3])
+        #expect(page == ManPage.render(date: date), "docs/man/walmgr.1 is stale: run make man")
+        for command in CommandCatalog.all.map(\.name) {
+            #expect(page.contains("\\fB\(command.replacingOccurrences(of: "-", with: "\\-"))"))
+        }
+    }
+
+    @Test("man page text cannot start a roff request or break a line")
+    func manPageEscapes() {
+        #expect(ManPage.escape(".ready files") == "\\&.ready files")
+        #expect(ManPage.escape("'quoted'") == "\\&'quoted'")
+        #expect(ManPage.escape("a\\b --json") == "a\\eb \\-\\-json")
+        #expect(ManPage.escaped("one\n\ntwo") == ["one", ".PP", "two"])
     }
 
     @Test("--set overrides file values and takes part in interpolation")

@@ -68,6 +68,58 @@ import Testing
         }
     }
 
+    /// `backup` with the slave's config copies the running standby (the master is spared the
+    /// copy), asks the master through master_db to switch WAL, and the result recovers to the
+    /// master's data; listbackups names it as taken from the standby.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func standbyBackupRecoversToTheMastersData(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 500) g")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 900) g")
+        try await lab.waitUntil("the standby has 900 rows") {
+            try await standby.psql("SELECT count(*) FROM t") == "900"
+        }
+        let socket = lab.master.socketDir
+        let extra =
+            "slave_db = host=\(socket) port=\(lab.standbyPort) dbname=postgres user=postgres\n"
+            + "master_db = \(lab.master.conninfo)\nkeep_backups = 1\n"
+        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(lab.slaveIni, ini + extra)
+
+        let backup = try await lab.walmgr(["backup"])
+        try #require(backup.succeeded, "standby backup: \(backup.stderrTail)")
+        #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t", "still a standby")
+        try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(901, 950) g")
+        try await lab.master.psql("SELECT pg_switch_wal()")
+
+        let list = try await lab.walmgr(["listbackups", "--json"])
+        let manifests = try JSONDecoder().decode(
+            [BackupManifest].self, from: Data(list.output.utf8))
+        let newest = try #require(manifests.first)
+        #expect(newest.name == "data.master" && newest.status == "complete")
+        #expect(newest.takenFrom == "standby" && newest.sizeBytes > 0 && newest.fileCount > 0)
+        #expect(manifests.contains { $0.name == "data.master.0" }, "keep_backups = 1 keeps one")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.fullBackup).inprogress"))
+        #expect(FileManager.default.fileExists(atPath: "\(lab.fullBackup)/backup_label"))
+
+        try await lab.waitUntil("the master archived the segment with row 950") {
+            try await lab.master.psql(
+                "SELECT last_archived_wal IS NOT NULL AND failed_count = 0 "
+                    + "AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) "
+                    + "FROM pg_stat_archiver") == "t"
+        }
+        let copy = try await PGCluster.recovered(
+            from: lab.fullBackup, like: lab.master, scratch: lab.scratch,
+            archive: lab.completedWals)
+        defer { copy.destroy() }
+        #expect(try await copy.psql("SELECT count(*), max(id) FROM t") == "950|950")
+    }
+
     @Test func refusesWhatItCannotDoSafely() async throws {
         let binDir = try #require(TestEnv.defaultBinDir)
         let lab = try await StandbyLab(

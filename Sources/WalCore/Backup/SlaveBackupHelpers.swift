@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 
 /// The slave-side helpers the master calls (locally or over ssh) while it takes a backup:
@@ -116,18 +117,8 @@ enum SlaveBackupHelpers {
         let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError("open directory", dir) }
         defer { close(fd) }
-        // syncfs flushes every file rsync wrote in one call, instead of an fsync per file.
-        guard syncFileSystem(fd) == 0 else { throw FileError("syncfs", dir) }
-    }
-
-    /// glibc's syncfs(2), which the Glibc module hides behind _GNU_SOURCE; sync(2) if absent.
-    static func syncFileSystem(_ fd: Int32) -> Int32 {
-        typealias SyncFS = @convention(c) (Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "syncfs") else {
-            sync()
-            return 0
-        }
-        return unsafeBitCast(symbol, to: SyncFS.self)(fd)
+        // syncfs flushes every file the copy wrote in one call, instead of an fsync per file.
+        guard walmgr_syncfs(fd) == 0 else { throw FileError("syncfs", dir) }
     }
 
     /// `xwalcheck FIRST LAST SEGSIZE [WAIT]`: every segment from FIRST to LAST is archived,

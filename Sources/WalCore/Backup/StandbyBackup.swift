@@ -52,7 +52,7 @@ struct StandbyBackup {
         var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "standby")
         let startLSN = try session.start(label: manifest.label)
         log.info("standby backup \"\(manifest.label)\" started at \(startLSN)")
-        try await copy(&manifest)
+        try copy(&manifest)
         let stop = try session.stop()
         try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
         let dir = catalog.inProgress
@@ -80,8 +80,8 @@ struct StandbyBackup {
         try Directories.make("\(catalog.inProgress)/\(BackupCopy.tablespaceDir)")
     }
 
-    /// Copies the standby's data dir and tablespaces locally.
-    func copy(_ manifest: inout BackupManifest) async throws {
+    /// Copies the standby's data dir and tablespaces locally, in-process (see LocalTreeCopy).
+    func copy(_ manifest: inout BackupManifest) throws {
         let spaces = BackupCopy.tablespaces(dataDir: config.slaveData)
         var jobs = [
             (
@@ -96,20 +96,18 @@ struct StandbyBackup {
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         for (source, dest, excludes) in jobs {
-            let command = BackupCopy.rsync(
-                source: source, destination: .local(dest), ssh: nil, compress: false,
-                excludes: excludes)
             let progress = BackupProgress.start(source: source, destination: .local(dest))
-            let result = try await context.runner.run(command)
-            progress?.cancel()
-            guard result.succeeded || result.status == 24 else {
+            defer { progress?.cancel() }
+            var copier = LocalTreeCopy(excludes: excludes)
+            do {
+                try copier.copy(source, to: dest)
+            } catch {
                 throw BackupError.copyFailed(
-                    what: source, command: command.description, status: result.statusText,
-                    stderr: result.stderrTail)
+                    what: source, command: "in-process copy to \(dest)", status: "failed",
+                    stderr: "\(error)")
             }
-            let stats = BackupCopy.stats(result.output)
-            manifest.sizeBytes += stats.bytes
-            manifest.fileCount += stats.files
+            manifest.sizeBytes += copier.bytes
+            manifest.fileCount += copier.files
         }
     }
 

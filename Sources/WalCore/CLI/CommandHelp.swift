@@ -20,6 +20,7 @@ public enum CommandHelp {
                 words.append(argument)
             }
         }
+        if arguments == ["help", "--man"] { return (ManPage.render(date: ManPage.today()), 0) }
         if words.first == "help" {
             guard words.count > 1 else {
                 return ("Commands:\n\(CommandCatalog.listing)\n\nwalmgr help COMMAND for one.\n", 0)
@@ -67,10 +68,12 @@ public enum CommandHelp {
         syncdaemon. `setup` resumes shipping.
         """,
         "backup": """
-        master: pg_backup_start, rsync of the data dir and tablespaces into the slave's
-        full_backup.inprogress, pg_backup_stop, backup_label and manifest, waits until the WAL
-        it needs is archived, then rotates (data.master -> data.master.0 ...) and purges WAL
-        older than the oldest kept backup. slave: the same from the running standby.
+        master: pg_backup_start, a copy of the data dir and tablespaces into the slave's
+        full_backup.inprogress (in-process when full_backup is local, rsync over ssh for
+        host:path), pg_backup_stop, backup_label and manifest, waits until the WAL it needs is
+        archived, then rotates (data.master -> data.master.0 ...) and purges WAL older than the
+        oldest kept backup. slave: the same from the running standby (slave_db), asking the
+        master (master_db) to switch WAL.
         """,
         "listbackups": "Prints a table, or with --json an array (newest first) with name, label, "
             + "status, start/stop time, LSNs, WAL names, timeline, pg_version, size_bytes.",
@@ -105,7 +108,8 @@ public enum CommandHelp {
         "syncdaemon": "Runs sync every loop_delay seconds; -d runs in the background (needs "
             + "pidfile), -s stops, -k kills it.",
         "xarchive": "archive_command = 'walmgr INI xarchive %p %f'. Ships one file to "
-            + "completed_wals: temp name, fsync, rename, fsync dir. Validates NAME first.",
+            + "completed_wals: temp name, fsync, link (never over an existing file), fsync dir. "
+            + "Validates NAME first; an identical file already there is success.",
         "xrestore": "restore_command = 'walmgr INI xrestore %f %p %r'. Copies NAME from "
             + "completed_wals (or partial_wals after boot) to PATH; waits while PAUSE exists.",
     ]

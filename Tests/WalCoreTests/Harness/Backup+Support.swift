@@ -56,8 +56,34 @@ extension WalmgrPair {
     }
 
     /// Copies a backup dir and starts a server on it that recovers from completed_wals to the
-    /// end of the archive and is promoted; tablespace_map is pointed at the copied tablespaces.
+    /// end of the archive and is promoted (see ``PGCluster/recovered(from:like:scratch:archive:)``).
     func recoverCopy(of backup: String) async throws -> PGCluster {
+        try await PGCluster.recovered(
+            from: backup, like: master, scratch: scratch, archive: completedWals)
+    }
+
+    /// Waits until no session of the master runs a backup function any more.
+    func waitNoBackupSession() async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let n = try await master.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                    + "AND (query ILIKE '%backup_start%' OR query ILIKE '%start_backup%')")
+            if n == "0" { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}
+
+extension PGCluster {
+    /// Copies a backup dir to `scratch`/recovered and starts a server on it that recovers from
+    /// `archive` to its end and is promoted; tablespace_map is pointed at the copied
+    /// tablespaces. The caller destroys the result; a server that fails to recover is stopped
+    /// here.
+    static func recovered(
+        from backup: String, like master: PGCluster, scratch: String, archive: String
+    ) async throws -> PGCluster {
         let dir = "\(scratch)/recovered"
         try await TestEnv.run(Command("cp", ["-a", backup, dir], user: TestEnv.runAsUser))
         let mapPath = "\(dir)/tablespace_map"
@@ -77,32 +103,25 @@ extension WalmgrPair {
             """
             port = \(port)
             archive_mode = off
-            restore_command = 'cp "\(completedWals)/%f" "%p"'
+            hot_standby = on
+            restore_command = 'cp "\(archive)/%f" "%p"'
             """)
         _ = FileManager.default.createFile(atPath: "\(dir)/recovery.signal", contents: Data())
         try TestEnv.chownToRunAsUser("\(dir)/recovery.signal", mode: 0o600)
-        try await cluster.start()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while try await cluster.psql("SELECT pg_is_in_recovery()") == "t" {
-            guard ContinuousClock.now < deadline else {
-                throw HarnessError(
-                    "the recovered copy did not finish recovery:\n\(cluster.logTail())")
+        do {
+            try await cluster.start()
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await cluster.psql("SELECT pg_is_in_recovery()") == "t" {
+                guard ContinuousClock.now < deadline else {
+                    throw HarnessError(
+                        "the recovered copy did not finish recovery:\n\(cluster.logTail())")
+                }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            try await Task.sleep(for: .milliseconds(100))
+        } catch {
+            cluster.destroy()
+            throw error
         }
         return cluster
-    }
-
-    /// Waits until no session of the master runs a backup function any more.
-    func waitNoBackupSession() async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            let n = try await master.psql(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                    + "AND (query ILIKE '%backup_start%' OR query ILIKE '%start_backup%')")
-            if n == "0" { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
     }
 }
