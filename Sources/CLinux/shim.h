@@ -24,3 +24,13 @@ static inline int walmgr_syncfs(int fd) {
     return 0;
 #endif
 }
+
+// memfd_create(name, MFD_CLOEXEC): an anonymous in-memory file, or -1 where unsupported.
+static inline int walmgr_memfd(const char *name) {
+#ifdef SYS_memfd_create
+    return (int)syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */);
+#else
+    (void)name;
+    return -1;
+#endif
+}

@@ -43,6 +43,10 @@ struct WalmgrCommand: AsyncParsableCommand {
     /// Per-command help first (`help COMMAND`, `CONFIG COMMAND --help`): ArgumentParser would
     /// otherwise answer `--help` with the global help.
     static func main() async {
+        // A reader that went away (ssh dropped, stderr closed) makes a write fail with EPIPE,
+        // which walmgr reports, instead of killing it with a signal: xarchive and xrestore must
+        // never end above 125. Children get the default back (swift-subprocess resets it).
+        signal(SIGPIPE, SIG_IGN)
         if let help = CommandHelp.intercept(Array(CommandLine.arguments.dropFirst())) {
             FileHandle.standardOutput.write(Data(help.text.utf8))
             Foundation.exit(help.status)

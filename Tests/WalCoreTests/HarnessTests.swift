@@ -15,6 +15,23 @@ struct HarnessTests {
         #expect(owner == TestEnv.serverUserName)
     }
 
+    /// A child that exits without reading its input (as walmgr does when it refuses a name)
+    /// gives its own status; writing the input neither throws EPIPE nor raises SIGPIPE. Runs
+    /// with the default SIGPIPE action, as a process that never ignored it would.
+    @Test func childThatIgnoresItsInputStillReportsItsStatus() async throws {
+        let previous = signal(SIGPIPE, SIG_DFL)
+        defer { signal(SIGPIPE, previous) }
+        let input = [UInt8](repeating: 7, count: 8 << 20)  // more than a pipe buffer
+        for _ in 0..<5 {
+            let result = try await SubprocessRunner().run(
+                Command("/bin/sh", ["-c", "exit 3"]), input: .bytes(input), timeout: .seconds(30))
+            #expect(result.status == 3 && !result.signaled)
+        }
+        let read = try await SubprocessRunner().run(
+            Command("/usr/bin/wc", ["-c"]), input: .bytes(input), timeout: .seconds(30))
+        #expect(read.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(8 << 20)")
+    }
+
     @Test func freePortIsUsable() throws {
         let port = try TestEnv.freePort()
         #expect(port > 1024 && port < 65536)

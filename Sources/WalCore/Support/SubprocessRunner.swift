@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Subprocess
 import SystemPackage
@@ -72,8 +73,20 @@ public struct SubprocessRunner: ProcessRunning {
         case .none:
             result = try await Subprocess.run(configuration, input: .none, output: out, error: err)
         case .bytes(let bytes):
+            // The bytes go in through an in-memory file rather than a pipe this process writes:
+            // a child that exits without reading them all (a refusal, a dropped connection)
+            // then cannot fail the run with EPIPE or kill this process with SIGPIPE.
+            guard let file = try? MemoryFile(bytes) else {
+                result = try await Subprocess.run(
+                    configuration, input: .array(bytes), output: out, error: err)
+                break
+            }
+            defer { close(file.fd) }
             result = try await Subprocess.run(
-                configuration, input: .array(bytes), output: out, error: err)
+                configuration,
+                input: .fileDescriptor(
+                    FileDescriptor(rawValue: file.fd), closeAfterSpawningProcess: false),
+                output: out, error: err)
         case .fileDescriptor(let fd):
             result = try await Subprocess.run(
                 configuration,
@@ -104,4 +117,21 @@ typealias BytesOutput = Subprocess.BytesOutput
 
 extension Subprocess.BytesOutput {
     init(limit: Int) { self = .bytes(limit: limit) }
+}
+
+/// Bytes in an anonymous in-memory file (memfd), positioned at the start, for a child's stdin.
+struct MemoryFile {
+    let fd: Int32
+
+    init(_ bytes: [UInt8]) throws {
+        fd = walmgr_memfd("walmgr-input")
+        guard fd >= 0 else { throw FileError("create", "an in-memory file") }
+        do {
+            try Durable.writeAll(fd, bytes, path: "an in-memory file")
+            guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("seek", "an in-memory file") }
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
 }

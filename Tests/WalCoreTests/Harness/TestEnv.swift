@@ -45,7 +45,13 @@ enum TestEnv {
     static var serverUserName: String { runAsUser ?? UserAccount.currentName }
 
     /// The one runner every harness helper uses.
-    static let runner = SubprocessRunner()
+    /// The runner every test uses. Making it also ignores SIGPIPE in the test process, as walmgr
+    /// does: a child that exits before reading its input must not kill the whole test run
+    /// (leaving its servers running).
+    static let runner: SubprocessRunner = {
+        signal(SIGPIPE, SIG_IGN)
+        return SubprocessRunner()
+    }()
 
     /// True when `WALMGR_TEST_KEEP` is set: scratch directories are left for inspection.
     static let keepScratch = ProcessInfo.processInfo.environment["WALMGR_TEST_KEEP"] != nil
