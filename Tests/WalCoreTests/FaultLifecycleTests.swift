@@ -62,11 +62,20 @@ struct FaultLifecycleTests {
         let files = fileCount(lab.fullBackup)
 
         let (path, pidFile) = try slowWrapper(lab.scratch, program: "cp", exec: "/bin/cp")
-        let restore = try spawnWalmgr(lab, ["restore"], path: path)
+        let log = "\(lab.scratch)/restore.log"
+        let restore = try spawnWalmgr(lab, ["-v", "restore"], path: path, stderr: log)
         let staging = "\(lab.standbyData).walmgr-restore"
-        try await waitUntil("restore copies into \(staging)") {
-            FileManager.default.fileExists(atPath: staging)
-                && FileManager.default.fileExists(atPath: pidFile)
+        do {
+            try await waitUntil("restore copies into \(staging)") {
+                guard restore.isRunning else {
+                    throw HarnessError("restore exited (\(restore.terminationStatus)) early")
+                }
+                return FileManager.default.fileExists(atPath: staging)
+                    && FileManager.default.fileExists(atPath: pidFile)
+            }
+        } catch {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no output)"
+            throw HarnessError("\(error); restore's output:\n\(text)")
         }
         // kill -9 of the whole job, as systemd or an OOM kill of the group would do.
         kill(restore.processIdentifier, SIGKILL)
@@ -147,7 +156,9 @@ struct FaultLifecycleTests {
 
     /// Starts `walmgr SLAVE_INI ARGS` as the server's user with `path` as PATH; setpriv execs
     /// walmgr, so the process's PID is walmgr's own.
-    func spawnWalmgr(_ lab: StandbyLab, _ arguments: [String], path: String) throws -> Process {
+    func spawnWalmgr(_ lab: StandbyLab, _ arguments: [String], path: String, stderr: String)
+        throws -> Process
+    {
         var argv = [lab.walmgr, lab.slaveIni] + arguments
         if let user = TestEnv.runAsUser {
             argv =
@@ -162,7 +173,8 @@ struct FaultLifecycleTests {
         environment["PATH"] = path
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         try process.run()
         return process
     }
