@@ -61,7 +61,11 @@ struct FaultLifecycleTests {
         let manifest = try Data(contentsOf: URL(fileURLWithPath: manifestPath))
         let files = fileCount(lab.fullBackup)
 
-        let (path, pidFile) = try slowWrapper(lab.scratch, program: "cp", exec: "/bin/cp")
+        // The cp wrapper copies in the background and then holds on until it is killed, so the
+        // test finds restore inside its copy however late it looks (busy test threads once made
+        // it miss a window of a second).
+        let (path, pidFile) = try slowWrapper(
+            lab.scratch, program: "cp", exec: "/bin/cp", holdAfterStarting: true)
         let log = "\(lab.scratch)/restore.log"
         let restore = try spawnWalmgr(lab, ["-v", "restore"], path: path, stderr: log)
         let staging = "\(lab.standbyData).walmgr-restore"
@@ -142,12 +146,20 @@ struct FaultLifecycleTests {
 
     /// A `program` wrapper in its own dir that records its PID, waits a moment, then execs
     /// `exec` (the PID stays the real program's); returns a PATH starting there and the PID file.
-    func slowWrapper(_ scratch: String, program: String, exec: String) throws -> (String, String) {
+    /// With `holdAfterStarting` it starts `exec` in the background (recording that PID too) and
+    /// then sleeps until killed instead, so its caller never gets past this step by itself.
+    func slowWrapper(
+        _ scratch: String, program: String, exec: String, holdAfterStarting: Bool = false
+    ) throws -> (String, String) {
         let bin = "\(scratch)/slowbin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try TestEnv.chownToRunAsUser(bin, mode: 0o755)
         let pidFile = "\(scratch)/\(program).pid"
-        try "#!/bin/sh\necho $$ >> \(pidFile)\nsleep 1\nexec \(exec) \"$@\"\n".write(
+        let body =
+            holdAfterStarting
+            ? "\(exec) \"$@\" &\necho $! >> \(pidFile)\necho $$ >> \(pidFile)\nexec sleep 600\n"
+            : "echo $$ >> \(pidFile)\nsleep 1\nexec \(exec) \"$@\"\n"
+        try ("#!/bin/sh\n" + body).write(
             toFile: "\(bin)/\(program)", atomically: false, encoding: .utf8)
         chmod("\(bin)/\(program)", 0o755)
         let path = "\(bin):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
