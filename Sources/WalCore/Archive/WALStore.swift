@@ -16,9 +16,10 @@ public struct WALStore: Sendable {
     /// Stores `size` bytes read from `fd` under `name`, durably and without overwriting.
     ///
     /// The stored name carries `method`'s suffix. When `encoded` is false the bytes are WAL
-    /// content and are compressed here at `level`; when true they already are `method` data
-    /// (xreceive); `threads` are zstd's worker threads. A copy of the same WAL under another suffix counts as existing: identical
-    /// content is success and nothing is added, different content is a conflict.
+    /// content and are compressed here at `level` with `threads` zstd workers; when true they
+    /// already are `method` data (xreceive). A copy of the same WAL under another suffix counts
+    /// as existing: identical content is success and nothing is added, different content is a
+    /// conflict.
     /// - Throws: ``ArchiveError/shortTransfer`` when fewer bytes arrive, ``DurableConflict`` when
     ///   a different file already has the name, ``FileError`` on I/O errors.
     public func store(
