@@ -101,6 +101,15 @@ struct FaultNetworkTests {
         try await pair.setupAndRestart()
         let first = try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
         try await pair.waitArchived(first)
+        // The operator commands report on connections made with the password-bearing conninfos
+        // (master_db, primary_conninfo); their output joins the secret check below.
+        for arguments in [
+            ["-v", pair.masterIni, "status", "--json"], ["-v", pair.masterIni, "check"],
+            ["-v", pair.slaveIni, "status", "--json"], ["-v", pair.slaveIni, "check"],
+        ] {
+            let result = try await lab.run(arguments)
+            #expect(result.status == 0 || result.status == 1, "\(arguments): \(result.statusText)")
+        }
 
         try await lab.closeSSHMaster()
         lab.sshd.stop()
