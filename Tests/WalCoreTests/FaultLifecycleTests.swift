@@ -8,7 +8,9 @@ import Testing
 @Suite(.serialized)
 struct FaultLifecycleTests {
     /// Case 7: the master crashes (`-m immediate`) while `backup` copies over ssh. The backup
-    /// exits non-zero, claims nothing, leaves no lock or `.inprogress` dir, and the next one works.
+    /// notices during the copy (rsync is slowed so much that it could not finish within the
+    /// test's timeout), exits non-zero naming the stopped master, claims nothing, leaves no lock
+    /// or `.inprogress` dir, and the next one works.
     @Test(.enabled(if: SSHD.isAvailable), arguments: FaultLab.networkBinDirs)
     func masterCrashDuringBackupClaimsNothing(binDir: String) async throws {
         try await withSSHD { sshd in
@@ -19,7 +21,7 @@ struct FaultLifecycleTests {
             let before = try await pair.listBackups(pair.slaveIni)
             let (path, pidFile) = try slowWrapper(
                 pair.scratch, program: "rsync",
-                exec: "/usr/bin/rsync --bwlimit=3000")
+                exec: "/usr/bin/rsync --bwlimit=100")
             // full_backup as host:path makes the copy an rsync over ssh, slowed by the wrapper.
             let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
             let command = pair.walmgrCommand(
@@ -33,7 +35,11 @@ struct FaultLifecycleTests {
             pair.master.stop(mode: "immediate")
             let crashed = try await slow.value
             #expect(!crashed.succeeded, "a backup of a crashed master must fail")
+            #expect(!crashed.timedOut, "the backup must notice the crash during its copy")
             #expect(crashed.stderrTail.contains("backup failed"), "\(crashed.stderrTail)")
+            #expect(
+                crashed.stderrTail.contains("the master stopped during the backup"),
+                "\(crashed.stderrTail)")
 
             let fm = FileManager.default
             #expect(!fm.fileExists(atPath: "\(pair.completedWals)/BACKUPLOCK"))

@@ -5,6 +5,42 @@ import Testing
 
 /// The in-process backup copy honours the same excludes rsync gets.
 @Suite struct LocalTreeCopyTests {
+    /// A cancelled copy (the backup saw the master go away) stops before its next file.
+    @Test func cancelledCopyStopsBeforeTheNextFile() async throws {
+        let root = NSTemporaryDirectory() + "walmgr-tree-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/src", withIntermediateDirectories: true)
+        try "data".write(toFile: "\(root)/src/PG_VERSION", atomically: false, encoding: .utf8)
+        let copy = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            var copier = LocalTreeCopy(excludes: [])
+            try copier.copy("\(root)/src", to: "\(root)/dst")
+        }
+        await #expect(throws: CancellationError.self) { try await copy.value }
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/dst/PG_VERSION"))
+    }
+
+    @Test func postmasterWatchSeesAStoppedServer() throws {
+        let root = NSTemporaryDirectory() + "walmgr-pm-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let watch = PostmasterWatch(dataDir: root)
+        #expect(watch.gone()?.contains("postmaster.pid is gone") == true)
+        try "\(getpid())\n\(root)\n".write(
+            toFile: "\(root)/postmaster.pid", atomically: false, encoding: .utf8)
+        #expect(watch.gone() == nil, "this process runs")
+        var child = pid_t(0)
+        var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { free(argv[0]) }
+        #expect(posix_spawn(&child, "/bin/true", nil, nil, &argv, nil) == 0)
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+        try "\(child)\n".write(
+            toFile: "\(root)/postmaster.pid", atomically: false, encoding: .utf8)
+        #expect(watch.gone()?.contains("pid \(child)") == true)
+    }
+
     @Test func copiesTheTreeWithoutExcludedEntries() throws {
         let root = NSTemporaryDirectory() + "walmgr-tree-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }

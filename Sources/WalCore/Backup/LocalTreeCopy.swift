@@ -78,6 +78,7 @@ struct LocalTreeCopy {
     }
 
     private mutating func copyFile(_ from: String, to: String, stat st: stat) throws {
+        try Task.checkCancellation()  // e.g. the master went away (MasterBackup.watchingMaster)
         let input = open(from, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             if errno == ENOENT { return }

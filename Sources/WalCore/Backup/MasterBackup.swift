@@ -2,7 +2,7 @@ import Foundation
 
 /// `backup` (master): a non-exclusive base backup of the running master into the slave's
 /// full_backup, through an in-progress directory, then rotation and WAL purge on the slave.
-struct MasterBackup {
+struct MasterBackup: Sendable {
     let config: MasterConfig
     let context: CommandContext
     let link: SlaveLink
@@ -57,7 +57,12 @@ struct MasterBackup {
         try await link.run("xbackupprep", runner: context.runner)
         let startLSN = try session.start(label: manifest.label)
         log.info("backup \"\(manifest.label)\" started at \(startLSN)")
-        try await copyAll(session: session, manifest: &manifest)
+        manifest = try await watchingMaster { [self, manifest] in
+            var copied = manifest
+            try await copyAll(manifest: &copied)
+            return copied
+        }
+        try await copyConfigFiles(shown: session.configFiles())
         let stop = try session.stop(waitForArchive: false)
         log.info("backup stopped at \(stop.lsn); waiting for its WAL in the archive")
         try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
@@ -75,8 +80,41 @@ struct MasterBackup {
                 + "\(manifest.fileCount) files, WAL \(manifest.startWAL)…\(manifest.stopWAL)")
     }
 
-    /// Copies the data dir, each tablespace and the config files; records sizes and tablespaces.
-    func copyAll(session: BackupSession, manifest: inout BackupManifest) async throws {
+    /// Runs `copy` while watching the master's postmaster: when it goes away (a crash, a stop),
+    /// the copy is cancelled (rsync is stopped, the in-process copy stops before its next file)
+    /// and the backup fails now, not after copying everything and failing at pg_backup_stop.
+    func watchingMaster(
+        _ copy: @escaping @Sendable () async throws -> BackupManifest
+    ) async throws -> BackupManifest {
+        let postmaster = PostmasterWatch(dataDir: config.masterData)
+        let copying = Task { try await copy() }
+        let watcher = Task { () -> String? in
+            while !Task.isCancelled {
+                if let gone = postmaster.gone() {
+                    copying.cancel()
+                    return gone
+                }
+                try? await Task.sleep(for: PostmasterWatch.interval)
+            }
+            return nil
+        }
+        do {
+            let copied = try await copying.value
+            watcher.cancel()
+            if let gone = await watcher.value { throw BackupError.masterStopped(reason: gone) }
+            return copied
+        } catch {
+            watcher.cancel()
+            let seen = await watcher.value
+            if let gone = seen ?? postmaster.gone() {
+                throw BackupError.masterStopped(reason: gone)
+            }
+            throw error
+        }
+    }
+
+    /// Copies the data dir and each tablespace; records sizes and tablespaces.
+    func copyAll(manifest: inout BackupManifest) async throws {
         let dest = inProgress
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
@@ -94,7 +132,6 @@ struct MasterBackup {
         }
         manifest.sizeBytes = bytes
         manifest.fileCount = files
-        try await copyConfigFiles(shown: session.configFiles())
     }
 
     /// Copies a tree: in-process with sendfile when the backup dir is local, else rsync over ssh.
