@@ -25,7 +25,7 @@ import Testing
         let root = NSTemporaryDirectory() + "walmgr-pm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let watch = PostmasterWatch(dataDir: root)
+        let watch = PostmasterWatch(dataDir: root, role: "master")
         #expect(watch.gone()?.contains("postmaster.pid is gone") == true)
         try "\(getpid())\n\(root)\n".write(
             toFile: "\(root)/postmaster.pid", atomically: false, encoding: .utf8)

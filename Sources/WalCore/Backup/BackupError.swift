@@ -12,8 +12,8 @@ public enum BackupError: WalmgrError {
     case missingKey(key: String, configFile: String, example: String)
     /// The server refused or lost the backup session.
     case server(step: String, detail: String)
-    /// The master's postmaster went away while the backup copied.
-    case masterStopped(reason: String)
+    /// The server being backed up (master or standby) went away while the backup copied.
+    case serverStopped(role: String, reason: String)
     /// A file name given to a slave helper is not one walmgr writes.
     case badName(String)
 
@@ -43,8 +43,8 @@ public enum BackupError: WalmgrError {
         case .server(let step, let detail):
             return "\(step) failed: \(detail). The backup was abandoned and the server is not "
                 + "left in backup mode (closing the session aborts it)"
-        case .masterStopped(let reason):
-            return "the master stopped during the backup (\(reason)); the copy was stopped and "
+        case .serverStopped(let role, let reason):
+            return "the \(role) stopped during the backup (\(reason)); the copy was stopped and "
                 + "nothing was kept. Find out why it stopped (its log), start it, and run backup "
                 + "again; earlier backups are untouched"
         case .badName(let name):

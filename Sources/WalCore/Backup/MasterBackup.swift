@@ -57,11 +57,12 @@ struct MasterBackup: Sendable {
         try await link.run("xbackupprep", runner: context.runner)
         let startLSN = try session.start(label: manifest.label)
         log.info("backup \"\(manifest.label)\" started at \(startLSN)")
-        manifest = try await watchingMaster { [self, manifest] in
-            var copied = manifest
-            try await copyAll(manifest: &copied)
-            return copied
-        }
+        manifest = try await PostmasterWatch(dataDir: config.masterData, role: "master")
+            .guarding { [self, manifest] in
+                var copied = manifest
+                try await copyAll(manifest: &copied)
+                return copied
+            }
         try await copyConfigFiles(shown: session.configFiles())
         let stop = try session.stop(waitForArchive: false)
         log.info("backup stopped at \(stop.lsn); waiting for its WAL in the archive")
@@ -78,38 +79,6 @@ struct MasterBackup: Sendable {
         log.info(
             "backup complete: \(ListBackups.humanSize(manifest.sizeBytes)) in "
                 + "\(manifest.fileCount) files, WAL \(manifest.startWAL)…\(manifest.stopWAL)")
-    }
-
-    /// Runs `copy` while watching the master's postmaster: when it goes away (a crash, a stop),
-    /// the copy is cancelled (rsync is stopped, the in-process copy stops before its next file)
-    /// and the backup fails now, not after copying everything and failing at pg_backup_stop.
-    func watchingMaster(
-        _ copy: @escaping @Sendable () async throws -> BackupManifest
-    ) async throws -> BackupManifest {
-        let postmaster = PostmasterWatch(dataDir: config.masterData)
-        let copying = Task { try await copy() }
-        let watcher = Task { () -> String? in
-            while !Task.isCancelled {
-                if let gone = postmaster.gone() {
-                    copying.cancel()
-                    return gone
-                }
-                try? await Task.sleep(for: PostmasterWatch.interval)
-            }
-            return nil
-        }
-        do {
-            let copied = try await copying.value
-            watcher.cancel()
-            return copied  // a crash from here on fails pg_backup_stop
-        } catch {
-            watcher.cancel()
-            let seen = await watcher.value
-            if let gone = seen ?? postmaster.gone() {
-                throw BackupError.masterStopped(reason: gone)
-            }
-            throw error
-        }
     }
 
     /// Copies the data dir and each tablespace; records sizes and tablespaces.

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// A standby cannot switch WAL: the stop segment is archived only once the master switches, so
 /// walmgr asks the master (`master_db`) for `pg_switch_wal()` and waits for the segment.
-struct StandbyBackup {
+struct StandbyBackup: Sendable {
     let config: SlaveConfig
     let context: CommandContext
     let catalog: BackupCatalog
@@ -52,7 +52,12 @@ struct StandbyBackup {
         var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "standby")
         let startLSN = try session.start(label: manifest.label)
         log.info("standby backup \"\(manifest.label)\" started at \(startLSN)")
-        try copy(&manifest)
+        manifest = try await PostmasterWatch(dataDir: config.slaveData, role: "standby")
+            .guarding { [self, manifest] in
+                var copied = manifest
+                try copy(&copied)
+                return copied
+            }
         let stop = try session.stop()
         try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
         let dir = catalog.inProgress
