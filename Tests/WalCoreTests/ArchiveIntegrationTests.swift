@@ -182,15 +182,3 @@ import Testing
             !FileManager.default.fileExists(atPath: "\(pair.completedWals)/.\(name).walmgr-tmp"))
     }
 }
-
-/// Polls a condition every 100 ms until it holds or the timeout passes.
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw HarnessError("timed out after \(timeout) waiting until \(what)")
-}

@@ -75,17 +75,15 @@ struct FaultLifecycleTests {
         let log = "\(lab.scratch)/restore.log"
         let restore = try spawnWalmgr(lab, ["-v", "restore"], path: path, stderr: log)
         let staging = "\(lab.standbyData).walmgr-restore"
-        do {
-            try await waitUntil("restore copies into \(staging)") {
-                guard restore.isRunning else {
-                    throw HarnessError("restore exited (\(restore.terminationStatus)) early")
-                }
-                return FileManager.default.fileExists(atPath: staging)
-                    && FileManager.default.fileExists(atPath: pidFile)
-            }
-        } catch {
+        try await waitUntil("restore copies into \(staging), or exits") {
+            !restore.isRunning
+                || (FileManager.default.fileExists(atPath: staging)
+                    && FileManager.default.fileExists(atPath: pidFile))
+        }
+        guard restore.isRunning else {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no output)"
-            throw HarnessError("\(error); restore's output:\n\(text)")
+            throw HarnessError(
+                "restore exited (\(restore.terminationStatus)) before copying:\n\(text)")
         }
         // kill -9 of the whole job, as systemd or an OOM kill of the group would do.
         kill(restore.processIdentifier, SIGKILL)
@@ -135,7 +133,7 @@ struct FaultLifecycleTests {
             }
             return (ok, failed)
         }
-        try await lab.waitUntil("rows streamed to the standby") {
+        try await waitUntil("rows streamed to the standby") {
             try await standby.psql("SELECT count(*) > 3 FROM t") == "t"
         }
         let boot = try await lab.walmgr(["boot"])

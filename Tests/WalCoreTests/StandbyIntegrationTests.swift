@@ -63,7 +63,7 @@ import Testing
         #expect(auto.contains("primary_conninfo") == streaming)
         try await lab.master.psql("UPDATE t SET v = '\(value)' WHERE id = 1")
         if !streaming { try await lab.master.psql("SELECT pg_switch_wal()") }
-        try await lab.waitUntil("the UPDATE on the standby") {
+        try await waitUntil("the UPDATE on the standby") {
             try await standby.psql("SELECT v FROM t WHERE id = 1") == value
         }
     }
@@ -81,7 +81,7 @@ import Testing
         let standby = lab.attachStandby()
         try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
         try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 900) g")
-        try await lab.waitUntil("the standby has 900 rows") {
+        try await waitUntil("the standby has 900 rows") {
             try await standby.psql("SELECT count(*) FROM t") == "900"
         }
         let socket = lab.master.socketDir
@@ -107,7 +107,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(lab.fullBackup).inprogress"))
         #expect(FileManager.default.fileExists(atPath: "\(lab.fullBackup)/backup_label"))
 
-        try await lab.waitUntil("the master archived the segment with row 950") {
+        try await waitUntil("the master archived the segment with row 950") {
             try await lab.master.psql(
                 "SELECT last_archived_wal IS NOT NULL AND failed_count = 0 "
                     + "AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) "

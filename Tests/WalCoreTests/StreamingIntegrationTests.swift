@@ -20,7 +20,7 @@ import Testing
         let auto = try String(
             contentsOfFile: "\(lab.lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
         #expect(auto.contains("primary_slot_name = '\(lab.slot)'"), "\(auto)")
-        try await lab.lab.waitUntil("the standby streaming through slot \(lab.slot)") {
+        try await waitUntil("the standby streaming through slot \(lab.slot)") {
             try await lab.master(
                 "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s "
                     + "ON s.active_pid = r.pid WHERE r.state = 'streaming' "
@@ -67,7 +67,7 @@ import Testing
         let set = try await lab.walmgr(["synch-standby", "FIRST 1 (s1)"])
         #expect(set.succeeded, "\(set.stderrTail)")
         #expect(set.output.contains("s1: streaming, sync_state sync"), "\(set.output)")
-        try await lab.lab.waitUntil("s1 synchronous") {
+        try await waitUntil("s1 synchronous") {
             try await lab.master(
                 "SELECT sync_state FROM pg_stat_replication WHERE application_name = 's1'")
                 == "sync"
@@ -87,7 +87,7 @@ import Testing
     /// cleanup drops the slot.
     func slotRetainsWALWhileStandbyIsDown(_ lab: StreamingLab, standby: PGCluster) async throws {
         standby.stop()
-        try await lab.lab.waitUntil("the slot released") {
+        try await waitUntil("the slot released") {
             try await lab.master(
                 "SELECT active FROM pg_replication_slots WHERE slot_name = '\(lab.slot)'") == "f"
         }

@@ -73,7 +73,7 @@ import Testing
         let second = try await lab.sync(["sync"])
         #expect(second.succeeded, "\(second.stderrTail)")
         #expect(second.stderrTail.contains("in 2 pieces"), "\(second.stderrTail)")
-        try await lab.waitUntil("\(name) archived") {
+        try await waitUntil("\(name) archived") {
             FileManager.default.fileExists(atPath: "\(lab.completedWals)/\(name)")
         }
         #expect(try FileCompare.identical("\(partialDir)/\(name)", "\(lab.completedWals)/\(name)"))

@@ -33,7 +33,7 @@ import Testing
             sshd.stop()
             try await closeSSHControlMaster(sshd)
             try await pair.master.psql("INSERT INTO r SELECT generate_series(1, 1000)")
-            try await waitFor("a failed round in the log") { log().contains("sync round failed") }
+            try await waitUntil("a failed round in the log") { log().contains("sync round failed") }
             try await Task.sleep(for: .seconds(5))  // the outage itself is what is tested
             try await sshd.start()
             try await pair.master.psql("INSERT INTO r VALUES (2)")
@@ -43,7 +43,7 @@ import Testing
             let stop = try await pair.run([pair.masterIni, "syncdaemon", "-s"])
             #expect(stop.succeeded)
             let pid = daemon!
-            try await waitFor("syncdaemon exits after -s") { TestEnv.processGone(pid) }
+            try await waitUntil("syncdaemon exits after -s") { TestEnv.processGone(pid) }
             daemon = nil
             #expect(!FileManager.default.fileExists(atPath: pidfile))
             #expect(log().contains("syncdaemon stopped"), "\(log())")
@@ -61,7 +61,7 @@ import Testing
         let offset = Int(parts[1]) ?? 0
         let source = "\(pair.master.dataDir)/pg_wal/\(name)"
         let copy = "\(pair.walmgrData)/logs.partial/\(name)"
-        try await waitFor("\(copy) to hold \(offset) bytes of \(source)", timeout: timeout) {
+        try await waitUntil("\(copy) to hold \(offset) bytes of \(source)", timeout: timeout) {
             let want = try Data(contentsOf: URL(fileURLWithPath: source)).prefix(offset)
             let have = try Data(contentsOf: URL(fileURLWithPath: copy)).prefix(offset)
             return want == have

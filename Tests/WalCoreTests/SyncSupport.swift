@@ -112,15 +112,3 @@ func closeSSHControlMaster(_ sshd: SSHD) async throws {
     _ = try await TestEnv.runner.run(
         Command("ssh", ssh.baseArguments + ["-O", "exit", ssh.host], user: TestEnv.runAsUser))
 }
-
-/// Polls `probe` until it returns true.
-func waitFor(
-    _ what: String, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await probe()) == true { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    throw HarnessError("timed out after \(timeout) waiting for \(what)")
-}

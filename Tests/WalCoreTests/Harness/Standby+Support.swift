@@ -120,16 +120,4 @@ final class StandbyLab {
         standby = cluster
         return cluster
     }
-
-    /// Polls `probe` until it returns true.
-    func waitUntil(
-        _ what: String, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await probe()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw HarnessError("timed out after \(timeout) waiting for \(what)")
-    }
 }

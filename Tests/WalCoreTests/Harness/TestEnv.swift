@@ -194,3 +194,23 @@ enum TestEnv {
         }
     }
 }
+
+/// Polls `condition` every 100 ms until it holds or `timeout` passes. A probe that throws
+/// (psql while a server starts) counts as "not yet"; the last error is in the timeout message.
+func waitUntil(
+    _ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    var lastError: (any Error)?
+    while ContinuousClock.now < deadline {
+        do {
+            if try await condition() { return }
+        } catch {
+            lastError = error
+        }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    throw HarnessError(
+        "timed out after \(timeout) waiting until \(what)"
+            + (lastError.map { "; the last check failed with: \($0)" } ?? ""))
+}
