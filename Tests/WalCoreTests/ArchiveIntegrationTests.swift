@@ -26,7 +26,7 @@ import Testing
             try await duplicatesAndConflicts(pair)
 
             sshd.stop()
-            try await closeSSHMaster(pair: pair, sshd: sshd)
+            try await closeSSHControlMaster(sshd)
             let before = try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver")
             try await pair.master.psql("CREATE TABLE during_outage AS SELECT 1 AS x")
             let pending = try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
@@ -73,16 +73,6 @@ import Testing
     }
 
     // MARK: - steps
-
-    /// Ends walmgr's persistent ssh connection, which outlives the stopped listener.
-    func closeSSHMaster(pair: WalmgrPair, sshd: SSHD) async throws {
-        let uid = UserAccount(name: TestEnv.serverUserName)?.uid ?? geteuid()
-        let ssh = SSH(
-            host: "\(sshd.user)@\(sshd.host)", options: sshd.sshOptions,
-            controlDir: "/tmp/walmgr-ssh-\(uid)")
-        _ = try await TestEnv.runner.run(
-            Command("ssh", ssh.baseArguments + ["-O", "exit", ssh.host], user: TestEnv.runAsUser))
-    }
 
     func archiveAndVerify(_ pair: WalmgrPair) async throws {
         try pair.master.appendConf("wal_keep_size = '1GB'")

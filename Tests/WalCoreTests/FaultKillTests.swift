@@ -92,22 +92,11 @@ struct FaultKillTests {
         return path
     }
 
-    /// Starts `walmgr MASTER_INI xarchive SOURCE NAME` as the server's user; returns its PID
-    /// (setpriv execs walmgr, so it is walmgr's own).
+    /// Starts `walmgr MASTER_INI xarchive SOURCE NAME` as the server's user; returns its PID.
     func spawnXArchive(_ lab: FaultLab, source: String, name: String) throws -> pid_t {
-        var argv = [lab.pair.walmgr, lab.pair.masterIni, "xarchive", source, name]
-        if let user = TestEnv.runAsUser {
-            argv =
-                ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"]
-                + argv
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: lab.pair.scratch)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process.processIdentifier
+        try TestEnv.spawn(
+            TestEnv.asRunUser([lab.pair.walmgr, lab.pair.masterIni, "xarchive", source, name]),
+            cwd: lab.pair.scratch
+        ).processIdentifier
     }
 }

@@ -72,7 +72,7 @@ final class FaultLab {
         closeSSHMasterSync()
         sshd.destroy()
         pair.master.stop(mode: "immediate")
-        for mount in mounts.reversed() { Self.runSync("/usr/bin/umount", ["-l", mount]) }
+        for mount in mounts.reversed() { TestEnv.runQuietly(["/usr/bin/umount", "-l", mount]) }
         mounts = []
         pair.destroy()
         net.destroy()
@@ -122,23 +122,8 @@ final class FaultLab {
     }
 
     private func closeSSHMasterSync() {
-        var argv = ["/usr/bin/ssh"] + ssh.baseArguments + ["-O", "exit", ssh.host]
-        if let user = TestEnv.runAsUser {
-            argv =
-                ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"]
-                + argv
-        }
-        Self.runSync(argv[0], Array(argv.dropFirst()))
-    }
-
-    static func runSync(_ executable: String, _ arguments: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return }
-        process.waitUntilExit()
+        TestEnv.runQuietly(
+            TestEnv.asRunUser(["/usr/bin/ssh"] + ssh.baseArguments + ["-O", "exit", ssh.host]))
     }
 
     /// Fails the test when the secret appears in any recorded output or any walmgr log file.

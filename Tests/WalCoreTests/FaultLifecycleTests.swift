@@ -170,29 +170,14 @@ struct FaultLifecycleTests {
         return (path, pidFile)
     }
 
-    /// Starts `walmgr SLAVE_INI ARGS` as the server's user with `path` as PATH; setpriv execs
-    /// walmgr, so the process's PID is walmgr's own.
+    /// Starts `walmgr SLAVE_INI ARGS` as the server's user with `path` as PATH and stderr in
+    /// the file `stderr`.
     func spawnWalmgr(_ lab: StandbyLab, _ arguments: [String], path: String, stderr: String)
         throws -> Process
     {
-        var argv = [lab.walmgr, lab.slaveIni] + arguments
-        if let user = TestEnv.runAsUser {
-            argv =
-                ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"]
-                + argv
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: lab.scratch)
-        var environment = ProcessInfo.processInfo.environment
-        environment["PATH"] = path
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        _ = FileManager.default.createFile(atPath: stderr, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
-        try process.run()
-        return process
+        try TestEnv.spawn(
+            TestEnv.asRunUser([lab.walmgr, lab.slaveIni] + arguments), cwd: lab.scratch,
+            environment: ["PATH": path], stderr: stderr)
     }
 
     /// psql running one statement against `cluster`, as a Sendable command for a load task.

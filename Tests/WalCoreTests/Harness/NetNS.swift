@@ -66,8 +66,8 @@ final class NetNS {
     func destroy() {
         guard !removed else { return }
         removed = true
-        Self.runSync(["netns", "delete", name])
-        Self.runSync(["link", "delete", hostSide])
+        TestEnv.runQuietly([Self.ip, "netns", "delete", name])
+        TestEnv.runQuietly([Self.ip, "link", "delete", hostSide])
     }
 
     private func inside(_ arguments: [String]) async throws {
@@ -76,17 +76,6 @@ final class NetNS {
 
     private static func ipRun(_ arguments: [String]) async throws {
         try await TestEnv.run(Command(ip, arguments), timeout: .seconds(30))
-    }
-
-    /// Runs `ip` synchronously and quietly (teardown runs in `defer` and `deinit`).
-    private static func runSync(_ arguments: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ip)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return }
-        process.waitUntilExit()
     }
 
     /// The names of every network namespace on the machine.
@@ -104,7 +93,7 @@ final class NetNS {
             guard let pid = rest.split(separator: "-").first.flatMap({ pid_t($0) }),
                 TestEnv.processGone(pid)
             else { continue }
-            runSync(["netns", "delete", ns])
+            TestEnv.runQuietly([ip, "netns", "delete", ns])
         }
     }
 
@@ -119,23 +108,5 @@ final class NetNS {
             if !taken { return candidate }
         }
         throw HarnessError("no free 10.213.X.0/30 subnet for a test namespace")
-    }
-}
-
-extension TestEnv {
-    /// True when something accepts TCP connections on `host`:`port` (an IPv4 address).
-    static func accepts(host: String, port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }

@@ -146,19 +146,57 @@ enum TestEnv {
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    static func accepts(port: Int) -> Bool {
+    static func accepts(port: Int) -> Bool { accepts(host: "127.0.0.1", port: port) }
+
+    /// True when something accepts TCP connections on `host`:`port` (an IPv4 address).
+    static func accepts(host: String, port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(host)
         return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
+    }
+
+    /// `argv` run as the server's user when the tests run as root; setpriv execs the program,
+    /// so a spawned process's PID is the program's own.
+    static func asRunUser(_ argv: [String]) -> [String] {
+        guard let user = runAsUser else { return argv }
+        return ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"] + argv
+    }
+
+    /// Starts `argv` without waiting, for tests that kill it: stdout is discarded, stderr goes
+    /// to the file `stderr` (created) or is discarded; `environment` is merged into this one's.
+    static func spawn(
+        _ argv: [String], cwd: String, environment: [String: String] = [:], stderr: String? = nil
+    ) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        if let stderr {
+            _ = FileManager.default.createFile(atPath: stderr, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
+        try process.run()
+        return process
+    }
+
+    /// Runs `argv` to its end, quietly and ignoring failure: teardown in `defer` and `deinit`,
+    /// where nothing can be awaited.
+    static func runQuietly(_ argv: [String]) {
+        guard let process = try? spawn(argv, cwd: "/") else { return }
+        process.waitUntilExit()
     }
 
     /// Runs a command through the real runner and throws unless it exits 0; returns stdout.
