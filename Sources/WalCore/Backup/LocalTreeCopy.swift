@@ -30,6 +30,26 @@ struct LocalTreeCopy {
     /// Creates a copier with rsync-syntax excludes.
     init(excludes: [String]) { rules = excludes.map(Rule.init) }
 
+    /// One tree of a backup (`what` names it in errors), with the progress line when `progress`;
+    /// a failure is the backup's ``BackupError/copyFailed(what:command:status:stderr:)``.
+    static func backup(
+        _ what: String, from source: String, to destination: String, excludes: [String],
+        progress: Bool
+    ) throws -> (bytes: Int64, files: Int) {
+        let watcher =
+            progress ? BackupProgress.start(source: source, destination: .local(destination)) : nil
+        defer { watcher?.cancel() }
+        var copier = LocalTreeCopy(excludes: excludes)
+        do {
+            try copier.copy(source, to: destination)
+        } catch {
+            throw BackupError.copyFailed(
+                what: what, command: "in-process copy to \(destination)", status: "failed",
+                stderr: "\(error)")
+        }
+        return (copier.bytes, copier.files)
+    }
+
     /// Copies `source` into `destination` (created if missing); files that vanish while the
     /// server runs are skipped, as rsync's exit 24 allows.
     mutating func copy(_ source: String, to destination: String) throws {

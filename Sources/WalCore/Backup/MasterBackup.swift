@@ -115,17 +115,8 @@ struct MasterBackup: Sendable {
                     compress: config.compression, excludes: excludes),
                 progressFrom: progress ? source : nil)
         }
-        let watcher = progress ? BackupProgress.start(source: source, destination: dest) : nil
-        defer { watcher?.cancel() }
-        var copier = LocalTreeCopy(excludes: excludes)
-        do {
-            try copier.copy(source, to: path)
-        } catch {
-            throw BackupError.copyFailed(
-                what: what, command: "in-process copy to \(path)", status: "failed",
-                stderr: "\(error)")
-        }
-        return (copier.bytes, copier.files)
+        return try LocalTreeCopy.backup(
+            what, from: source, to: path, excludes: excludes, progress: progress)
     }
 
     /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.

@@ -101,18 +101,10 @@ struct StandbyBackup: Sendable {
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         for (source, dest, excludes) in jobs {
-            let progress = BackupProgress.start(source: source, destination: .local(dest))
-            defer { progress?.cancel() }
-            var copier = LocalTreeCopy(excludes: excludes)
-            do {
-                try copier.copy(source, to: dest)
-            } catch {
-                throw BackupError.copyFailed(
-                    what: source, command: "in-process copy to \(dest)", status: "failed",
-                    stderr: "\(error)")
-            }
-            manifest.sizeBytes += copier.bytes
-            manifest.fileCount += copier.files
+            let copied = try LocalTreeCopy.backup(
+                source, from: source, to: dest, excludes: excludes, progress: true)
+            manifest.sizeBytes += copied.bytes
+            manifest.fileCount += copied.files
         }
     }
 
