@@ -68,14 +68,21 @@ import Testing
         #expect("\(error!)".contains("does not belong to"))
     }
 
-    /// Records commands and their stdin instead of running them.
+    /// Records commands and their stdin instead of running them; a descriptor's bytes are
+    /// read at once (as the child would) and recorded as `.bytes`.
     final class RecordingRunner: ProcessRunning, @unchecked Sendable {
         // Only touched from the one test task that owns it.
         var calls: [(Command, ProcessInput)] = []
         func run(_ command: Command, input: ProcessInput, timeout: Duration?) async throws
             -> ProcessResult
         {
-            calls.append((command, input))
+            guard case .fileDescriptor(let fd) = input else {
+                calls.append((command, input))
+                return ProcessResult(status: 0)
+            }
+            var bytes: [UInt8] = []
+            try WALCodec.readChunks(fd, path: "stdin") { bytes.append(contentsOf: $0) }
+            calls.append((command, .bytes(bytes)))
             return ProcessResult(status: 0)
         }
     }

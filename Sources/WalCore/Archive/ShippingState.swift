@@ -10,16 +10,9 @@ enum ShippingState {
     static func recordShipped(_ name: WALName, dataDir: String, log: Log) {
         guard name.kind == .segment else { return }
         let path = "\(dataDir)/\(lastFile)"
-        let tmp = path + ".tmp"
-        do {
-            try Array((name.name + "\n").utf8).withUnsafeBytes { raw in
-                guard FileManager.default.createFile(atPath: tmp, contents: Data(raw)) else {
-                    throw FileError("write", tmp)
-                }
-            }
-            guard rename(tmp, path) == 0 else { throw FileError("rename \(tmp) to", path) }
-        } catch {
-            log.warning("could not record \(name) in \(path): \(error)")
+        // createFile writes a temp file and renames it over `path`: readers never see half.
+        if !FileManager.default.createFile(atPath: path, contents: Data((name.name + "\n").utf8)) {
+            log.warning("could not record \(name) in \(path): \(FileError("write", path))")
         }
     }
 

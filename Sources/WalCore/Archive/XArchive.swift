@@ -67,19 +67,21 @@ enum XArchive {
                 "xreceive", [name.name, String(size)], input: .fileDescriptor(fd),
                 runner: context.runner)
         } else {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(size / 4)
+            // Compressed into an in-memory file, which ssh then reads as its stdin.
+            var compressed = try MemoryFile()
+            defer { close(compressed.fd) }
             let read = try WALCodec.compress(
                 method, level: level, threads: threads, from: fd, size: size,
                 sourcePath: name.name
-            ) { bytes.append(contentsOf: $0) }
+            ) { try compressed.write($0) }
             guard read == size else {
                 throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
             }
+            try compressed.rewind()
             let stored = ArchivedWAL(name: name, method: method)
             reply = try await link.run(
-                "xreceive", [stored.fileName, String(bytes.count)], input: .bytes(bytes),
-                runner: context.runner)
+                "xreceive", [stored.fileName, String(compressed.size)],
+                input: .fileDescriptor(compressed.fd), runner: context.runner)
         }
         return reply.output.contains("already present") ? .alreadyPresent : .stored
     }

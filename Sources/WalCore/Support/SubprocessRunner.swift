@@ -119,19 +119,38 @@ extension Subprocess.BytesOutput {
     init(limit: Int) { self = .bytes(limit: limit) }
 }
 
-/// Bytes in an anonymous in-memory file (memfd), positioned at the start, for a child's stdin.
+/// An anonymous in-memory file (memfd) for a child's stdin; the owner closes `fd`.
 struct MemoryFile {
+    static let name = "an in-memory file"
     let fd: Int32
+    /// Bytes written so far.
+    private(set) var size = 0
 
-    init(_ bytes: [UInt8]) throws {
+    /// An empty file.
+    init() throws {
         fd = walmgr_memfd("walmgr-input")
-        guard fd >= 0 else { throw FileError("create", "an in-memory file") }
+        guard fd >= 0 else { throw FileError("create", Self.name) }
+    }
+
+    /// A file holding `bytes`, positioned at the start.
+    init(_ bytes: [UInt8]) throws {
+        try self.init()
         do {
-            try Durable.writeAll(fd, bytes, path: "an in-memory file")
-            guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("seek", "an in-memory file") }
+            try bytes.withUnsafeBytes { try write($0) }
+            try rewind()
         } catch {
             close(fd)
             throw error
         }
+    }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try Durable.writeAll(fd, bytes, path: Self.name)
+        size += bytes.count
+    }
+
+    /// Back to the start, for the reader.
+    func rewind() throws {
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw FileError("seek", Self.name) }
     }
 }
