@@ -4,8 +4,10 @@ import Foundation
 /// text (docs/walmgr.md has the long form).
 public enum CommandHelp {
     /// The help text and exit status when `arguments` (without the program name) ask for help:
-    /// `help`, `help COMMAND`, or `CONFIG COMMAND ... --help|-h`. Nil otherwise.
+    /// `help`, `help COMMAND`, `help --man` (the manual page), or `CONFIG COMMAND ... --help|-h`.
+    /// Nil otherwise.
     public static func intercept(_ arguments: [String]) -> (text: String, status: Int32)? {
+        if arguments == ["help", "--man"] { return (ManPage.render(date: ManPage.today()), 0) }
         var words: [String] = []
         var wantsHelp = false
         var skipNext = false
@@ -20,7 +22,6 @@ public enum CommandHelp {
                 words.append(argument)
             }
         }
-        if arguments == ["help", "--man"] { return (ManPage.render(date: ManPage.today()), 0) }
         if words.first == "help" {
             guard words.count > 1 else {
                 return ("Commands:\n\(CommandCatalog.listing)\n\nwalmgr help COMMAND for one.\n", 0)
