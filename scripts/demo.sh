@@ -75,6 +75,7 @@ INI
 run tee "$DIR/wal-slave.ini" >/dev/null <<INI
 [walmgr]
 slave_data = $STANDBY
+slave_config_dir = %(slave_data)s
 slave_bin = $PGBIN
 walmgr_data = $DIR/walshipping
 primary_conninfo = host=127.0.0.1 port=$MPORT user=postgres

@@ -13,6 +13,8 @@ public enum BackupCopy {
         "/postgresql.auto.conf.tmp", "/current_logfiles.tmp",
         "/backup_label", "/tablespace_map", "/backup_manifest", "/backup_label.old",
         "/standby.signal", "/recovery.signal", "/recovery.conf",
+        // setup's copies of the postgresql.conf it edited (`postgresql.conf.walmgr-<time>`).
+        "*.conf.walmgr-*",
         // Made by xbackupprep for tablespace copies; the exclude also shields it from --delete.
         "/\(tablespaceDir)",
     ]

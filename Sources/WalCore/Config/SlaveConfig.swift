@@ -16,6 +16,9 @@ public struct SlaveConfig: Sendable, Equatable {
     /// `slave_config_dir`: where postgresql.conf and pg_hba.conf go on restore; default
     /// `slave_data`.
     public let slaveConfigDir: String
+    /// True when the ini sets `slave_config_dir`: only then does a first restore put the
+    /// master's config files from config_backup in place (walmgr3's rule).
+    public let slaveConfigDirIsSet: Bool
     /// `slave_pg_xlog`: put pg_wal elsewhere and symlink it on restore.
     public let slavePgXlog: String?
     /// `backup_datadir`: on restore, keep the old data dir as `<slave_data>.N` (default true).
@@ -42,6 +45,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.slaveStartCmd = slaveStartCmd
         self.slaveStopCmd = slaveStopCmd
         self.slaveConfigDir = slaveConfigDir ?? slaveData
+        self.slaveConfigDirIsSet = slaveConfigDir != nil
         self.slavePgXlog = slavePgXlog
         self.backupDatadir = backupDatadir
         self.archiveCommand = archiveCommand

@@ -15,6 +15,11 @@ enum Restore {
         let destination = context.arguments.count > 1 ? context.arguments[1] : slaveData
         let isStandby = destination == slaveData
         let version = try backupVersion(entry)
+        let configFiles = ConfigRestore.choose(
+            destination: destination, config: config, isStandby: isStandby)
+        if isStandby, configFiles == .none, config.slaveStartCmd == nil {
+            throw StandbyError.noServerConfig(dataDir: destination, configFile: config.common.configFile)
+        }
         log.info(
             "restoring \(entry.manifest.name) (PostgreSQL \(version.majorName), start WAL "
                 + "\(entry.manifest.startWAL)) into \(destination)")
@@ -31,8 +36,8 @@ enum Restore {
         let tablespaces = try await copy.prepare()
         let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
         try configure(
-            copy.staging, config: config, version: version, isStandby: isStandby, slot: slot,
-            log: log)
+            copy.staging, destination: destination, configFiles: configFiles, config: config,
+            version: version, slot: slot, log: log)
         try copy.swap(tablespaceTargets: tablespaces)
         log.info(
             "\(destination) holds \(entry.manifest.name) (copied in \(seconds(since: started)) s)")
@@ -80,16 +85,15 @@ enum Restore {
 
     /// Config files, recovery settings and control files for the staged data dir.
     static func configure(
-        _ staging: String, config: SlaveConfig, version: ServerVersion, isStandby: Bool,
-        slot: String? = nil, log: Log
+        _ staging: String, destination: String, configFiles: ConfigRestore.Choice,
+        config: SlaveConfig, version: ServerVersion, slot: String? = nil, log: Log
     ) throws {
         let common = config.common
-        let intoData = !isStandby || config.slaveConfigDir == config.slaveData
         let record =
             "\(common.walmgrData ?? (common.completedWals as NSString).deletingLastPathComponent)/config.restored"
-        try ConfigRestore.run(
-            from: common.configBackup, into: intoData ? staging : config.slaveConfigDir,
-            intoFreshDataDir: intoData, record: record, log: log)
+        try ConfigRestore.apply(
+            configFiles, staging: staging, destination: destination,
+            configBackup: common.configBackup, record: record, log: log)
         let inputs = RecoverySettings.Inputs(
             walmgr: CommandContext.executablePath, configFile: common.configFile,
             primaryConninfo: common.primaryConninfo,

@@ -16,6 +16,8 @@ public enum StandbyError: WalmgrError {
     case promoteTimedOut(seconds: Int, dataDir: String)
     /// The backup was made by a different PostgreSQL major version than slave_bin's.
     case versionMismatch(backup: String, backupVersion: String, binVersion: String, bin: String)
+    /// A first restore would leave the standby without a postgresql.conf of its own.
+    case noServerConfig(dataDir: String, configFile: String)
 
     public var description: String {
         switch self {
@@ -48,6 +50,14 @@ public enum StandbyError: WalmgrError {
         case .versionMismatch(let backup, let backupVersion, let binVersion, let bin):
             return "backup \(backup) is PostgreSQL \(backupVersion) but \(bin) is \(binVersion): "
                 + "set slave_bin to the bin directory of PostgreSQL \(backupVersion)"
+        case .noServerConfig(let dataDir, let configFile):
+            return "not restoring: \(dataDir) has no postgresql.conf of its own and "
+                + "slave_config_dir is not set in \(configFile), so the standby would have no "
+                + "config to start with; nothing was changed. Set slave_config_dir = %(slave_data)s "
+                + "to use the master's copies from config_backup (edit its port there if the "
+                + "standby shares the host), or put the standby's postgresql.conf, pg_hba.conf and "
+                + "pg_ident.conf in \(dataDir), or set slave_start_cmd to a command that brings its "
+                + "own (pg_ctlcluster)"
         }
     }
 }

@@ -34,6 +34,7 @@ final class StandbyLab {
         try TestEnv.writeOwned(
             slaveIni,
             "[walmgr]\nslave_data = \(standbyData)\nslave_bin = \(binDir)\n"
+                + "slave_config_dir = %(slave_data)s\n"
                 + "walmgr_data = \(walmgrData)\nbackup_datadir = no\n\(conninfo)\(slaveExtra)\n")
         for dir in ["", "/logs.complete", "/logs.partial", "/config.backup"] {
             try FileManager.default.createDirectory(

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// restore keeps the standby's own config files; a first restore uses the master's copies only
+/// when slave_config_dir is set (walmgr3's rule), and backups leave out setup's conf copies.
+@Suite struct RestoreConfigTests {
+    static let withDir = "[walmgr]\nslave_data = /pg/data\nslave_config_dir = %(slave_data)s\n"
+    static let withoutDir = "[walmgr]\nslave_data = /pg/data\n"
+
+    @Test func theOldDataDirsOwnFilesWin() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wrc")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "port = 5499\n".write(toFile: "\(dir)/postgresql.conf", atomically: true, encoding: .utf8)
+        let config = try ConfigFixture.slave(Self.withDir)
+        #expect(
+            ConfigRestore.choose(destination: dir, config: config, isStandby: true)
+                == .keepOwn(names: ["postgresql.conf"]))
+        #expect(
+            ConfigRestore.choose(destination: "\(dir)/none", config: config, isStandby: true)
+                == .masterCopies(directory: "\(dir)/none", intoDataDir: true))
+        let unset = try ConfigFixture.slave(Self.withoutDir)
+        #expect(
+            ConfigRestore.choose(destination: "\(dir)/none", config: unset, isStandby: true)
+                == .none)
+    }
+
+    @Test func aSeparateConfigDirGetsTheMastersCopies() throws {
+        let config = try ConfigFixture.slave(Self.withoutDir + "slave_config_dir = /etc/pg\n")
+        #expect(
+            ConfigRestore.choose(destination: "/pg/data", config: config, isStandby: true)
+                == .masterCopies(directory: "/etc/pg", intoDataDir: false))
+    }
+
+    @Test func withoutSlaveConfigDirTheMastersFilesAreLeftOut() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wrc")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ConfigRestore.serverFiles + ["postgresql.auto.conf"] {
+            try "x\n".write(toFile: "\(dir)/\(name)", atomically: true, encoding: .utf8)
+        }
+        try ConfigRestore.apply(
+            .none, staging: dir, destination: "/pg/data", configBackup: "/nowhere",
+            record: "/nowhere/record", log: Log(quiet: true))
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(left == ["postgresql.auto.conf"], "only auto.conf (recovery settings) stays")
+    }
+
+    @Test func setupsConfCopiesAreNotBackedUp() {
+        let rules = LocalTreeCopy(excludes: BackupCopy.dataDirExcludes).rules
+        let excluded = { (name: String) in rules.contains { $0.excludes(name, name: name) } }
+        #expect(excluded("postgresql.conf.walmgr-20261130-010203"))
+        #expect(!excluded("postgresql.conf"))
+    }
+
+    /// On real servers: a re-restore keeps the standby's edited postgresql.conf, and a first
+    /// restore without slave_config_dir is refused before anything exists.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func restoreKeepsTheStandbysOwnConfig(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.makeBackup()
+        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        let unset = ini.replacingOccurrences(of: "slave_config_dir = %(slave_data)s\n", with: "")
+        try TestEnv.writeOwned(lab.slaveIni, unset)
+        let refused = try await lab.walmgr(["restore"])
+        #expect(refused.status == 1)
+        #expect(refused.stderrTail.contains("slave_config_dir is not set"), "\(refused.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "nothing was changed")
+
+        try TestEnv.writeOwned(lab.slaveIni, ini)
+        let first = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(first.succeeded, "restore: \(first.stderrTail)\n\(standby.logTail())")
+        let own = try String(
+            contentsOfFile: "\(lab.standbyData)/postgresql.conf", encoding: .utf8)
+            + "\n# the standby's own edit\n"
+        try TestEnv.writeOwned("\(lab.standbyData)/postgresql.conf", own)
+        try TestEnv.writeOwned(
+            "\(lab.walmgrData)/config.backup/postgresql.conf", "port = 1\n# the master's copy\n")
+        try await lab.makeBackup(label: "second")
+
+        let again = try await lab.walmgr(["restore"])
+        try #require(again.succeeded, "restore: \(again.stderrTail)\n\(standby.logTail())")
+        #expect(again.stderrTail.contains("kept the standby's own"), "\(again.stderrTail)")
+        let kept = try String(
+            contentsOfFile: "\(lab.standbyData)/postgresql.conf", encoding: .utf8)
+        #expect(kept == own)
+        #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
+    }
+}
