@@ -108,6 +108,9 @@ public enum CommandCatalog {
         CommandSpec(
             "xspace", [.slave], "", "print free space and writability as JSON (used by check)"),
         CommandSpec(
+            "xstreamuser", [.slave], "",
+            "print the user of primary_conninfo (used by setup's pg_hba check)"),
+        CommandSpec(
             "cleanup", [.slave], "[--yes]", "remove walmgr data, old data dirs, added key/.pgpass",
             flags: ["--yes"]),
     ]

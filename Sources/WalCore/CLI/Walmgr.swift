@@ -34,6 +34,7 @@ public enum Walmgr {
         "status": Status.run,
         "xversion": SlaveProbe.version,
         "xspace": SlaveProbe.space,
+        "xstreamuser": SlaveProbe.streamUser,
         "sync": SyncDaemon.once,
         "syncdaemon": SyncDaemon.run,
         "xpartialsync": XPartialSync.run,

@@ -32,7 +32,23 @@ struct SlaveCheck {
         } else {
             await dataDir(ini: ini)
         }
+        streamingConnection()
         backupsAndWAL()
+    }
+
+    /// The standby's own replication connection (primary_conninfo, replication=true).
+    func streamingConnection() {
+        guard let conninfo = config.common.primaryConninfo, !conninfo.isEmpty else { return }
+        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        let outcome = ReplicationProbe.probe(primaryConninfo: conninfo)
+        if let why = outcome.explained(user: user, configFile: config.common.configFile) {
+            report.add(.fail("streaming connection", why))
+        } else {
+            report.add(
+                .pass(
+                    "streaming connection",
+                    "the master accepts a replication connection as \(user) (primary_conninfo)"))
+        }
     }
 
     /// The data dir: restored, running, standby.signal, restore_command, connection.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Slave helpers that master `check` calls: `xversion` and `xspace`.
+/// Slave helpers that master `check` and `setup` call: `xversion`, `xspace`, `xstreamuser`.
 enum SlaveProbe {
     /// One slave directory: free space and whether the slave's user can write it.
     struct Space: Codable, Sendable, Equatable {
@@ -28,6 +28,17 @@ enum SlaveProbe {
     /// `xversion`: prints `walmgr VERSION`, so the master can compare.
     static func version(_ context: CommandContext) async throws -> Int32 {
         FileHandle.standardOutput.write(Data("walmgr \(Walmgr.version)\n".utf8))
+        return 0
+    }
+
+    /// `xstreamuser`: prints the user the standby streams as (`user` of primary_conninfo, else
+    /// libpq's default, this account), or nothing without primary_conninfo.
+    static func streamUser(_ context: CommandContext) async throws -> Int32 {
+        guard let conninfo = context.config.common.primaryConninfo, !conninfo.isEmpty else {
+            return 0
+        }
+        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        FileHandle.standardOutput.write(Data("\(user)\n".utf8))
         return 0
     }
 

@@ -21,8 +21,12 @@ public struct HBAProbe: Sendable {
     /// Checks the master's pg_hba for the standby this master config describes; nil when no
     /// standby is set up to stream (no remote `slave` and no `primary_conninfo`).
     /// - Throws: ``PGError`` when the rules cannot be read (for example, not a superuser).
-    public static func check(config: MasterConfig, db: PGConnection) throws -> HBAProbe? {
-        guard let client = try expectedClient(config) else { return nil }
+    /// - Parameter slaveUser: the user in the slave's own primary_conninfo (`xstreamuser`),
+    ///   used when the master config names none.
+    public static func check(config: MasterConfig, db: PGConnection, slaveUser: String? = nil)
+        throws -> HBAProbe?
+    {
+        guard let client = try expectedClient(config, slaveUser: slaveUser) else { return nil }
         let hbaFile = try db.scalar("SHOW hba_file") ?? "pg_hba.conf"
         let rules = try readRules(db)
         let verdict = HBAMatcher.verdict(
@@ -64,13 +68,15 @@ public struct HBAProbe: Sendable {
     }
 
     /// The standby as the master sees it. User: `replication_user`, else `user` of
-    /// `primary_conninfo`, else `postgres`. Address: the `slave` host (resolved when a name);
+    /// `primary_conninfo`, else the slave's own (`slaveUser`), else `postgres`. Address: the `slave` host (resolved when a name);
     /// for a local slave, the host of `primary_conninfo` (a socket when it is a directory).
-    static func expectedClient(_ config: MasterConfig) throws -> HBAClient? {
+    static func expectedClient(_ config: MasterConfig, slaveUser: String? = nil) throws
+        -> HBAClient?
+    {
         let conninfo = config.common.primaryConninfo.flatMap { $0.isEmpty ? nil : $0 }
         let user =
             config.replicationUser ?? conninfo.flatMap { Conninfo.value("user", in: $0) }
-            ?? "postgres"
+            ?? slaveUser ?? "postgres"
         if !config.slaveIsLocal, let slave = config.slave {
             return HBAClient(
                 address: try resolve(hostPart(slave), key: "slave", config), user: user)

@@ -43,20 +43,47 @@ extension MasterStatus {
 }
 
 extension SlaveStatus {
-    /// The receiver's slot, and a problem when `primary_conninfo` is set but nothing streams.
+    /// Seconds without a message from the master after which status asks why (an idle master
+    /// answers the receiver's requests well within this).
+    static let quietSeconds = 10.0
+
+    /// The receiver's slot and last message; when the standby should stream but is not, or
+    /// has heard nothing for a while, the cause from its own replication connection
+    /// (``ReplicationProbe``), with the lag counting the time since the last message.
     func streamingFields(_ db: PGConnection) -> [String: JSONValue] {
         guard let receiver = try? ReceiverStatus.query(db) else { return [:] }
-        let expect = !(config.common.primaryConninfo ?? "").isEmpty
-        for problem in receiver.problems(expectStreaming: expect) { report.problem(problem) }
-        return ["wal_receiver_slot": .text(receiver.slotName)]
+        let conninfo = config.common.primaryConninfo ?? ""
+        let age = receiver.lastMessageAgeSeconds
+        var fields: [String: JSONValue] = [
+            "wal_receiver_slot": .text(receiver.slotName),
+            "last_message_age_seconds": .number(age.map { Int64($0) }),
+        ]
+        guard receiver.inRecovery, !conninfo.isEmpty else { return fields }
+        if receiver.state == "streaming", (age ?? 0) < Self.quietSeconds { return fields }
+        let outcome = ReplicationProbe.probe(primaryConninfo: conninfo)
+        fields["streaming_cause"] = .string(outcome.cause)
+        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        if let why = outcome.explained(user: user, configFile: config.common.configFile) {
+            fields["streaming"] = .bool(false)
+            if let age { fields["lag_seconds"] = .number(Int64(age)) }
+            report.problem(why)
+        } else {
+            for problem in receiver.problems(expectStreaming: true) {
+                report.problem(problem + " (the master accepts the standby's connection: see "
+                    + "the standby's log)")
+            }
+        }
+        return fields
     }
 }
 
 extension MasterCheck {
     /// pg_hba: may the standby connect for replication?
     func streaming(_ db: PGConnection) async {
+        let slaveUser = await StreamingSetup.standbyUser(config: config, context: context)
         await report.run("pg_hba replication") {
-            guard let probe = try HBAProbe.check(config: config, db: db) else {
+            guard let probe = try HBAProbe.check(config: config, db: db, slaveUser: slaveUser)
+            else {
                 return .pass("pg_hba replication", "no streaming standby configured")
             }
             let who = StreamingSetup.describe(probe.client)

@@ -16,9 +16,11 @@ enum StreamingSetup {
             return
         }
         let db = try PGConnection(conninfo: conninfo)
+        let slaveUser = await standbyUser(config: config, context: context)
         let probe: HBAProbe
         do {
-            guard let checked = try HBAProbe.check(config: config, db: db) else { return }
+            guard let checked = try HBAProbe.check(config: config, db: db, slaveUser: slaveUser)
+            else { return }
             probe = checked
         } catch let error as PGError where !wantsEdit {
             log.warning("cannot read pg_hba_file_rules (superuser needed): \(error)")
@@ -84,6 +86,23 @@ enum StreamingSetup {
                 "\(path) line \(rule.lineNumber): \(rule.error ?? "") — PostgreSQL keeps the old "
                     + "rules until this is fixed; the previous file is \(backup)")
         }
+    }
+
+    /// The user the standby streams as, asked from the slave (`xstreamuser`) when the master
+    /// config names none (`replication_user`, or a user in its `primary_conninfo`); nil when
+    /// the master config says, or the slave cannot tell.
+    static func standbyUser(config: MasterConfig, context: CommandContext) async -> String? {
+        let own = config.common.primaryConninfo.flatMap { Conninfo.value("user", in: $0) }
+        guard config.replicationUser == nil, own == nil,
+            let link = try? SlaveLink(config: config, invocation: context.invocation),
+            let result = try? await link.run(
+                "xstreamuser", runner: context.runner, timeout: .seconds(30))
+        else { return nil }
+        let user = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !user.isEmpty {
+            context.log.debug("the standby streams as \(user) (its primary_conninfo)")
+        }
+        return user.isEmpty ? nil : user
     }
 
     /// `postgres from 10.0.0.2` or `postgres over the Unix socket`.
