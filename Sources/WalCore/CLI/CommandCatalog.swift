@@ -57,8 +57,8 @@ public enum CommandCatalog {
             positional: 2...2, calledByPostgres: true, nameArgument: 1),
         CommandSpec("sync", [.master], "", "ship the current partial WAL segment once"),
         CommandSpec(
-            "syncdaemon", [.master], "[-d|-s|-k]",
-            "ship the partial segment every loop_delay seconds", flags: ["-d", "-s", "-k"]),
+            "syncdaemon", [.master], "[-d|-s|-k|-r]",
+            "ship the partial segment every loop_delay seconds", flags: ["-d", "-s", "-k", "-r"]),
         CommandSpec(
             "listbackups", both, "[--json]", "list backups, newest first", flags: ["--json"]),
         CommandSpec(
