@@ -11,9 +11,12 @@ struct WalmgrCommand: AsyncParsableCommand {
             "Ship PostgreSQL WAL from a master to a standby (a successor of Skytools walmgr3).",
         usage: """
             walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]
-            walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]
-            walmgr --init-slave [--pgdata DIR] [--config-dir DIR] [--ssh-add-key FILE]
-                                [--primary-conninfo CONNINFO] [--add-password FILE]
+            walmgr [-d|-s|-k|-r] CONFIG.ini syncdaemon
+            walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR]
+                                 [--ssh-keygen]
+            walmgr --init-slave [--pgdata DIR] [--config-dir DIR]
+                                [--ssh-add-key FILE] [--primary-conninfo CONNINFO]
+                                [--add-password FILE]
             """,
         discussion: "Commands:\n" + CommandCatalog.listing
             + "\n\nwalmgr help COMMAND (or CONFIG.ini COMMAND --help) explains one command."

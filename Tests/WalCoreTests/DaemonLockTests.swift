@@ -120,7 +120,7 @@ import Testing
         defer { lab.destroy() }
         let help = try await lab.walmgr(["--help"])
         #expect(help.succeeded)
-        let wide = help.output.split(separator: "\n").filter { $0.count > 80 }
+        let wide = help.output.split(separator: "\n").map(String.init).filter { $0.count > 80 }
         #expect(wide.isEmpty, "lines over 80 columns:\n\(wide.joined(separator: "\n"))")
         #expect(help.output.contains("-r"))
     }
