@@ -71,23 +71,31 @@ import Testing
         #expect(try await lab.walmgr([lab.ini, "xlock", pid, BackupLock.hostName]).succeeded)
     }
 
-    /// Without pidfile a second syncdaemon on the same config is refused; the logfile's
-    /// missing directory is created 0700 and gets the daemon's lines.
-    @Test func syncdaemonWithoutPidfileIsExclusiveAndLogsIntoANewDir() async throws {
-        let lab = try DaemonLab(role: .master, extra: "logfile = %(walmgr_data)s/log/a/sync.log\n")
+    /// Without pidfile a second syncdaemon on the same config is refused.
+    @Test func syncdaemonWithoutPidfileIsExclusive() async throws {
+        let lab = try DaemonLab(role: .master, extra: "logfile = %(walmgr_data)s/sync.log\n")
         defer { lab.destroy() }
-        let logfile = "\(lab.dir)/walshipping/log/a/sync.log"
+        let logfile = "\(lab.dir)/walshipping/sync.log"
         let first = try TestEnv.spawn(
             TestEnv.asRunUser([lab.walmgr, lab.ini, "syncdaemon"]), cwd: lab.dir)
         defer { TestEnv.terminate(first.processIdentifier, signal: SIGTERM) }
         try await waitUntil("the first syncdaemon logs its start", timeout: .seconds(30)) {
             lab.text(logfile).contains("syncdaemon started")
         }
-        #expect(DaemonLab.mode("\(lab.dir)/walshipping/log/a") == 0o700)
         let second = try await lab.walmgr([lab.ini, "syncdaemon"], timeout: .seconds(20))
         #expect(!second.succeeded && !second.timedOut, "a second syncdaemon ran")
         #expect(second.stderrTail.contains("another syncdaemon runs"), "\(second.stderrTail)")
         #expect(first.isRunning)
+    }
+
+    /// A logfile whose directory is missing: the directory is created 0700 and gets the lines.
+    @Test func logfileDirIsCreated() async throws {
+        let lab = try DaemonLab(role: .slave, extra: "logfile = %(walmgr_data)s/log/a/walmgr.log\n")
+        defer { lab.destroy() }
+        let released = try await lab.walmgr([lab.ini, "xrelease"])
+        #expect(released.succeeded, "\(released.stderrTail)")
+        #expect(DaemonLab.mode("\(lab.dir)/walshipping/log/a") == 0o700)
+        #expect(lab.text("\(lab.dir)/walshipping/log/a/walmgr.log").contains("no backup lock"))
     }
 
     /// walmgr3's order (`walmgr -d INI syncdaemon`), a pidfile and logfile in missing dirs,
