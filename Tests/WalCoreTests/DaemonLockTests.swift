@@ -101,7 +101,8 @@ import Testing
     /// walmgr3's order (`walmgr -d INI syncdaemon`), a pidfile and logfile in missing dirs,
     /// `-r` reloading loop_delay in the running daemon, `-s` stopping it.
     @Test func daemonFlagsBeforeConfigPidfileDirAndReload() async throws {
-        let extra = "pidfile = %(walmgr_data)s/run/x/sync.pid\nlogfile = %(walmgr_data)s/log/sync.log\n"
+        let extra =
+            "pidfile = %(walmgr_data)s/run/x/sync.pid\nlogfile = %(walmgr_data)s/log/sync.log\n"
         let lab = try DaemonLab(role: .master, extra: extra)
         defer { lab.destroy() }
         let pidfile = "\(lab.dir)/walshipping/run/x/sync.pid"
@@ -121,6 +122,21 @@ import Testing
         try await waitUntil("syncdaemon exits after -s", timeout: .seconds(30)) {
             TestEnv.processGone(pid)
         }
+    }
+
+    /// The reload line names changed values but never a connection string's password.
+    @Test func reloadChangesHideConnectionStrings() throws {
+        func config(_ lines: String) throws -> MasterConfig {
+            let text = "[walmgr]\nmaster_data = /pg\nwalmgr_data = /w\n" + lines
+            let loaded = try ConfigLoader.load(
+                text: text, fileName: "m.ini", configFile: "/m.ini", overrides: [], home: "/",
+                hostName: "h")
+            return try #require(loaded.config.master)
+        }
+        let old = try config("master_db = password=old1\nloop_delay = 10\n")
+        let new = try config("master_db = password=new2\nloop_delay = 2\n")
+        let lines = ConfigReload.changes(from: old, to: new).map(\.line)
+        #expect(lines == ["loop_delay: 10.0 -> 2.0", "master_db changed"])
     }
 
     @Test func topLevelHelpFitsEightyColumns() async throws {

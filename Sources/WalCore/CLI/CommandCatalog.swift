@@ -125,8 +125,9 @@ public enum CommandCatalog {
             let indent = String(repeating: " ", count: summaryColumn)
             var out: [String] = []
             if head.count < summaryColumn - 1 {
-                out.append(head.padding(toLength: summaryColumn, withPad: " ", startingAt: 0)
-                    + lines[0])
+                out.append(
+                    head.padding(toLength: summaryColumn, withPad: " ", startingAt: 0)
+                        + lines[0])
             } else {
                 out += [head, indent + lines[0]]
             }
