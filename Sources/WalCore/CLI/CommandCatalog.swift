@@ -85,7 +85,8 @@ public enum CommandCatalog {
             "receive one archived WAL file on stdin (used by xarchive)",
             positional: 2...2, nameArgument: 0),
         CommandSpec(
-            "xlock", [.slave], "[PID [HOST]]", "take the backup lock (used by backup)",
+            "xlock", [.slave], "[PID [HOST]]",
+            "take the backup lock (used by backup); without PID by hand, until xrelease",
             positional: 0...2),
         CommandSpec(
             "xrelease", [.slave], "[PID]", "release the backup lock (PID's only, when given)",

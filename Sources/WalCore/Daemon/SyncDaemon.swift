@@ -45,9 +45,10 @@ enum SyncDaemon {
             ProcessInfo.processInfo.environment[childMarker] == nil
             ? context.log
             : Log(verbose: context.invocation.verbose, quiet: context.invocation.quiet)
+        // Handlers first: once the pidfile names this process, -r's SIGHUP must not kill it.
+        let signals = StopSignal(log: log)
         let lock = try DaemonLock.acquire(pidfile: pidfile, configFile: config.common.configFile)
         defer { lock.release() }
-        let signals = StopSignal(log: log)
         let context = context.with(log: log)
         let session = try SyncSession(config: config, context: context)
         log.info(
