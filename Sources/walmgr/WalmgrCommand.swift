@@ -11,9 +11,12 @@ struct WalmgrCommand: AsyncParsableCommand {
             "Ship PostgreSQL WAL from a master to a standby (a successor of Skytools walmgr3).",
         usage: """
             walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]
-            walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]
-            walmgr --init-slave [--pgdata DIR] [--config-dir DIR] [--ssh-add-key FILE]
-                                [--primary-conninfo CONNINFO] [--add-password FILE]
+            walmgr [-d|-s|-k|-r] CONFIG.ini syncdaemon
+            walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR]
+                                 [--ssh-keygen]
+            walmgr --init-slave [--pgdata DIR] [--config-dir DIR]
+                                [--ssh-add-key FILE] [--primary-conninfo CONNINFO]
+                                [--add-password FILE]
             """,
         discussion: "Commands:\n" + CommandCatalog.listing
             + "\n\nwalmgr help COMMAND (or CONFIG.ini COMMAND --help) explains one command."
@@ -26,6 +29,11 @@ struct WalmgrCommand: AsyncParsableCommand {
     var notReally = false
     @Option(name: .customLong("set"), help: "Override a config key (repeatable).")
     var overrides: [String] = []
+    @Flag(name: .customShort("d"), help: "syncdaemon: run in the background.") var daemon = false
+    @Flag(name: .customShort("s"), help: "syncdaemon: stop the running one.") var stop = false
+    @Flag(name: .customShort("k"), help: "syncdaemon: kill the running one.") var kill = false
+    @Flag(name: .customShort("r"), help: "syncdaemon: reload the running one's config.")
+    var reload = false
 
     @Flag(help: "Write a master config (wal-master.ini).") var initMaster = false
     @Flag(help: "Write a slave config (wal-slave.ini).") var initSlave = false
@@ -73,8 +81,12 @@ struct WalmgrCommand: AsyncParsableCommand {
         guard words.count >= 2 else {
             throw ValidationError("expected CONFIG.ini COMMAND; see walmgr --help")
         }
+        // walmgr3 took -d/-s/-k/-r before the config; they belong to the command (syncdaemon).
+        let daemonFlags = [("-d", daemon), ("-s", stop), ("-k", kill), ("-r", reload)]
+            .filter { $0.1 }.map(\.0)
         var invocation = Invocation(
-            configPath: words[0], command: words[1], arguments: Array(words.dropFirst(2)))
+            configPath: words[0], command: words[1],
+            arguments: Array(words.dropFirst(2)) + daemonFlags)
         invocation.verbose = verbose
         invocation.quiet = quiet
         invocation.notReally = notReally

@@ -22,6 +22,11 @@ public enum BackupError: WalmgrError {
         case .locked(let path, let holder):
             let host = holder.host.isEmpty ? "an unknown host" : holder.host
             let since = holder.since.isEmpty ? "an unknown time" : holder.since
+            if holder.manual {
+                return "backups are held off by hand: \(path) was taken with `walmgr SLAVE_INI "
+                    + "xlock` on \(host) since \(since). Run `walmgr SLAVE_INI xrelease` on the "
+                    + "slave when backups may run again"
+            }
             return "another backup is running: \(path) is held by pid \(holder.pid) on \(host) "
                 + "since \(since). Wait for it to finish; if it is dead, run `walmgr SLAVE_INI "
                 + "xrelease` on the slave"

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The backup lock on the slave: `completed_wals/BACKUPLOCK` holding the holder's pid, host and
-/// start time. One backup at a time; a lock whose holder is gone is taken over with a log line.
+/// start time. One backup at a time; a lock whose holder is gone is taken over with a log line,
+/// and a manual lock (a DBA's `xlock`) holds until `xrelease`.
 public struct BackupLock: Sendable {
     /// Who holds the lock.
     public struct Holder: Sendable, Equatable {
@@ -11,16 +12,26 @@ public struct BackupLock: Sendable {
         public var host: String
         /// When it was taken (ISO 8601 UTC).
         public var since: String
+        /// Taken by hand (`xlock` without a pid): held until `xrelease`, never stale.
+        public var manual: Bool
 
         /// Creates a holder record.
-        public init(pid: Int32, host: String, since: String) {
+        public init(pid: Int32, host: String, since: String, manual: Bool = false) {
             self.pid = pid
             self.host = host
             self.since = since
+            self.manual = manual
         }
 
-        /// `pid=…`, `host=…`, `since=…` lines.
-        public var rendered: String { "pid=\(pid)\nhost=\(host)\nsince=\(since)\n" }
+        /// A lock a DBA takes by hand; it records no pid.
+        public static func manual(host: String, since: String) -> Holder {
+            Holder(pid: 0, host: host, since: since, manual: true)
+        }
+
+        /// `pid=…` (`pid=manual` for a manual lock), `host=…`, `since=…` lines.
+        public var rendered: String {
+            "pid=\(manual ? "manual" : String(pid))\nhost=\(host)\nsince=\(since)\n"
+        }
 
         /// Parses the lock file; walmgr3 wrote a bare pid, which is read with an unknown host.
         public static func parse(_ text: String) -> Holder? {
@@ -33,8 +44,11 @@ public struct BackupLock: Sendable {
             {
                 return Holder(pid: pid, host: "", since: "")
             }
+            let host = fields["host"] ?? ""
+            let since = fields["since"] ?? ""
+            if fields["pid"] == "manual" { return .manual(host: host, since: since) }
             guard let pid = fields["pid"].flatMap({ Int32($0) }) else { return nil }
-            return Holder(pid: pid, host: fields["host"] ?? "", since: fields["since"] ?? "")
+            return Holder(pid: pid, host: host, since: since)
         }
     }
 
@@ -53,14 +67,18 @@ public struct BackupLock: Sendable {
     /// The current holder, if the lock file exists.
     public func holder() -> Holder? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return Holder.parse(String(decoding: data, as: UTF8.self))
-            ?? Holder(pid: 0, host: "", since: "")
+        let text = String(decoding: data, as: UTF8.self)
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
+        return Holder.parse(text) ?? Holder(pid: 0, host: "", since: "")
     }
 
     /// Why a holder is stale, or nil when it may still be running.
+    /// A manual lock (`xlock` without a pid) is never stale: it holds until `xrelease`.
     public func staleReason(_ holder: Holder, now: Date = Date()) -> String? {
+        if holder.manual { return nil }
         if holder.host == Self.hostName || holder.host.isEmpty {
-            if holder.pid <= 0 || (kill(holder.pid, 0) != 0 && errno == ESRCH) {
+            if holder.pid <= 0 { return "it names no process" }
+            if kill(holder.pid, 0) != 0 && errno == ESRCH {
                 return "process \(holder.pid) is gone"
             }
             return nil
@@ -73,45 +91,70 @@ public struct BackupLock: Sendable {
         return "it is older than \(Int(Self.staleAfter / 3600)) hours"
     }
 
-    /// Takes the lock for `holder`, taking over a stale one.
-    /// - Throws: ``BackupError/locked(path:holder:)`` when a live backup holds it.
+    /// Takes the lock for `holder`, taking over a stale one. Check and write happen under
+    /// `flock` on the lock file, so of several concurrent takers of a stale lock one wins.
+    /// - Throws: ``BackupError/locked(path:holder:)`` when a live backup or a manual lock holds it.
     public func acquire(_ holder: Holder, log: Log) throws {
-        for _ in 0..<3 {
-            if try create(holder) { return }
-            guard let current = self.holder() else { continue }
-            guard let reason = staleReason(current) else {
-                throw BackupError.locked(path: path, holder: current)
+        try withLockedFile(create: true) { fd in
+            if let current = try Self.read(fd, path: path) {
+                guard let reason = staleReason(current) else {
+                    throw BackupError.locked(path: path, holder: current)
+                }
+                log.warning(
+                    "taking over the stale backup lock \(path) of pid \(current.pid) on "
+                        + "\(current.host.isEmpty ? "an unknown host" : current.host): \(reason)")
             }
-            log.warning(
-                "taking over the stale backup lock \(path) of pid \(current.pid) on "
-                    + "\(current.host.isEmpty ? "an unknown host" : current.host): \(reason)")
-            unlink(path)
+            guard ftruncate(fd, 0) == 0 else { throw FileError("truncate", path) }
+            try Durable.writeAll(fd, Array(holder.rendered.utf8), path: path)
+            guard fsync(fd) == 0 else { throw FileError("fsync", path) }
+            try Durable.fsyncDirectory((path as NSString).deletingLastPathComponent)
         }
-        throw BackupError.locked(path: path, holder: self.holder() ?? holder)
     }
 
     /// Removes the lock; with `pid`, only when that pid holds it.
     /// - Returns: false when the lock was absent or held by someone else.
     @discardableResult
     public func release(pid: Int32? = nil) throws -> Bool {
-        guard let current = holder() else { return false }
-        if let pid, current.pid != pid { return false }
-        guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
+        let released = try withLockedFile(create: false) { fd -> Bool in
+            guard let current = try Self.read(fd, path: path) else { return false }
+            if let pid, current.pid != pid || current.manual { return false }
+            guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
+            return true
+        }
+        guard released == true else { return false }
         try Durable.fsyncDirectory((path as NSString).deletingLastPathComponent)
         return true
     }
 
-    /// Creates the lock file exclusively; false when it already exists.
-    private func create(_ holder: Holder) throws -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
-            if errno == EEXIST { return false }
-            throw FileError("create", path)
+    /// Runs `body` holding `flock` on the lock file, making sure the path still names the
+    /// locked inode (a releaser may have removed it while we waited). Nil when the file is
+    /// absent and `create` is false.
+    private func withLockedFile<T>(create: Bool, _ body: (Int32) throws -> T) throws -> T? {
+        while true {
+            let flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0)
+            let fd = open(path, flags, 0o600)
+            if fd < 0 {
+                if errno == ENOENT && !create { return nil }
+                throw FileError(create ? "create" : "open", path)
+            }
+            defer { close(fd) }
+            guard flock(fd, LOCK_EX) == 0 else { throw FileError("lock", path) }
+            var held = stat()
+            var named = stat()
+            guard fstat(fd, &held) == 0, lstat(path, &named) == 0, held.st_ino == named.st_ino,
+                held.st_dev == named.st_dev
+            else { continue }
+            return try body(fd)
         }
-        defer { close(fd) }
-        try Durable.writeAll(fd, Array(holder.rendered.utf8), path: path)
-        guard fsync(fd) == 0 else { throw FileError("fsync", path) }
-        try Durable.fsyncDirectory((path as NSString).deletingLastPathComponent)
-        return true
+    }
+
+    /// The holder recorded in the open lock file; nil when it is empty (free).
+    private static func read(_ fd: Int32, path: String) throws -> Holder? {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count >= 0 else { throw FileError("read", path) }
+        let text = String(decoding: bytes[0..<count], as: UTF8.self)
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return nil }
+        return Holder.parse(text) ?? Holder(pid: 0, host: "", since: "")
     }
 }

@@ -20,24 +20,37 @@ enum SlaveBackupHelpers {
         return try common.need(common.completedWals, key: "completed_wals", for: command)
     }
 
-    /// `xlock [PID [HOST]]`: take the backup lock for the master's walmgr (default: the caller).
+    /// `xlock [PID [HOST]]`: take the backup lock for the master's walmgr (PID on HOST). Without
+    /// a PID it is a DBA's manual lock: it records no pid, so it is never taken for stale and
+    /// every backup is refused until `xrelease`.
     static func lock(_ context: CommandContext) async throws -> Int32 {
         let args = context.arguments
-        guard let pid = args.first.map({ Int32($0) }) ?? Int32(getppid()) else {
-            throw WalmgrFailure("xlock: PID must be a number, got \(args[0])", exitCode: 64)
-        }
         let host = args.count > 1 ? args[1] : BackupLock.hostName
         // The host goes into the lock file line by line: a newline would forge its pid.
         guard Location.isValidHost(host) else {
             throw WalmgrFailure(
                 "xlock: HOST must be a host name, got \(host.debugDescription)", exitCode: 64)
         }
-        let holder = BackupLock.Holder(
-            pid: pid, host: host,
-            since: BackupManifest.isoTime(Date()))
+        let since = BackupManifest.isoTime(Date())
+        let holder: BackupLock.Holder
+        if let text = args.first {
+            guard let pid = Int32(text), pid > 0 else {
+                throw WalmgrFailure(
+                    "xlock: PID must be a number, got \(text.debugDescription)", exitCode: 64)
+            }
+            holder = BackupLock.Holder(pid: pid, host: host, since: since)
+        } else {
+            holder = .manual(host: host, since: since)
+        }
         let lock = BackupLock(completedWals: try completedWals(context, for: "xlock"))
         try lock.acquire(holder, log: context.log)
-        context.log.debug("backup lock \(lock.path) taken by pid \(pid) on \(holder.host)")
+        if holder.manual {
+            context.log.info(
+                "backup lock \(lock.path) taken by hand: backups are refused until "
+                    + "`walmgr \(context.config.common.configFile) xrelease`")
+        } else {
+            context.log.debug("backup lock \(lock.path) taken by pid \(holder.pid) on \(host)")
+        }
         return 0
     }
 

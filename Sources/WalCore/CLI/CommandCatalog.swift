@@ -57,8 +57,8 @@ public enum CommandCatalog {
             positional: 2...2, calledByPostgres: true, nameArgument: 1),
         CommandSpec("sync", [.master], "", "ship the current partial WAL segment once"),
         CommandSpec(
-            "syncdaemon", [.master], "[-d|-s|-k]",
-            "ship the partial segment every loop_delay seconds", flags: ["-d", "-s", "-k"]),
+            "syncdaemon", [.master], "[-d|-s|-k|-r]",
+            "ship the partial segment every loop_delay seconds", flags: ["-d", "-s", "-k", "-r"]),
         CommandSpec(
             "listbackups", both, "[--json]", "list backups, newest first", flags: ["--json"]),
         CommandSpec(
@@ -85,7 +85,8 @@ public enum CommandCatalog {
             "receive one archived WAL file on stdin (used by xarchive)",
             positional: 2...2, nameArgument: 0),
         CommandSpec(
-            "xlock", [.slave], "[PID [HOST]]", "take the backup lock (used by backup)",
+            "xlock", [.slave], "[PID [HOST]]",
+            "take the backup lock (used by backup); without PID by hand, until xrelease",
             positional: 0...2),
         CommandSpec(
             "xrelease", [.slave], "[PID]", "release the backup lock (PID's only, when given)",
@@ -118,14 +119,40 @@ public enum CommandCatalog {
     /// Looks up a command by name.
     public static func spec(_ name: String) -> CommandSpec? { all.first { $0.name == name } }
 
-    /// The command list for `--help` and for the unknown-command error.
+    /// The command list for `--help` and for the unknown-command error, at most 80 columns:
+    /// each summary starts in column 25 (on the next line after a long head) and wraps there.
     public static var listing: String {
-        let width = all.map { $0.name.count + $0.usage.count + 1 }.max() ?? 0
-        return all.map { spec in
-            let head = spec.usage.isEmpty ? spec.name : "\(spec.name) \(spec.usage)"
+        all.map { spec in
+            let head = "  " + (spec.usage.isEmpty ? spec.name : "\(spec.name) \(spec.usage)")
             let roles = spec.roles.count == 2 ? "" : " (\(spec.roles.first!.rawValue))"
-            return "  " + head.padding(toLength: width + 2, withPad: " ", startingAt: 0)
-                + spec.summary + roles
+            let lines = wrap(spec.summary + roles, width: 80 - summaryColumn)
+            let indent = String(repeating: " ", count: summaryColumn)
+            var out: [String] = []
+            if head.count < summaryColumn - 1 {
+                out.append(
+                    head.padding(toLength: summaryColumn, withPad: " ", startingAt: 0)
+                        + lines[0])
+            } else {
+                out += [head, indent + lines[0]]
+            }
+            return (out + lines.dropFirst().map { indent + $0 }).joined(separator: "\n")
         }.joined(separator: "\n")
+    }
+
+    /// The column summaries start in.
+    static let summaryColumn = 24
+
+    /// `text` in lines of at most `width` characters, broken between words. Pure.
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += line.isEmpty ? String(word) : " \(word)"
+        }
+        return lines + [line]
     }
 }

@@ -106,11 +106,19 @@ public enum CommandHelp {
             + "--init-slave added. Asks for confirmation unless --yes.",
         "sync": "Ships the bytes of the current WAL segment written since the last round to "
             + "partial_wals on the slave.",
-        "syncdaemon": "Runs sync every loop_delay seconds; -d runs in the background (needs "
-            + "pidfile), -s stops, -k kills it.",
+        "syncdaemon": """
+        Runs sync every loop_delay seconds; -d runs it in the background (needs pidfile; its
+        directory is made 0700 if missing), -s stops it, -k kills it, -r makes it reload the
+        config before the next round (it logs what changed and keeps the old config if the new
+        one does not load). The flags may also come first: walmgr -d CONFIG.ini syncdaemon.
+        Without pidfile the daemon locks the config file, so a second one is refused.
+        """,
         "xarchive": "archive_command = 'walmgr INI xarchive %p %f'. Ships one file to "
             + "completed_wals: temp name, fsync, link (never over an existing file), fsync dir. "
             + "Validates NAME first; an identical file already there is success.",
+        "xlock": "backup runs `xlock PID HOST` on the slave; a lock whose process is gone is "
+            + "taken over. Without PID it is a manual lock: every backup is refused until "
+            + "`walmgr SLAVE_INI xrelease`.",
         "xrestore": "restore_command = 'walmgr INI xrestore %f %p %r'. Copies NAME from "
             + "completed_wals (or partial_wals after boot) to PATH; waits while PAUSE exists.",
     ]

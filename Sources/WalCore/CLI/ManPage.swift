@@ -60,6 +60,7 @@ public enum ManPage {
 
     static let synopsis = [
         "walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]",
+        "walmgr [-d|-s|-k|-r] CONFIG.ini syncdaemon",
         "walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]",
         "walmgr --init-slave [--pgdata DIR] [--config-dir DIR] [--ssh-add-key FILE]",
         "       [--primary-conninfo CONNINFO] [--add-password FILE]",
@@ -89,6 +90,10 @@ public enum ManPage {
             "--set KEY=VALUE",
             "Override a config key; repeatable; takes part in %(key)s interpolation."
         ),
+        ("-d", "syncdaemon: start it in the background (needs pidfile)."),
+        ("-s", "syncdaemon: stop the running daemon (SIGTERM; it finishes its round)."),
+        ("-k", "syncdaemon: kill the running daemon (SIGKILL)."),
+        ("-r", "syncdaemon: the running daemon reloads its config before the next round."),
         (
             "--init-master",
             "Write a master config (wal-master.ini) for --slave HOST; with --ssh-keygen also an ed25519 key."

@@ -1,25 +1,36 @@
 import Foundation
 
-/// The syncdaemon's pidfile, held with `flock` for the daemon's whole life: a second daemon
-/// cannot take it, and a pidfile left by a killed daemon is not locked, so it is reused.
-final class PidFileLock {
+/// The syncdaemon's lock, held with `flock` for the daemon's whole life: a second daemon on the
+/// same config cannot take it, and a file left by a killed daemon is not locked, so it is reused.
+/// With `pidfile` the pidfile is the lock (it also holds the pid for -s, -k and -r); without
+/// one, the config file itself is locked.
+final class DaemonLock {
     let path: String
     private let fd: Int32
+    private let ownsFile: Bool
 
-    private init(path: String, fd: Int32) {
+    private init(path: String, fd: Int32, ownsFile: Bool) {
         self.path = path
         self.fd = fd
+        self.ownsFile = ownsFile
     }
 
-    /// Takes the lock and writes this process's pid, or refuses naming the running daemon.
-    static func acquire(_ path: String) throws -> PidFileLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError("create the pidfile", path) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            let pid = DaemonControl.lockedPid(pidfile: path).map(String.init) ?? "unknown"
+    /// Takes the lock (writing this process's pid into the pidfile), or refuses naming the
+    /// running daemon. The pidfile's directory is created (0700) when missing.
+    static func acquire(pidfile: String?, configFile: String) throws -> DaemonLock {
+        guard let pidfile, !pidfile.isEmpty else {
+            guard let fd = try lock(configFile, create: false) else {
+                throw WalmgrFailure(
+                    "another syncdaemon runs with \(configFile) (it holds a lock on that file); "
+                        + "stop it first. Set pidfile in the config so `syncdaemon -s` can find it")
+            }
+            return DaemonLock(path: configFile, fd: fd, ownsFile: false)
+        }
+        try Directories.make((pidfile as NSString).deletingLastPathComponent)
+        guard let fd = try lock(pidfile, create: true) else {
+            let pid = DaemonControl.lockedPid(pidfile: pidfile).map(String.init) ?? "unknown"
             throw WalmgrFailure(
-                "syncdaemon already runs as pid \(pid) (it holds \(path)); stop it with "
+                "syncdaemon already runs as pid \(pid) (it holds \(pidfile)); stop it with "
                     + "`walmgr CONFIG.ini syncdaemon -s` before starting another")
         }
         let text = Array("\(getpid())\n".utf8)
@@ -27,14 +38,38 @@ final class PidFileLock {
             text.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == text.count
         else {
             close(fd)
-            throw FileError("write", path)
+            throw FileError("write", pidfile)
         }
-        return PidFileLock(path: path, fd: fd)
+        return DaemonLock(path: pidfile, fd: fd, ownsFile: true)
     }
 
-    /// Removes the pidfile and drops the lock.
+    /// An fd holding `flock` on `path`, or nil when another process holds it. The inode is
+    /// checked after the lock: a daemon that just exited may have removed the file we opened.
+    private static func lock(_ path: String, create: Bool) throws -> Int32? {
+        while true {
+            let flags = (create ? O_RDWR | O_CREAT | O_NOFOLLOW : O_RDONLY) | O_CLOEXEC
+            let fd = open(path, flags, 0o644)
+            guard fd >= 0 else { throw FileError(create ? "create" : "open", path) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                let busy = errno == EWOULDBLOCK
+                close(fd)
+                if busy { return nil }
+                throw FileError("lock", path)
+            }
+            var held = stat()
+            var named = stat()
+            if fstat(fd, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino,
+                held.st_dev == named.st_dev
+            {
+                return fd
+            }
+            close(fd)
+        }
+    }
+
+    /// Removes the pidfile (never the config file) and drops the lock.
     func release() {
-        unlink(path)
+        if ownsFile { unlink(path) }
         close(fd)
     }
 }
@@ -75,6 +110,8 @@ enum DaemonProcess {
             context.log.info("would start syncdaemon in the background, logging to \(logfile)")
             return 0
         }
+        try Directories.make((logfile as NSString).deletingLastPathComponent)
+        try Directories.make((pidfile as NSString).deletingLastPathComponent)
         let pid = try spawn(arguments: childArguments(context.invocation), logfile: logfile)
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {

@@ -24,18 +24,16 @@ enum SyncDaemon {
         return 0
     }
 
-    /// `syncdaemon [-d|-s|-k]`.
+    /// `syncdaemon [-d|-s|-k|-r]`.
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .master(let config) = context.config else { return 1 }
         let pidfile = config.common.pidfile
-        if context.has("-s") || context.has("-k") {
-            let signal = context.has("-k") ? SIGKILL : SIGTERM
+        if let (signal, name) = controlSignal(context) {
             guard let pid = DaemonControl.lockedPid(pidfile: pidfile), kill(pid, signal) == 0 else {
                 context.log.info("no syncdaemon is running (pidfile \(pidfile ?? "not set"))")
-                return 0
+                return signal == SIGHUP ? 1 : 0
             }
-            context.log.info(
-                "sent \(signal == SIGKILL ? "SIGKILL" : "SIGTERM") to syncdaemon pid \(pid)")
+            context.log.info("sent \(name) to syncdaemon pid \(pid)")
             return 0
         }
         if context.has("-d") { return try await DaemonProcess.detach(config, context) }
@@ -47,25 +45,56 @@ enum SyncDaemon {
             ProcessInfo.processInfo.environment[childMarker] == nil
             ? context.log
             : Log(verbose: context.invocation.verbose, quiet: context.invocation.quiet)
-        let lock = try pidfile.map { try PidFileLock.acquire($0) }
-        defer { lock?.release() }
-        let stop = StopSignal(log: log)
-        let session = try SyncSession(config: config, context: context.with(log: log))
-        defer { session.close() }
+        // Handlers first: once the pidfile names this process, -r's SIGHUP must not kill it.
+        let signals = StopSignal(log: log)
+        let lock = try DaemonLock.acquire(pidfile: pidfile, configFile: config.common.configFile)
+        defer { lock.release() }
+        let context = context.with(log: log)
+        let session = try SyncSession(config: config, context: context)
         log.info(
             "syncdaemon started (pid \(getpid())): shipping to \(config.common.partialWals) "
                 + "every \(config.loopDelay) s")
-        await loop(session, delay: config.loopDelay, stop: stop, log: log)
+        let reload = ConfigReload(config: config, invocation: context.invocation, log: log)
+        let last = await loop(session, delay: config.loopDelay, stop: signals, log: log) {
+            guard let new = reload.reload() else { return nil }
+            return try SyncSession(config: new, context: context)
+        }
+        last.close()
         log.info("syncdaemon stopped")
         return 0
     }
 
+    /// The signal -s (SIGTERM), -k (SIGKILL) or -r (SIGHUP) sends, with its name.
+    static func controlSignal(_ context: CommandContext) -> (Int32, String)? {
+        if context.has("-k") { return (SIGKILL, "SIGKILL") }
+        if context.has("-s") { return (SIGTERM, "SIGTERM") }
+        if context.has("-r") { return (SIGHUP, "SIGHUP (reload the config)") }
+        return nil
+    }
+
     /// Rounds until a stop signal; a failure logs, backs off (doubling up to 60 s) and goes on.
-    static func loop(_ session: SyncSession, delay loopDelay: Double, stop: StopSignal, log: Log)
-        async
-    {
+    /// After SIGHUP, `reload` gives the session for the new config (nil: keep the old one).
+    /// Returns the last session, for the caller to close.
+    static func loop(
+        _ session: SyncSession, delay loopDelay: Double, stop: StopSignal, log: Log,
+        reload: () throws -> SyncSession? = { nil }
+    ) async -> SyncSession {
+        var session = session
+        var loopDelay = loopDelay
         var delay = loopDelay
         while !stop.requested {
+            if stop.takeReload() {
+                do {
+                    if let next = try reload() {
+                        session.close()
+                        session = next
+                        loopDelay = next.config.loopDelay
+                        delay = loopDelay
+                    }
+                } catch {
+                    log.error("reloaded config not applied, still running the old one: \(error)")
+                }
+            }
             do {
                 let report = try await session.round()
                 delay = loopDelay
@@ -76,38 +105,57 @@ enum SyncDaemon {
             }
             await stop.sleep(seconds: delay)
         }
+        return session
     }
 }
 
-/// SIGTERM and SIGINT set a flag the loop reads between rounds, so a round always finishes.
+/// SIGTERM and SIGINT set a flag the loop reads between rounds, so a round always finishes;
+/// SIGHUP (`syncdaemon -r`) asks for a config reload before the next round.
 final class StopSignal: Sendable {
     /// A class so the signal handlers can share it (a Mutex cannot be captured by value).
     private final class Flag: Sendable {
         let value = Mutex(false)
     }
     private let flag = Flag()
+    private let reloadFlag = Flag()
     private nonisolated(unsafe) var sources: [any DispatchSourceSignal] = []
 
     init(log: Log, signals: [Int32] = [SIGTERM, SIGINT]) {
         for number in signals {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [flag] in
+            listen(number) { [flag] in
                 flag.value.withLock { $0 = true }
                 log.info("received signal \(number): finishing the current round, then exiting")
             }
-            source.resume()
-            sources.append(source)
+        }
+        listen(SIGHUP) { [reloadFlag] in
+            reloadFlag.value.withLock { $0 = true }
+            log.info("received SIGHUP: reloading the config before the next round")
+        }
+    }
+
+    private func listen(_ number: Int32, handler: @escaping @Sendable () -> Void) {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler(handler: handler)
+        source.resume()
+        sources.append(source)
+    }
+
+    /// True once, after SIGHUP: the caller reloads the config.
+    func takeReload() -> Bool {
+        reloadFlag.value.withLock { requested in
+            defer { requested = false }
+            return requested
         }
     }
 
     /// True once a stop signal arrived.
     var requested: Bool { flag.value.withLock { $0 } }
 
-    /// Sleeps up to `seconds`, waking early on a stop signal.
+    /// Sleeps up to `seconds`, waking early on a stop or reload signal.
     func sleep(seconds: Double) async {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        while !requested, ContinuousClock.now < deadline {
+        while !requested, !reloadFlag.value.withLock({ $0 }), ContinuousClock.now < deadline {
             try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
         }
     }

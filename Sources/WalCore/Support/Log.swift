@@ -65,23 +65,42 @@ public final class Log: Sendable {
     }
 }
 
-/// An append-only log file rotated by size like walmgr3 (10 MB × 3 backups).
+/// An append-only log file rotated by size like walmgr3 (10 MB × 3 backups). Its directory is
+/// created (0700) on first use, as walmgr3 did; a file that still cannot be opened is reported
+/// once on stderr instead of losing every line silently.
 final class LogFile: Sendable {
     static let maxBytes = 10 * 1024 * 1024
     static let backups = 3
     let path: String
-    private let lock = Mutex(())
+    /// True once the open failure was reported.
+    private let warned = Mutex(false)
 
     init(path: String) { self.path = path }
 
     func append(_ bytes: [UInt8]) {
-        lock.withLock { _ in
+        warned.withLock { warned in
             rotateIfNeeded()
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-            guard fd >= 0 else { return }
+            var fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            if fd < 0, errno == ENOENT {
+                try? Directories.make((path as NSString).deletingLastPathComponent)
+                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            }
+            guard fd >= 0 else {
+                if !warned { reportOpenFailure(errno) }
+                warned = true
+                return
+            }
             _ = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
             close(fd)
         }
+    }
+
+    private func reportOpenFailure(_ code: Int32) {
+        let line =
+            "walmgr: cannot write the logfile \(path): \(String(cString: strerror(code))) "
+            + "(running as uid \(getuid())); logging to stderr only. Fix the directory's owner "
+            + "and mode, or set logfile to a writable path\n"
+        _ = Array(line.utf8).withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
     }
 
     private func rotateIfNeeded() {
