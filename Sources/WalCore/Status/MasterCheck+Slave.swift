@@ -85,6 +85,7 @@ extension MasterCheck {
             let size =
                 try db.scalar(
                     "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'") ?? "16777216"
+            let failedBefore = Self.archiverFailures(db).count
             let started = ContinuousClock.now
             let end = try db.scalar("SELECT \(version.switchWALFunction)()") ?? ""
             guard let lsn = LSN(end), lsn.value > 0 else {
@@ -94,7 +95,9 @@ extension MasterCheck {
                 try db.scalar(
                     "SELECT \(version.walFileNameFunction)($1::pg_lsn)",
                     [LSN(lsn.value - 1).description]) ?? ""
-            if let failure = await arrival(link, db: db, name: name, size: size) {
+            if let failure = await arrival(
+                link, db: db, name: name, size: size, failedBefore: failedBefore)
+            {
                 return .fail(
                     "archive round trip", failure,
                     fix: "read the PostgreSQL log for xarchive errors (walmgr INI status shows "
@@ -109,11 +112,12 @@ extension MasterCheck {
     }
 
     /// Waits for `name` in the slave's completed_wals (`xwalcheck`) while watching
-    /// pg_stat_archiver: when xarchive fails on `name` the wait ends at once instead of after
-    /// ``archiveWait`` seconds. Returns nil when the segment arrived, else what went wrong.
-    func arrival(_ link: SlaveLink, db: PGConnection, name: String, size: String) async
-        -> String?
-    {
+    /// pg_stat_archiver: when xarchive fails (failed_count passes `failedBefore`) the wait ends
+    /// at once instead of after ``archiveWait`` seconds. Returns nil when the segment arrived,
+    /// else what went wrong.
+    func arrival(
+        _ link: SlaveLink, db: PGConnection, name: String, size: String, failedBefore: Int64
+    ) async -> String? {
         let runner = context.runner
         let wait = Self.archiveWait
         return await withTaskGroup(of: String?.self) { group in
@@ -124,16 +128,17 @@ extension MasterCheck {
                         timeout: .seconds(wait + 30))
                     return nil
                 } catch {
-                    let last = Self.lastFailedWAL(db).map { ", last failure: \($0)" } ?? ""
+                    let last = Self.archiverFailures(db).wal.map { ", last failure: \($0)" } ?? ""
                     return "\(name) did not reach completed_wals within \(wait) s\(last): \(error)"
                 }
             }
             group.addTask {
                 // Returns only on a failure (or when cancelled, after the first result is in).
                 while !Task.isCancelled {
-                    if Self.lastFailedWAL(db) == name {
-                        return "xarchive failed on \(name) (pg_stat_archiver.last_failed_wal); "
-                            + "stopped waiting for it on the slave"
+                    let now = Self.archiverFailures(db)
+                    if now.count > failedBefore {
+                        return "xarchive failed on \(now.wal ?? "a segment") while waiting for "
+                            + "\(name) (pg_stat_archiver.last_failed_wal); stopped waiting"
                     }
                     try? await Task.sleep(for: .milliseconds(200))
                 }
@@ -145,7 +150,9 @@ extension MasterCheck {
         }
     }
 
-    static func lastFailedWAL(_ db: PGConnection) -> String? {
-        (try? db.query("SELECT last_failed_wal FROM pg_stat_archiver"))?[0, "last_failed_wal"]
+    /// pg_stat_archiver's failed_count and last_failed_wal (0 and nil when unreadable).
+    static func archiverFailures(_ db: PGConnection) -> (count: Int64, wal: String?) {
+        let rows = try? db.query("SELECT failed_count, last_failed_wal FROM pg_stat_archiver")
+        return (Int64(rows?[0, "failed_count"] ?? "") ?? 0, rows?[0, "last_failed_wal"])
     }
 }
