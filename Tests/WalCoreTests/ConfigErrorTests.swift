@@ -43,6 +43,19 @@ import Testing
         #expect(clean.count == 1 && clean[0].ok)
     }
 
+    @Test func aFixAlreadyGivenIsNotRepeated() {
+        let report = CheckReport(printer: nil)
+        let fix = "chown -R postgres:postgres /wd (as root)"
+        report.add(.fail("walmgr_data writable", "/wd is root:root 0700", fix: fix))
+        report.add(.fail("completed_wals writable", "/wd/logs.complete cannot be reached", fix: fix))
+        report.add(.fail("standby", "no cluster", fix: "restore"))
+        #expect(
+            report.results[1].line
+                == "FAIL completed_wals writable: same cause as walmgr_data writable above "
+                + "(same fix)")
+        #expect(report.results[2].fix == "restore")
+    }
+
     @Test func statusFailureIsAJSONObject() throws {
         let text = Status.failureJSON("wal-slave.ini:2: expected \"key = value\"")
         let object = try #require(

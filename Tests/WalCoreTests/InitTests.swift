@@ -153,6 +153,16 @@ import Testing
         ])
         #expect(!missing.succeeded)
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/wal-slave.ini"))
+
+        // A step after the ini fails (~/.ssh is a file): the ini written just before goes again.
+        let goodKey = "\(home)/master.pub"
+        try "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests walmgr\n"
+            .write(toFile: goodKey, atomically: true, encoding: .utf8)
+        try "not a dir".write(toFile: "\(home)/.ssh", atomically: true, encoding: .utf8)
+        let late = try await run(["--init-slave", "--config-dir", dir, "--ssh-add-key", goodKey])
+        #expect(!late.succeeded)
+        #expect(late.stderrTail.contains("\(home)/.ssh"), "\(late.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/wal-slave.ini"))
     }
 
     /// A config dir under a root-owned parent (like /etc) while walmgr runs as postgres.

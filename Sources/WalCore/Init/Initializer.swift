@@ -122,8 +122,8 @@ public enum Initializer {
         if FileManager.default.fileExists(atPath: path) {
             throw WalmgrFailure(
                 "\(path) already exists; walmgr does not overwrite configs. Move it away or pass "
-                    + "--config-dir DIR (to add a key or password to an existing setup, run "
-                    + "--init-slave again with only --ssh-add-key / --add-password)")
+                    + "--config-dir DIR. To add to an existing setup: walmgr --init-slave "
+                    + "--ssh-add-key FILE or --add-password FILE (the ini is kept as it is)")
         }
         if request.notReally {
             log.info("would write \(path):\n\(shown)")

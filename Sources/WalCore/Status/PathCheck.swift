@@ -61,9 +61,10 @@ enum PathCheck {
         // is the one without search permission.
         let blocked = FileOwnership.nearest(path)
         let me = UserAccount.currentName
+        let place = blocked.path == path ? path : "\(path) cannot be reached: \(blocked.path)"
         return (
-            "\(path) cannot be read: \(blocked.path) is \(blocked.owner):\(blocked.group) "
-                + "\(blocked.modeText), not readable by \(me) (walmgr runs as \(me))",
+            "\(place) is \(blocked.owner):\(blocked.group) \(blocked.modeText), not readable by "
+                + "\(me) (walmgr runs as \(me))",
             blocked.fix(for: me)
         )
     }
