@@ -122,6 +122,26 @@ import Testing
         #expect((object["error"] as? String)?.contains("\(ini):3") == true, "\(object)")
     }
 
+    /// A config under a root-owned 0700 directory: the message names that directory's owner
+    /// and mode, not "unknown".
+    @Test(.enabled(if: TestEnv.isRoot)) func configInAClosedDirectoryNamesThatDirectory()
+        async throws
+    {
+        let dir = try TestEnv.scratchDir(prefix: "wmc")
+        defer { TestEnv.removeScratch(dir) }
+        let user = try #require(TestEnv.runAsUser)
+        let closed = "\(dir)/closed"
+        #expect(mkdir(closed, 0o700) == 0)
+        try "[walmgr]\nslave_data = /x\n".write(
+            toFile: "\(closed)/wal-slave.ini", atomically: true, encoding: .utf8)
+        let result = try await walmgr(["\(closed)/wal-slave.ini", "status"], in: dir)
+        #expect(result.status == 1)
+        #expect(
+            result.stderrTail.contains(
+                "its directory \(closed) cannot be entered (owner root:root, mode 0700, walmgr "
+                    + "runs as \(user))"), "\(result.stderrTail)")
+    }
+
     /// walmgr_data owned by root, mode 0700, while walmgr runs as postgres: check and status
     /// name the ownership and claim neither a missing directory nor a missing backup.
     @Test(.enabled(if: TestEnv.isRoot)) func rootOwnedWalmgrDataIsOwnershipOnly() async throws {
