@@ -114,6 +114,35 @@ import Testing
 
     // MARK: - helpers
 
+    /// `check --archive` stops waiting as soon as the segment cannot arrive: at once when the
+    /// slave's logs.complete is root-owned (xspace already knows), and on xarchive's first
+    /// failure (pg_stat_archiver) when archiving is paused; never the full 60 s.
+    @Test(.enabled(if: TestEnv.isRoot)) func archiveRoundTripGivesUpAtOnce() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let pair = try await WalmgrPair(binDir: binDir)
+        defer { pair.destroy() }
+        try await pair.setupAndRestart()
+        let dir = pair.completedWals
+        #expect(chown(dir, 0, 0) == 0 && chmod(dir, 0o755) == 0)
+        var started = ContinuousClock.now
+        let blocked = try await pair.run([pair.masterIni, "check", "--archive"])
+        #expect(blocked.status == 1)
+        #expect(
+            blocked.output.contains(
+                "FAIL archive round trip: not tried: xarchive cannot write the slave's "
+                    + "completed_wals: \(dir) is root:root 0755"), "\(blocked.output)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        try TestEnv.chownToRunAsUser(dir, mode: 0o700)
+
+        let stop = try await pair.run([pair.masterIni, "stop"])
+        #expect(stop.succeeded, "\(stop.stderrTail)")
+        started = ContinuousClock.now
+        let paused = try await pair.run([pair.masterIni, "check", "--archive"])
+        #expect(paused.status == 1)
+        #expect(paused.output.contains("FAIL archive round trip: xarchive failed on "), "\(paused.output)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     func setting(_ cluster: PGCluster, _ name: String, becomes value: String?) async throws {
         try await cluster.psql("SELECT pg_reload_conf()")
         try await waitUntil("\(name) is reloaded", timeout: .seconds(10)) {

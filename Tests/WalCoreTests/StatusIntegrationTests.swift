@@ -51,6 +51,27 @@ import Testing
         #expect(!text.output.contains("password"))
     }
 
+    /// The slave's walmgr_data owned by root (mode 0700): the master's status names that
+    /// ownership and does not claim that the slave has no complete backup.
+    @Test(.enabled(if: TestEnv.isRoot)) func rootOwnedSlaveDataIsOwnershipNotNoBackup()
+        async throws
+    {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let user = try #require(TestEnv.runAsUser)
+        let pair = try await WalmgrPair(binDir: binDir)
+        defer { pair.destroy() }
+        try await pair.setupAndRestart()
+        #expect(chown(pair.walmgrData, 0, 0) == 0 && chmod(pair.walmgrData, 0o700) == 0)
+        let (master, status) = try await json(pair, pair.masterIni)
+        #expect(status == 1)
+        let problems = (master["problems"] as? [String]) ?? []
+        #expect(
+            problems.contains {
+                $0.contains("cannot list backups") && $0.contains("not readable by \(user)")
+            }, "\(problems)")
+        #expect(!problems.contains { $0.contains("no complete backup") }, "\(problems)")
+    }
+
     func json(_ pair: WalmgrPair, _ ini: String) async throws -> ([String: Any], Int32) {
         let result = try await pair.run([ini, "status", "--json"])
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout))

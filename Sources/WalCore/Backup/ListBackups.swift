@@ -8,6 +8,10 @@ enum ListBackups {
         case .slave(let slave):
             let full = try slave.need(
                 slave.common.fullBackup, key: "full_backup", for: "listbackups")
+            if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
+                // An empty list would read as "no backups" on the master.
+                throw WalmgrFailure("cannot list backups: \(blocked.detail); fix: \(blocked.fix)")
+            }
             manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
         case .master(let master):
             let link = try SlaveLink(config: master, invocation: context.invocation)

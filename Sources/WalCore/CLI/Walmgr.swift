@@ -92,9 +92,11 @@ public enum Walmgr {
             return spec.calledByPostgres ? min(status, 1) : status
         } catch let error as any WalmgrError {
             bootLog.error(error.description)
+            Status.reportFailure(error.description, invocation: invocation)
             return spec.calledByPostgres ? min(error.exitCode, 1) : error.exitCode
         } catch {
             bootLog.error("\(spec.name) failed: \(error)")
+            Status.reportFailure("\(spec.name) failed: \(error)", invocation: invocation)
             return 1
         }
     }

@@ -16,6 +16,9 @@ enum ConfigFileAccess {
         guard stat(path, &info) == 0 else {
             let code = errno
             if code == ENOENT { throw .fileNotFound(path: path) }
+            if code == EACCES, let (dir, info) = blockingDirectory(of: path) {
+                throw unreadable(path, reason: "its directory \(dir) cannot be entered", info: info)
+            }
             throw unreadable(path, reason: errorText(code), info: nil)
         }
         if Int(info.st_mode) & 0o170000 == 0o040000 {
@@ -29,6 +32,20 @@ enum ConfigFileAccess {
             throw unreadable(path, reason: "it is not UTF-8 text", info: info)
         }
         return text
+    }
+
+    /// The deepest existing ancestor of `path` that stat reaches: when stat of `path` failed
+    /// with EACCES, that is the directory walmgr's user may not enter (its owner and mode go
+    /// into the message instead of "unknown").
+    private static func blockingDirectory(of path: String) -> (String, stat)? {
+        var probe = (path as NSString).deletingLastPathComponent
+        while !probe.isEmpty {
+            var info = stat()
+            if stat(probe, &info) == 0 { return (probe, info) }
+            if probe == "/" { break }
+            probe = (probe as NSString).deletingLastPathComponent
+        }
+        return nil
     }
 
     /// `path` made absolute against the current directory, with `.` and `..` removed.

@@ -88,6 +88,8 @@ public enum ConfigLoader {
                 ? "\(place): key \"\(key)\" is for \(other.rawValue) configs; ignored in a "
                     + "\(role.rawValue) config"
                 : "\(place): unknown key \"\(key)\" ignored"
+                    + (KeySuggestion.nearest(to: key, in: known).map { "; did you mean \($0)?" }
+                        ?? "")
             found.append((entry.line, key, text))
         }
         return found.sorted { ($0.line, $0.key) < ($1.line, $1.key) }.map(\.text)

@@ -40,69 +40,99 @@ public enum Initializer {
         let dir = request.configDir ?? "\(home)/conf"
         let pgdata =
             request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
+        try refuseLineBreaks([
+            ("--pgdata", pgdata), ("--config-dir", dir), ("$HOME", home),
+            ("walmgr's path", CommandContext.executablePath),
+        ])
         let text = InitTemplates.master(
             slave: slave, pgdata: pgdata, configDir: dir, walmgr: CommandContext.executablePath,
             home: home)
-        try writeConfig(text, to: "\(dir)/wal-master.ini", request: request, log: log)
-        if request.sshKeygen { try await generateKey(request: request, log: log) }
+        let path = "\(dir)/wal-master.ini"
+        let wrote = try writeConfig(text, shown: text, to: path, request: request, log: log)
+        try await undoingConfig(wrote ? path : nil) {
+            if request.sshKeygen { try await generateKey(request: request, log: log) }
+        }
     }
 
     static func initSlave(_ request: InitRequest, log: Log) async throws {
         let dir = request.configDir ?? "\(home)/conf"
         let pgdata =
             request.pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "\(home)/data"
-        let walmgrData = "\(home)/walshipping"
-        let text = InitTemplates.slave(
-            pgdata: pgdata, walmgrData: walmgrData, primaryConninfo: request.primaryConninfo)
-        try writeConfig(text, to: "\(dir)/wal-slave.ini", request: request, log: log)
-        guard !request.notReally else { return }
-        try Directories.make(walmgrData)
-        let record = "\(walmgrData)/\(recordName)"
-        if let keyFile = request.sshAddKey {
-            let key = try TextFile.read(keyFile).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard key.hasPrefix("ssh-") || key.hasPrefix("ecdsa-"), !key.contains("\n") else {
-                throw WalmgrFailure("\(keyFile) does not hold one ssh public key line")
+        try refuseLineBreaks([
+            ("--pgdata", pgdata), ("--config-dir", dir), ("$HOME", home),
+            ("--primary-conninfo", request.primaryConninfo),
+        ])
+        // Read and check the key and .pgpass line first: a bad file must not leave an ini.
+        let additions = try InitAdditions(request)
+        let path = "\(dir)/wal-slave.ini"
+        var walmgrData = "\(home)/walshipping"
+        var wrote = false
+        if !additions.isEmpty, FileManager.default.fileExists(atPath: path) {
+            walmgrData = existingWalmgrData(path) ?? walmgrData
+            log.info("\(path) exists; left as it is, adding only the key / password")
+            if request.pgdata != nil || request.primaryConninfo != nil {
+                log.warning(
+                    "--pgdata and --primary-conninfo were not applied: edit \(path) to change them")
             }
-            try Directories.make("\(home)/.ssh")
-            let added = try LineFile.addOnce(key, to: "\(home)/.ssh/authorized_keys")
-            log.info(
-                added ? "added the key to ~/.ssh/authorized_keys" : "the key was already authorized"
-            )
-            if added {
-                try LineFile.addOnce(
-                    "authorized_keys\t\(home)/.ssh/authorized_keys\t\(key)", to: record)
-            }
+        } else {
+            let text = InitTemplates.slave(
+                pgdata: pgdata, walmgrData: walmgrData, primaryConninfo: request.primaryConninfo)
+            let shown = InitTemplates.slave(
+                pgdata: pgdata, walmgrData: walmgrData,
+                primaryConninfo: request.primaryConninfo.map(Conninfo.masked))
+            wrote = try writeConfig(text, shown: shown, to: path, request: request, log: log)
         }
-        if let passwordFile = request.addPassword {
-            let line = try TextFile.read(passwordFile).trimmingCharacters(
-                in: .whitespacesAndNewlines)
-            guard line.split(separator: ":", omittingEmptySubsequences: false).count >= 5,
-                !line.contains("\n")
-            else {
-                throw WalmgrFailure(
-                    "\(passwordFile) must hold one .pgpass line: host:port:database:user:password")
-            }
-            let added = try LineFile.addOnce(line, to: "\(home)/.pgpass")
-            log.info(
-                added ? "added a line to ~/.pgpass (mode 0600)" : "~/.pgpass already has that line")
-            if added { try LineFile.addOnce("pgpass\t\(home)/.pgpass\t\(line)", to: record) }
+        guard !request.notReally else { return additions.describe(log: log) }
+        try await undoingConfig(wrote ? path : nil) {
+            try additions.apply(home: home, walmgrData: walmgrData, log: log)
         }
     }
 
-    static func writeConfig(_ text: String, to path: String, request: InitRequest, log: Log) throws
-    {
+    /// walmgr_data of an existing slave config, where the init record belongs.
+    static func existingWalmgrData(_ path: String) -> String? {
+        (try? ConfigLoader.load(path: path, overrides: []))?.config.common.walmgrData
+    }
+
+    /// Runs the steps after the config was written; when one fails, removes the config again so
+    /// a failed init leaves nothing behind and can simply be run again.
+    static func undoingConfig(_ path: String?, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            if let path { unlink(path) }
+            throw error
+        }
+    }
+
+    /// Refuses values with a line break: in an ini it would end the value and start a new
+    /// line (a key of the caller's choosing). Passwords in the value are masked.
+    static func refuseLineBreaks(_ values: [(String, String?)]) throws {
+        for case let (name, value?) in values where value.contains(where: \.isNewline) {
+            throw WalmgrFailure(
+                "\(name) \(Conninfo.masked(value).debugDescription) contains a line break; a "
+                    + "config value must be one line. Nothing was written", exitCode: 64)
+        }
+    }
+
+    /// Writes the config unless it exists; with `-n` prints `shown` (passwords masked)
+    /// instead. Returns true when it wrote the file.
+    static func writeConfig(
+        _ text: String, shown: String, to path: String, request: InitRequest, log: Log
+    ) throws -> Bool {
         if FileManager.default.fileExists(atPath: path) {
             throw WalmgrFailure(
                 "\(path) already exists; walmgr does not overwrite configs. Move it away or pass "
-                    + "--config-dir DIR")
+                    + "--config-dir DIR. To add to an existing setup: walmgr --init-slave "
+                    + "--ssh-add-key FILE or --add-password FILE (the ini is kept as it is)")
         }
         if request.notReally {
-            log.info("would write \(path):\n\(text)")
-            return
+            log.info("would write \(path):\n\(shown)")
+            return false
         }
         try Directories.make((path as NSString).deletingLastPathComponent)
         try Durable.replace(Array(text.utf8), at: path, mode: 0o600)
         log.info("wrote \(path); review it before running setup")
+        return true
     }
 
     static func generateKey(request: InitRequest, log: Log) async throws {

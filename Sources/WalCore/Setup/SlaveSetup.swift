@@ -32,7 +32,9 @@ enum Directories {
         }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != path { try make(parent) }
-        guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw FileError("create", path) }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw FileError.mkdirFailed(path)
+        }
         log?.info("created \(path)")
     }
 }

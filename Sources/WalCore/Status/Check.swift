@@ -4,16 +4,17 @@ import Foundation
 /// and exits 0 only when every check passed.
 ///
 /// The config has already been parsed when this runs (a parse error stops walmgr before any
-/// command, with the file and line), so the first line reports that stage as passed.
+/// command, with the file and line), so the first lines report that stage: passed, or one FAIL
+/// per ignored key (a typo'd key silently falls back to its default, which check must not hide).
 enum Check {
     static func run(_ context: CommandContext) async throws -> Int32 {
         let report = CheckReport()
-        let common = context.config.common
-        report.add(
-            .pass(
-                "config",
-                "\(common.configFile) parses (\(context.config.role.rawValue) config, "
-                    + "walmgr runs as \(UserAccount.currentName))"))
+        // Loading again is cheap and keeps the warnings out of CommandContext.
+        let warnings =
+            (try? ConfigLoader.load(
+                path: context.invocation.configPath, overrides: context.invocation.overrides))?
+            .warnings ?? []
+        report.add(configStage(context.config, warnings: warnings))
         switch context.config {
         case .master(let master):
             await MasterCheck(config: master, context: context, report: report).run()
@@ -21,6 +22,21 @@ enum Check {
             await SlaveCheck(config: slave, context: context, report: report).run()
         }
         return report.finish()
+    }
+
+    /// The config stage: a pass, or a FAIL for each key the loader ignored.
+    static func configStage(_ config: WalmgrConfig, warnings: [String]) -> [CheckResult] {
+        guard warnings.isEmpty else {
+            return warnings.map {
+                .fail("config", $0, fix: "correct the key's name or remove it")
+            }
+        }
+        return [
+            .pass(
+                "config",
+                "\(config.common.configFile) parses (\(config.role.rawValue) config, "
+                    + "walmgr runs as \(UserAccount.currentName))")
+        ]
     }
 
     /// The parse stage on its own: loads `path` and reports the keys the role needs (used by

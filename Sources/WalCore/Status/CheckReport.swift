@@ -49,8 +49,16 @@ final class CheckReport: @unchecked Sendable {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    /// Records and prints a result.
+    /// Records and prints a result. A failure whose fix an earlier failure already gave (one
+    /// root-owned walmgr_data breaks every directory under it) is shortened to point there, so
+    /// the fix is read once and the cause is not repeated as separate findings.
     func add(_ result: CheckResult) {
+        var result = result
+        if !result.ok, !result.fix.isEmpty,
+            let earlier = results.first(where: { !$0.ok && $0.fix == result.fix })
+        {
+            result = .fail(result.name, "same cause as \(earlier.name) above (same fix)")
+        }
         results.append(result)
         printer?(result.line)
     }

@@ -49,15 +49,19 @@ extension MasterCheck {
         }
     }
 
-    /// Free space and writability of the slave's directories (`xspace`).
-    func slaveSpace(_ link: SlaveLink) async {
+    /// Free space and writability of the slave's directories (`xspace`). Returns the problem
+    /// of the slave's completed_wals (where xarchive writes), or nil when it is writable.
+    func slaveSpace(_ link: SlaveLink) async -> String? {
+        var blocked: String?
         await report.run("slave space") {
             let result = try await link.run("xspace", runner: context.runner, timeout: .seconds(60))
             let spaces = try JSONDecoder().decode(
                 [SlaveProbe.Space].self, from: Data(result.stdout))
             for space in spaces { report.add(Self.judge(space, host: link.hostDescription)) }
+            blocked = spaces.first { $0.key == "completed_wals" }?.problem
             return .pass("slave space", "checked \(spaces.count) directories on the slave")
         }
+        return blocked
     }
 
     static func judge(_ space: SlaveProbe.Space, host: String) -> CheckResult {
@@ -81,6 +85,7 @@ extension MasterCheck {
             let size =
                 try db.scalar(
                     "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'") ?? "16777216"
+            let failedBefore = Self.archiverFailures(db).count
             let started = ContinuousClock.now
             let end = try db.scalar("SELECT \(version.switchWALFunction)()") ?? ""
             guard let lsn = LSN(end), lsn.value > 0 else {
@@ -90,18 +95,11 @@ extension MasterCheck {
                 try db.scalar(
                     "SELECT \(version.walFileNameFunction)($1::pg_lsn)",
                     [LSN(lsn.value - 1).description]) ?? ""
-            do {
-                try await link.run(
-                    "xwalcheck", [name, name, size, "\(Self.archiveWait)"], runner: context.runner,
-                    timeout: .seconds(Self.archiveWait + 30))
-            } catch {
-                let failure = try? db.query(
-                    "SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver")
-                let last = failure?[0, "last_failed_wal"].map { ", last failure: \($0)" } ?? ""
+            if let failure = await arrival(
+                link, db: db, name: name, size: size, failedBefore: failedBefore)
+            {
                 return .fail(
-                    "archive round trip",
-                    "\(name) did not reach completed_wals within "
-                        + "\(Self.archiveWait) s\(last): \(error)",
+                    "archive round trip", failure,
                     fix: "read the PostgreSQL log for xarchive errors (walmgr INI status shows "
                         + "pg_stat_archiver)")
             }
@@ -111,5 +109,50 @@ extension MasterCheck {
                 / 1_000_000_000_000_000
             return .pass("archive round trip", "\(name) archived and on the slave in \(ms) ms")
         }
+    }
+
+    /// Waits for `name` in the slave's completed_wals (`xwalcheck`) while watching
+    /// pg_stat_archiver: when xarchive fails (failed_count passes `failedBefore`) the wait ends
+    /// at once instead of after ``archiveWait`` seconds. Returns nil when the segment arrived,
+    /// else what went wrong.
+    func arrival(
+        _ link: SlaveLink, db: PGConnection, name: String, size: String, failedBefore: Int64
+    ) async -> String? {
+        let runner = context.runner
+        let wait = Self.archiveWait
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await link.run(
+                        "xwalcheck", [name, name, size, "\(wait)"], runner: runner,
+                        timeout: .seconds(wait + 30))
+                    return nil
+                } catch {
+                    let last = Self.archiverFailures(db).wal.map { ", last failure: \($0)" } ?? ""
+                    return "\(name) did not reach completed_wals within \(wait) s\(last): \(error)"
+                }
+            }
+            group.addTask {
+                // Returns only on a failure (or when cancelled, after the first result is in).
+                while !Task.isCancelled {
+                    let now = Self.archiverFailures(db)
+                    if now.count > failedBefore {
+                        return "xarchive failed on \(now.wal ?? "a segment") while waiting for "
+                            + "\(name) (pg_stat_archiver.last_failed_wal); stopped waiting"
+                    }
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// pg_stat_archiver's failed_count and last_failed_wal (0 and nil when unreadable).
+    static func archiverFailures(_ db: PGConnection) -> (count: Int64, wal: String?) {
+        let rows = try? db.query("SELECT failed_count, last_failed_wal FROM pg_stat_archiver")
+        return (Int64(rows?[0, "failed_count"] ?? "") ?? 0, rows?[0, "last_failed_wal"])
     }
 }

@@ -10,6 +10,10 @@ enum PathCheck {
         let me = UserAccount.currentName
         guard let found = FileOwnership(path) else {
             let parent = FileOwnership.nearest(path)
+            if let blocked = unreadable(path) {
+                // Not "does not exist": the path cannot be looked at, which is the real finding.
+                return .fail("\(key) writable", blocked.detail, fix: blocked.fix)
+            }
             if mustExist {
                 return .fail(
                     "\(key) writable", "\(path) does not exist",
@@ -22,7 +26,7 @@ enum PathCheck {
                 "\(key) writable",
                 "\(path) does not exist and \(parent.path) is \(parent.owner):\(parent.group) "
                     + "\(parent.modeText), not writable by \(me) (walmgr runs as \(me))",
-                fix: parent.fix(for: me))
+                fix: FileOwnership.createFix(path, parent: parent, for: me))
         }
         guard (found.mode & S_IFMT) == S_IFDIR else {
             return .fail(
@@ -38,6 +42,31 @@ enum PathCheck {
             "\(path) is \(found.owner):\(found.group) \(found.modeText), not writable by \(me) "
                 + "(walmgr runs as \(me))",
             fix: found.fix(for: me))
+    }
+
+    /// When walmgr's user cannot look into `path` because an existing ancestor (or `path`
+    /// itself) denies it, the ownership finding and its fix; nil when the path can be read or
+    /// simply does not exist. Callers use it so an ownership problem is not reported as
+    /// "does not exist" or "no backup".
+    static func unreadable(_ path: String) -> (detail: String, fix: String)? {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard access(path, R_OK | X_OK) != 0, errno == EACCES || errno == EPERM else {
+                return nil
+            }
+        } else if errno != EACCES {
+            return nil
+        }
+        // stat of path worked: path itself denies. EACCES: the deepest ancestor stat reaches
+        // is the one without search permission.
+        let blocked = FileOwnership.nearest(path)
+        let me = UserAccount.currentName
+        let place = blocked.path == path ? path : "\(path) cannot be reached: \(blocked.path)"
+        return (
+            "\(place) is \(blocked.owner):\(blocked.group) \(blocked.modeText), not readable by "
+                + "\(me) (walmgr runs as \(me))",
+            blocked.fix(for: me)
+        )
     }
 
     /// Checks the directory of a file walmgr writes (logfile, pidfile).

@@ -90,6 +90,11 @@ struct SlaveCheck {
             report.add(.fail("backup", "\(common.missing("full_backup", "check"))"))
             return
         }
+        if let blocked = PathCheck.unreadable(Self.backupDir(common.fullBackup)) {
+            // An empty listing here means "could not look", not "no backup".
+            report.add(.fail("backup", blocked.detail, fix: blocked.fix))
+            return
+        }
         guard let newest = BackupCatalog(fullBackup: common.fullBackup).complete().first else {
             report.add(
                 .fail(
@@ -102,6 +107,12 @@ struct SlaveCheck {
         let when = m.startTime.isEmpty ? "" : " from \(m.startTime)"
         report.add(.pass("backup", "\(m.name)\(when), start WAL \(m.startWAL)"))
         report.add(Self.continuity(dir: common.completedWals, manifest: m))
+    }
+
+    /// The directory that holds full_backup and its rotated copies.
+    static func backupDir(_ fullBackup: String) -> String {
+        let parent = (fullBackup as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
     }
 
     static func continuity(dir: String, manifest m: BackupManifest) -> CheckResult {

@@ -77,6 +77,11 @@ struct SlaveStatus {
                 "full_backup is not set: \(config.common.missing("full_backup", "status"))")
             return
         }
+        if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
+            // Could not look: say why, not "no complete backup".
+            report.problem("cannot read full_backup: \(blocked.detail); fix: \(blocked.fix)")
+            return
+        }
         let manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
         report.set("backups", BackupSummary.json(manifests))
         if !manifests.contains(where: { $0.status == "complete" }) {

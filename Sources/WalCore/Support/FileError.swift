@@ -10,6 +10,9 @@ public struct FileError: WalmgrError {
     public let errno: Int32
     /// Extra advice, when walmgr knows better than the generic hint.
     public let hint: String?
+    /// True for a failed mkdir: the advice creates that directory rather than chowning the
+    /// parent (which may be /etc or /var/lib).
+    public private(set) var createsDirectory = false
 
     /// Creates an error from the current errno.
     public init(
@@ -25,7 +28,10 @@ public struct FileError: WalmgrError {
         var text = "could not \(operation) \(path): \(String(cString: strerror(errno)))"
         switch errno {
         case EACCES, EPERM, EROFS:
-            text += ". " + FileError.permissionAdvice(for: path)
+            text +=
+                ". "
+                + (createsDirectory
+                    ? FileError.mkdirAdvice(for: path) : FileError.permissionAdvice(for: path))
         case ENOSPC, EDQUOT:
             text +=
                 ". The file system is full: free space there; nothing was written under the final name"
@@ -33,6 +39,23 @@ public struct FileError: WalmgrError {
         }
         if let hint { text += ". \(hint)" }
         return text
+    }
+
+    /// A failed `mkdir` of `path` (errno from the call).
+    public static func mkdirFailed(_ path: String, errno: Int32 = Foundation.errno) -> FileError {
+        var error = FileError("create", path, errno: errno)
+        error.createsDirectory = true
+        return error
+    }
+
+    /// Who owns the parent of the directory that could not be created, and the commands that
+    /// create it for walmgr's user; never a chown of the parent.
+    public static func mkdirAdvice(for path: String) -> String {
+        let found = FileOwnership.nearest(path)
+        let me = UserAccount.currentName
+        return "\(found.path) is owned by \(found.owner):\(found.group) with mode "
+            + "\(found.modeText), and walmgr runs as \(me); fix it with: "
+            + FileOwnership.createFix(path, parent: found, for: me)
     }
 
     /// Describes who owns the nearest existing ancestor of `path` and how to make it writable.
@@ -99,5 +122,16 @@ public struct FileOwnership: Sendable, Equatable {
         let group = UserAccount(name: user).map { UserAccount.groupName($0.gid) } ?? user
         let chmod = mode & 0o700 == 0o700 ? "" : " && chmod u+rwx \(quoted)"
         return "chown -R \(user):\(group) \(quoted)\(chmod) (as root)"
+    }
+
+    /// The command that makes the missing directory `path` for `user` when its nearest existing
+    /// ancestor `parent` is not writable: a chmod when `user` owns the parent, otherwise
+    /// `mkdir -p` and a chown of `path` alone (chowning /etc or /var/lib would be wrong).
+    public static func createFix(_ path: String, parent: FileOwnership, for user: String)
+        -> String
+    {
+        if parent.ownedByMe { return parent.fix(for: user) }
+        let quoted = ShellWords.quote(path)
+        return "mkdir -p \(quoted) && chown \(user): \(quoted) (as root)"
     }
 }
