@@ -30,8 +30,9 @@ import Testing
         #expect(command.executable == "rsync")
         #expect(
             command.arguments == [
-                "-a", "--delete", "--stats", "--no-human-readable", "-z", "-e", ssh.rsyncShell,
-                "--exclude=/postmaster.pid", "/data/", "db2:/w/data.master.inprogress/",
+                "-a", "--delete", "--stats", "--no-human-readable", "-z", "-s", "-e",
+                ssh.rsyncShell, "--exclude=/postmaster.pid", "--", "/data/",
+                "db2:/w/data.master.inprogress/",
             ])
         #expect(BackupCopy.dataDirExcludes.contains("/pg_replslot/*"))
         #expect(

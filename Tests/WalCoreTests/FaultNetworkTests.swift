@@ -24,23 +24,22 @@ struct FaultNetworkTests {
         try await lab.net.setLink(up: false)
         let failedBefore = try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver")
         var pending: [String] = []
-        for _ in 0..<3 {
-            pending.append(
-                try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)"))
-        }
+        for _ in 0..<3 { pending.append(try await switchWithNewWAL(lab)) }
         try await waitUntil("the archiver reports a failure", timeout: .seconds(20)) {
             try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver") != failedBefore
         }
         let direct = try await lab.xarchive(pending[0])
         #expect(direct.status == 1, "a cut link must fail with 1: \(direct.statusText)")
         #expect(direct.stderrTail.contains("ssh to"), "\(direct.stderrTail)")
+        // The outage lasts until the backlog is there, not a fixed 10 s (under CPU load the
+        // archiver's retries and pgbench's start vary; a fixed time once left one .ready file).
+        try await waitForBacklog(lab, since: cut)
         let backlog = lab.readySegments()
         #expect(backlog.count >= 2, "the .ready backlog grows while the link is down: \(backlog)")
         for name in pending {
             #expect(!FileManager.default.fileExists(atPath: "\(pair.completedWals)/\(name)"))
         }
-        let remaining = cut + .seconds(10) - ContinuousClock.now
-        if remaining > .zero { try await Task.sleep(for: remaining) }  // the outage lasts 10 s
+        print("link down for \(ContinuousClock.now - cut), .ready backlog \(backlog.count)")
         try await lab.net.setLink(up: true)
 
         let benchResult = try await load.value
@@ -136,6 +135,37 @@ struct FaultNetworkTests {
             )
         }
         lab.expectSecretNeverPrinted()
+    }
+
+    /// Writes a row, then switches WAL: the switch always closes a segment with new WAL in it,
+    /// even when pgbench has not written yet (on an idle segment pg_switch_wal does nothing and
+    /// names the segment archived before the cut). Returns that segment's name.
+    func switchWithNewWAL(_ lab: FaultLab) async throws -> String {
+        try await lab.pair.master.psql(
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now())")
+        return try await lab.pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
+    }
+
+    /// Waits (up to 90 s) until at least 2 segments wait in archive_status as `.ready`, closing
+    /// a segment with ``switchWithNewWAL(_:)`` every 2 s until then. Without that backlog the
+    /// case proves nothing, so it fails saying so.
+    func waitForBacklog(_ lab: FaultLab, since cut: ContinuousClock.Instant) async throws {
+        var lastSwitch = ContinuousClock.now
+        do {
+            try await waitUntil("2 or more .ready segments", timeout: .seconds(90)) {
+                if lab.readySegments().count >= 2 { return true }
+                if ContinuousClock.now - lastSwitch >= .seconds(2) {
+                    lastSwitch = ContinuousClock.now
+                    _ = try await switchWithNewWAL(lab)
+                }
+                return false
+            }
+        } catch {
+            throw HarnessError(
+                "backlog never built: \(lab.readySegments()) .ready after "
+                    + "\(ContinuousClock.now - cut) with the link down; the case needs 2 or "
+                    + "more (\(error))")
+        }
     }
 
     /// Every segment from `first` to `last` is in the archive.

@@ -9,11 +9,14 @@ import Testing
         ("postgres@10.0.0.2:/srv/wal", "postgres@10.0.0.2", "/srv/wal"),
         ("localhost:/srv/wal", nil, "/srv/wal"),
         ("/odd/pa:th", nil, "/odd/pa:th"),
+        ("[::1]:/srv/wal", "::1", "/srv/wal"),
+        ("postgres@[fe80::1%eth0]:/srv/wal", "postgres@fe80::1%eth0", "/srv/wal"),
     ])
     func parsesLocations(text: String, host: String?, path: String) {
         let location = Location(text)
         #expect(location.host == host)
         #expect(location.path == path)
+        #expect(host == nil || location.description == text)
     }
 
     @Test func sshKeepsHostKeyCheckingAndQuotesEveryRemoteWord() {
@@ -26,11 +29,13 @@ import Testing
         #expect(command.arguments.contains("BatchMode=yes"))
         #expect(command.arguments.contains("ControlPath=/run/walmgr/%C"))
         #expect(!command.arguments.contains { $0.contains("StrictHostKeyChecking=no") })
-        let remote = Array(command.arguments.drop { $0 != "--" }.dropFirst())
+        let remote = Array(command.arguments.drop { $0 != "--" })
         #expect(
             remote == [
-                "'/opt/wal mgr/walmgr'", "'/etc/wal slave.ini'", "xreceive", "'$(id);`x`'\\'''",
+                "--", "standby", "'/opt/wal mgr/walmgr'", "'/etc/wal slave.ini'", "xreceive",
+                "'$(id);`x`'\\'''",
             ])
+        #expect(command.arguments.filter { $0 == "--" }.count == 1)
     }
 
     @Test func noControlSocketWhenReuseIsOff() {

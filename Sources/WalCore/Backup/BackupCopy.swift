@@ -25,29 +25,44 @@ public enum BackupCopy {
     /// The directory inside a backup that holds tablespace copies: `walmgr_tblspc/<oid>/`.
     public static let tablespaceDir = "walmgr_tblspc"
 
-    /// `rsync -a --delete --stats [-z] [-e SSH] --exclude=… SOURCE/ DEST/`.
+    /// `rsync -a --delete --stats [-z] [-s -e SSH] --exclude=… -- SOURCE/ DEST/`.
     /// - Parameters:
     ///   - destination: a ``Location``; a remote one goes over `ssh`.
-    ///   - ssh: the ssh builder for a remote destination.
+    ///   - ssh: the ssh builder for a remote destination (made from the destination's host).
     public static func rsync(
         source: String, destination: Location, ssh: SSH?, compress: Bool, excludes: [String]
     ) -> Command {
         var args = ["-a", "--delete", "--stats", "--no-human-readable"]
         if compress { args.append("-z") }
-        if case .remote = destination, let ssh { args += ["-e", ssh.rsyncShell] }
+        args += remoteShell(destination, ssh)
         args += excludes.map { "--exclude=\($0)" }
-        args += [slash(source), slash(destination.description)]
+        args += ["--", slash(source), slash(target(destination))]
         return Command("rsync", args)
     }
 
-    /// `rsync -a -L [-z] [-e SSH] FILE… DEST/` for config files (links followed).
+    /// `rsync -a -L [-z] [-s -e SSH] -- FILE… DEST/` for config files (links followed).
     public static func rsyncFiles(
         _ files: [String], destination: Location, ssh: SSH?, compress: Bool
     ) -> Command {
         var args = ["-a", "-L", "--stats", "--no-human-readable"]
         if compress { args.append("-z") }
-        if case .remote = destination, let ssh { args += ["-e", ssh.rsyncShell] }
-        return Command("rsync", args + files + [slash(destination.description)])
+        args += remoteShell(destination, ssh)
+        return Command("rsync", args + ["--"] + files + [slash(target(destination))])
+    }
+
+    /// `-s -e SSH` for a remote destination. `-s` (`--protect-args`, `--secluded-args` since
+    /// rsync 3.3) sends the paths inside rsync's protocol, so the remote shell never splits or
+    /// expands them; rsync before 3.2.4 would otherwise hand them to it as they are.
+    static func remoteShell(_ destination: Location, _ ssh: SSH?) -> [String] {
+        guard case .remote = destination, let ssh else { return [] }
+        return ["-s", "-e", ssh.rsyncShell]
+    }
+
+    /// The destination as rsync gets it: `host:path` without `user@`, because
+    /// ``SSH/rsyncShell`` passes the user as `-l` (an IPv6 host in brackets).
+    public static func target(_ destination: Location) -> String {
+        guard case .remote(let host, let path) = destination else { return destination.path }
+        return Location.remote(host: Location.splitUser(host).name, path: path).description
     }
 
     static func slash(_ path: String) -> String { path.hasSuffix("/") ? path : path + "/" }

@@ -34,6 +34,9 @@ public enum ConfigError: WalmgrError, Equatable {
     case badChoice(file: String, line: Int, key: String, value: String, allowed: [String])
     /// A command or word-list value has unbalanced quotes.
     case badShellWords(file: String, line: Int, key: String, error: ShellWordsError)
+    /// An ssh host (`slave`, or the host of a `host:path` value) that is not a host name or
+    /// address; it could otherwise reach ssh or rsync as an option.
+    case badHost(file: String, line: Int, key: String, host: String)
     /// A `--set` argument is not `KEY=VALUE`.
     case badOverride(String)
 
@@ -93,6 +96,13 @@ public enum ConfigError: WalmgrError, Equatable {
                 + "\(allowed.joined(separator: ", ")), found \"\(value)\""
         case .badShellWords(let file, let line, let key, let error):
             return "\(Self.place(file, line)): cannot split \(key) into words: \(error)"
+        case .badHost(let file, let line, let key, let host):
+            let local =
+                key == "slave" ? "" : " (a local path must not have ':' before its first '/')"
+            return "\(Self.place(file, line)): \(key) names the ssh host \(host.debugDescription), "
+                + "which is not a host name: use [user@]host with letters, digits, '.', '-', '_' "
+                + "(not starting with '-'), an IPv4 address or an IPv6 address\(local); "
+                + "ssh options go in ssh_options"
         case .badOverride(let text):
             return "--set \(Self.masked(text)): expected --set KEY=VALUE, e.g. "
                 + "--set loop_delay=5"

@@ -88,7 +88,7 @@ public struct MasterConfig: Sendable, Equatable {
             masterConfig: try r.path("master_config"),
             masterBin: try r.path("master_bin"),
             masterRestartCmd: try r.words("master_restart_cmd"),
-            slave: try r.string("slave"),
+            slave: try r.sshHost("slave"),
             slaveConfig: try r.path("slave_config"),
             loopDelay: try r.positiveDouble("loop_delay") ?? 10,
             useXlogFunctions: try r.bool("use_xlog_functions", default: true),

@@ -96,6 +96,19 @@ public enum ShellWords {
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
+    /// Returns `s` as one word of rsync's `-e` value: unchanged when plainly safe, else in single
+    /// quotes with each `'` doubled.
+    ///
+    /// rsync splits that value itself, not through a shell (main.c, `do_cmd`): at spaces only,
+    /// `'…'` and `"…"` group, a doubled quote inside them stands for one, and a backslash is an
+    /// ordinary character. ``quote(_:)``'s `'\''` would come apart there.
+    public static func rsyncQuote(_ s: String) -> String {
+        if !s.isEmpty && s.allSatisfy({ safeCharacters.contains($0) }) {
+            return s
+        }
+        return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
     /// Quotes every word and joins them with spaces, giving one shell command line.
     public static func join(_ words: [String]) -> String {
         words.map(quote).joined(separator: " ")

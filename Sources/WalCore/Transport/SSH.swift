@@ -11,9 +11,9 @@ public struct SSH: Sendable, Equatable {
     /// `compression = 1`: ssh -C.
     public let compress: Bool
 
-    /// Creates an ssh builder.
+    /// Creates an ssh builder; an IPv6 host may come in brackets (`[::1]`), ssh gets it without.
     public init(host: String, options: [String], controlDir: String?, compress: Bool = false) {
-        self.host = host
+        self.host = Location.sshHost(host)
         self.options = options
         self.controlDir = controlDir
         self.compress = compress
@@ -41,13 +41,24 @@ public struct SSH: Sendable, Equatable {
     ]
 
     /// A command that runs `argv` on the host; each word is shell-quoted for the remote shell.
+    ///
+    /// `--` comes before the host: ssh then reads no option after it, so even a host that starts
+    /// with `-` (the config check refuses one) could not become `-oProxyCommand=…`.
     public func command(_ argv: [String]) -> Command {
-        Command("ssh", baseArguments + [host, "--"] + argv.map(ShellWords.quote))
+        Command("ssh", baseArguments + ["--", host] + argv.map(ShellWords.quote))
     }
 
-    /// The `-e` value for rsync: ssh and its options, each quoted for rsync's own word splitting.
+    /// The `-e` value for rsync: ssh, its options, `-l USER` for a `user@host`, and `--`, each
+    /// word quoted for rsync's own splitting (``ShellWords/rsyncQuote(_:)``).
+    ///
+    /// rsync appends the host of the `host:path` argument after this value, so the `--` puts
+    /// that host out of ssh's option parsing; the user goes in as `-l` because rsync would add
+    /// its own `-l USER` after the `--`. Pair it with a `host:path` without `user@`
+    /// (``BackupCopy/target(_:)``).
     public var rsyncShell: String {
-        (["ssh"] + baseArguments).map(ShellWords.quote).joined(separator: " ")
+        let login = Location.splitUser(host).user.map { ["-l", $0] } ?? []
+        return (["ssh"] + baseArguments + login + ["--"]).map(ShellWords.rsyncQuote)
+            .joined(separator: " ")
     }
 
     /// A private 0700 directory for control sockets, owned by the current user.
