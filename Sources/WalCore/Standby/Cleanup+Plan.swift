@@ -27,18 +27,7 @@ extension Cleanup {
                 .init(key: "slave_config_dir", path: config.slaveConfigDir),
             ], homes: homes)
         if let base = common.walmgrData, StandbyFiles.exists(base) {
-            plan.lines = initLines(in: base)
-            if let refusal = targetGuard.placeRefusal(base) {
-                // walmgr_data is the home dir or holds slave_data: it stays, walmgr's entries go.
-                plan.notes.append(
-                    "walmgr_data \(base) stays (\(refusal.summary)): cleanup removes only "
-                        + "walmgr's own entries in it")
-                plan.files = ["config.restored", initRecordName].map { "\(base)/\($0)" }
-                    .filter(StandbyFiles.exists)
-            } else {
-                try require(base, key: "walmgr_data", guardedBy: targetGuard)
-                plan.directories.append(base)
-            }
+            try planWalmgrData(base, into: &plan, guardedBy: targetGuard)
         }
         let configured = [
             ("completed_wals", common.completedWals), ("partial_wals", common.partialWals),
@@ -57,6 +46,24 @@ extension Cleanup {
         }
         plan.slot = common.useReplicationSlot ? common.replicationSlotName : nil
         return plan
+    }
+
+    /// walmgr_data goes whole, unless it is the home dir or holds slave_data: then it stays
+    /// and only walmgr's entries in it go (the four directories are planned by the caller).
+    static func planWalmgrData(
+        _ base: String, into plan: inout Plan, guardedBy targetGuard: TargetGuard
+    ) throws {
+        plan.lines = initLines(in: base)
+        guard let refusal = targetGuard.placeRefusal(base) else {
+            try require(base, key: "walmgr_data", guardedBy: targetGuard)
+            plan.directories.append(base)
+            return
+        }
+        plan.notes.append(
+            "walmgr_data \(base) stays (\(refusal.summary)): cleanup removes only walmgr's own "
+                + "entries in it")
+        plan.files = ["config.restored", initRecordName].map { "\(base)/\($0)" }
+            .filter(StandbyFiles.exists)
     }
 
     /// The (file, line) pairs `--init-slave` recorded in walmgr_data.
