@@ -97,18 +97,26 @@ import Testing
         try scratch.targetGuard.check(data, purpose: "restore")
     }
 
+    /// A RestoreCopy of `walmgr_data/data.master` into `destination`.
+    static func restoreCopy(
+        _ scratch: Scratch, destination: String, tablespaces: [BackupManifest.Tablespace] = []
+    ) -> RestoreCopy {
+        let manifest = BackupManifest(
+            name: "data.master", label: "t", status: "complete", startTime: "", stopTime: "",
+            startLSN: "", stopLSN: "", startWAL: "", stopWAL: "", timeline: 1, pgVersion: 150000,
+            systemIdentifier: "", sizeBytes: 0, fileCount: 0, tablespaces: tablespaces,
+            takenFrom: "master")
+        return RestoreCopy(
+            entry: .init(path: "\(scratch.walmgrData)/data.master", manifest: manifest),
+            destination: destination, move: false, keepOld: false, runner: TestEnv.runner,
+            log: Log(quiet: true), targetGuard: scratch.targetGuard)
+    }
+
     /// A RestoreCopy of a one-file backup into `destination`, with a staged tree ready.
     static func stagedCopy(
         _ scratch: Scratch, destination: String, sync: @escaping @Sendable (String) throws -> Void
     ) throws -> RestoreCopy {
-        let manifest = BackupManifest(
-            name: "data.master", label: "t", status: "complete", startTime: "", stopTime: "",
-            startLSN: "", stopLSN: "", startWAL: "", stopWAL: "", timeline: 1, pgVersion: 150000,
-            systemIdentifier: "", sizeBytes: 0, fileCount: 0, tablespaces: [], takenFrom: "master")
-        var copy = RestoreCopy(
-            entry: .init(path: "\(scratch.walmgrData)/data.master", manifest: manifest),
-            destination: destination, move: false, keepOld: false, runner: TestEnv.runner,
-            log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        var copy = restoreCopy(scratch, destination: destination)
         copy.syncTree = sync
         try FileManager.default.createDirectory(
             atPath: copy.staging, withIntermediateDirectories: true)
@@ -151,5 +159,44 @@ import Testing
         #expect(throws: TargetRefusal.self) { try copy.swap(tablespaceTargets: []) }
         #expect(try String(contentsOfFile: "\(destination)/PG_VERSION", encoding: .utf8) == "old")
         #expect(FileManager.default.fileExists(atPath: "\(copy.staging)/PG_VERSION"))
+    }
+
+    /// A backup with a tablespace in `walmgr_tblspc/16384`, restored to `location`.
+    static func tablespaceBackup(_ scratch: Scratch, location: String) throws -> RestoreCopy {
+        let backup = "\(scratch.walmgrData)/data.master"
+        try FileManager.default.createDirectory(
+            atPath: "\(backup)/walmgr_tblspc/16384/PG_15_x", withIntermediateDirectories: true)
+        try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
+        try "t".write(
+            toFile: "\(backup)/walmgr_tblspc/16384/PG_15_x/1", atomically: true, encoding: .utf8)
+        let tablespace = BackupManifest.Tablespace(
+            oid: "16384", location: location, path: "walmgr_tblspc/16384")
+        return restoreCopy(scratch, destination: scratch.slaveData, tablespaces: [tablespace])
+    }
+
+    @Test func restoreCopyPutsATablespaceInPlace() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let location = "\(scratch.root)/ts"
+        let copy = try Self.tablespaceBackup(scratch, location: location)
+        let targets = try await copy.prepare()
+        #expect(targets == [location])
+        try copy.swap(tablespaceTargets: targets)
+        let link = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(scratch.slaveData)/pg_tblspc/16384")
+        #expect(link == location)
+        #expect(FileManager.default.fileExists(atPath: "\(location)/PG_15_x/1"))
+        #expect(FileManager.default.fileExists(atPath: "\(scratch.slaveData)/PG_VERSION"))
+        #expect(!FileManager.default.fileExists(atPath: "\(location).walmgr-restore"))
+    }
+
+    /// A tablespace whose location is the (empty) home directory would replace the home.
+    @Test func restoreCopyRefusesATablespaceTargetThatIsHome() async throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let copy = try Self.tablespaceBackup(scratch, location: scratch.home)
+        await #expect(throws: TargetRefusal.self) { _ = try await copy.prepare() }
+        #expect(!FileManager.default.fileExists(atPath: copy.staging))
+        #expect(!FileManager.default.fileExists(atPath: "\(scratch.home).walmgr-restore"))
     }
 }

@@ -38,8 +38,7 @@ extension Cleanup {
             try require(dir, key: key, guardedBy: targetGuard)
             plan.directories.append(dir)
         }
-        let older = siblings(of: common.fullBackup, suffixes: ["inprogress"])
-            + oldDataDirs(config.slaveData)
+        let older = rotatedBackups(common.fullBackup) + oldDataDirs(config.slaveData)
         for dir in older where !plan.directories.contains(where: { dir.hasPrefix($0 + "/") }) {
             try targetGuard.check(dir, purpose: "cleanup")
             plan.directories.append(dir)
@@ -105,6 +104,13 @@ extension Cleanup {
             expected = "postgresql.conf, pg_hba.conf, pg_ident.conf"
         }
         return names.contains(where: ours) ? nil : expected
+    }
+
+    /// `<full_backup>.N` that hold a backup, and `<full_backup>.inprogress`.
+    static func rotatedBackups(_ fullBackup: String) -> [String] {
+        siblings(of: fullBackup, suffixes: ["inprogress"]).filter {
+            $0.hasSuffix(".inprogress") || foreignLayout($0, key: "full_backup") == nil
+        }
     }
 
     /// `<slave_data>.N` that hold a data dir (PG_VERSION), plus leftovers of an interrupted

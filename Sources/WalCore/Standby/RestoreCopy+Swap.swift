@@ -10,7 +10,8 @@ extension RestoreCopy {
         // Checked again: a server may have been started in a target during the copy.
         try checkTargets(tablespaceTargets)
         let oldTablespaces = linkedTablespaces(of: destination)
-        let staged = [(destination, staging)]
+        let staged =
+            [(destination, staging)]
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
         for (_, stage) in staged { try syncTree(stage) }
         for (target, stage) in staged { try replace(target, with: stage) }
