@@ -120,6 +120,27 @@ import Testing
         #expect(try await copy.psql("SELECT count(*), max(id) FROM t") == "950|950")
     }
 
+    /// `restore SET DST` into a running cluster's data dir, with backup_datadir = no (the old
+    /// dir would be deleted), is refused naming the postmaster's pid; dir and server untouched.
+    @Test func restoreRefusesALiveClusterAsDestination() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: false)
+        defer { lab.destroy() }
+        try await lab.makeBackup()
+        let pid = try #require(lab.master.postmasterPID)
+        // Without the guard the data dir (and postmaster.pid) is gone: stop the server by pid.
+        defer { TestEnv.terminate(pid, signal: SIGQUIT) }
+        try await lab.master.psql("CREATE TABLE kept (id int)")
+        let dataDir = lab.master.dataDir
+        let result = try await lab.walmgr(["restore", "data.master", dataDir])
+        #expect(result.status == 1, "\(result.stderrTail)")
+        #expect(result.stderrTail.contains("pid \(pid)"), "\(result.stderrTail)")
+        #expect(result.stderrTail.contains("refusing to move or remove \(dataDir)"))
+        #expect(lab.master.postmasterPID == pid)
+        #expect(try await lab.master.psql("SELECT count(*) FROM kept") == "0")
+        #expect(!FileManager.default.fileExists(atPath: "\(dataDir).walmgr-restore"))
+    }
+
     @Test func refusesWhatItCannotDoSafely() async throws {
         let binDir = try #require(TestEnv.defaultBinDir)
         let lab = try await StandbyLab(

@@ -1,4 +1,3 @@
-import CLinux
 import Foundation
 
 /// The slave-side helpers the master calls (locally or over ssh) while it takes a backup:
@@ -127,11 +126,7 @@ enum SlaveBackupHelpers {
     /// Recreates pg_wal/archive_status and flushes the whole file system holding the backup.
     static func finishTree(_ dir: String) throws {
         try Directories.make("\(dir)/pg_wal/archive_status")
-        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError("open directory", dir) }
-        defer { close(fd) }
-        // syncfs flushes every file the copy wrote in one call, instead of an fsync per file.
-        guard walmgr_syncfs(fd) == 0 else { throw FileError("syncfs", dir) }
+        try Durable.syncFileSystem(dir)
     }
 
     /// `xwalcheck FIRST LAST SEGSIZE [WAIT]`: every segment from FIRST to LAST is archived,

@@ -97,13 +97,15 @@ public enum CommandHelp {
         Stops a running standby, keeps the old data dir as <slave_data>.N (backup_datadir),
         copies SET (default: the newest backup) into place (--move moves it instead), restores
         config files, writes standby.signal and recovery settings, starts the standby.
+        Refuses a DST where a server runs, /, $HOME, or a directory above walmgr's own.
         """,
         "boot": "Promotes the standby (pg_ctl promote), waits until it accepts writes, and prints "
             + "the new timeline and LSN.",
         "pause": "Creates completed_wals/PAUSE and pauses replay on a running standby.",
         "continue": "Removes completed_wals/PAUSE and resumes replay.",
         "cleanup": "Removes walmgr_data, old <slave_data>.N dirs and the key/.pgpass entries "
-            + "--init-slave added. Asks for confirmation unless --yes.",
+            + "--init-slave added; only directories that carry walmgr's layout, never /, $HOME "
+            + "or a directory above slave_data. Asks for confirmation unless --yes.",
         "sync": "Ships the bytes of the current WAL segment written since the last round to "
             + "partial_wals on the slave.",
         "syncdaemon": """

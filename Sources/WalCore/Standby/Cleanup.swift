@@ -9,23 +9,30 @@ enum Cleanup {
     /// What cleanup would remove.
     struct Plan {
         var directories: [String] = []
+        /// walmgr's own files left in a walmgr_data that stays (see ``notes``).
+        var files: [String] = []
+        /// Why something that looks like walmgr's is kept (walmgr_data is the home dir, …).
+        var notes: [String] = []
         /// (file, line) pairs added by init.
         var lines: [(String, String)] = []
         /// The replication slot on the master (`use_replication_slot`).
         var slot: String?
-        var isEmpty: Bool { directories.isEmpty && lines.isEmpty && slot == nil }
+        var isEmpty: Bool {
+            directories.isEmpty && files.isEmpty && lines.isEmpty && slot == nil
+        }
     }
 
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let log = context.log
-        let plan = makePlan(config)
+        let plan = try makePlan(config)
+        for note in plan.notes { log.info(note) }
         guard !plan.isEmpty else {
             log.info("nothing to clean up")
             return 0
         }
         let listing =
-            plan.directories.map { "  directory \($0)" }
+            plan.directories.map { "  directory \($0)" } + plan.files.map { "  file \($0)" }
             + plan.lines.map { "  line in \($0.0): \(masked($0.1))" }
             + (plan.slot.map { ["  replication slot \($0) on the master (master_db)"] } ?? [])
         if context.notReally {
@@ -40,8 +47,18 @@ enum Cleanup {
             log.warning("the standby is running; its restore_command will find no more WAL")
         }
         if plan.slot != nil { _ = try await ReplicationSlots.dropForCleanup(config, log: log) }
+        try perform(plan, log: log)
+        return 0
+    }
+
+    /// Removes the plan's lines, files and directories (the slot is dropped before).
+    static func perform(_ plan: Plan, log: Log) throws {
         for (file, line) in plan.lines where try removeLine(line, from: file) {
             log.info("removed the line init added to \(file)")
+        }
+        for file in plan.files {
+            try StandbyFiles.remove(file)
+            log.info("removed \(file)")
         }
         for dir in plan.directories {
             do { try FileManager.default.removeItem(atPath: dir) } catch {
@@ -49,45 +66,6 @@ enum Cleanup {
             }
             log.info("removed \(dir)")
         }
-        return 0
-    }
-
-    static func makePlan(_ config: SlaveConfig) -> Plan {
-        var plan = Plan()
-        let common = config.common
-        if let base = common.walmgrData, StandbyFiles.exists(base) {
-            plan.directories.append(base)
-            let record =
-                (try? String(contentsOfFile: "\(base)/\(initRecordName)", encoding: .utf8)) ?? ""
-            for entry in record.split(separator: "\n") {
-                let fields = entry.split(separator: "\t", maxSplits: 2).map(String.init)
-                if fields.count == 3 { plan.lines.append((fields[1], fields[2])) }
-            }
-        }
-        for dir in [
-            common.completedWals, common.partialWals, common.configBackup, common.fullBackup,
-        ]
-        where !dir.isEmpty && StandbyFiles.exists(dir)
-            && !plan.directories.contains(where: { dir.hasPrefix($0 + "/") })
-        {
-            plan.directories.append(dir)
-        }
-        plan.directories += oldDataDirs(config.slaveData)
-        plan.slot = common.useReplicationSlot ? common.replicationSlotName : nil
-        return plan
-    }
-
-    /// `<slave_data>.N`, plus leftovers of an interrupted restore.
-    static func oldDataDirs(_ slaveData: String) -> [String] {
-        guard !slaveData.isEmpty else { return [] }
-        let parent = (slaveData as NSString).deletingLastPathComponent
-        let base = (slaveData as NSString).lastPathComponent
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-        return names.filter { name in
-            guard name.hasPrefix(base + ".") else { return false }
-            let suffix = name.dropFirst(base.count + 1)
-            return Int(suffix) != nil || suffix == "walmgr-restore" || suffix == "walmgr-old"
-        }.sorted().map { "\(parent)/\($0)" }
     }
 
     /// Asks on a terminal; without one, `--yes` is required.

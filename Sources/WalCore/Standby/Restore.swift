@@ -12,8 +12,12 @@ enum Restore {
         let log = context.log
         let entry = try pick(config: config, name: context.arguments.first, log: log)
         let slaveData = try config.need(config.slaveData, key: "slave_data", for: "restore")
-        let destination = context.arguments.count > 1 ? context.arguments[1] : slaveData
-        let isStandby = destination == slaveData
+        // No trailing slash: the staging dir `<DST>.walmgr-restore` must be DST's sibling.
+        let destination = TargetGuard.trimmingSlashes(
+            context.arguments.count > 1 ? context.arguments[1] : slaveData)
+        let isStandby = destination == TargetGuard.trimmingSlashes(slaveData)
+        let targetGuard = Self.targetGuard(config, entry: entry)
+        try targetGuard.checkPlace(destination, purpose: "restore")
         let version = try backupVersion(entry)
         let configFiles = ConfigRestore.choose(
             destination: destination, config: config, isStandby: isStandby)
@@ -32,7 +36,8 @@ enum Restore {
         let started = ContinuousClock.now
         let copy = RestoreCopy(
             entry: entry, destination: destination, move: context.has("--move"),
-            keepOld: config.backupDatadir, runner: context.runner, log: log)
+            keepOld: config.backupDatadir, runner: context.runner, log: log,
+            targetGuard: targetGuard)
         let tablespaces = try await copy.prepare()
         let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
         try configure(
@@ -47,6 +52,22 @@ enum Restore {
         }
         try await server.start()
         return 0
+    }
+
+    /// What restore may not replace: walmgr's own directories, the backup being restored,
+    /// and anything above slave_data (slave_data itself is what restore replaces).
+    static func targetGuard(_ config: SlaveConfig, entry: BackupCatalog.Entry) -> TargetGuard {
+        let common = config.common
+        return TargetGuard(
+            keep: [
+                .init(key: "walmgr_data", path: common.walmgrData ?? ""),
+                .init(key: "completed_wals", path: common.completedWals),
+                .init(key: "partial_wals", path: common.partialWals),
+                .init(key: "full_backup", path: common.fullBackup),
+                .init(key: "config_backup", path: common.configBackup),
+                .init(key: "the backup being restored", path: entry.path),
+            ],
+            keepAbove: [.init(key: "slave_data", path: config.slaveData)])
     }
 
     /// Seconds since `start`, one decimal.

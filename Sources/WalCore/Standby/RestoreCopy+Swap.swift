@@ -2,12 +2,19 @@ import Foundation
 
 extension RestoreCopy {
     /// Renames the staged dirs into place; the old ones become `<path>.N` or are removed.
+    ///
+    /// Each staged tree is flushed (syncfs) before its rename: the rename is a metadata change
+    /// the file system may commit before the copied data, and a crash would then leave an empty
+    /// or partial data dir under the real name, with the old one already gone.
     func swap(tablespaceTargets: [String]) throws {
+        // Checked again: a server may have been started in a target during the copy.
+        try checkTargets(tablespaceTargets)
         let oldTablespaces = linkedTablespaces(of: destination)
-        try replace(destination, with: staging)
-        for target in tablespaceTargets {
-            try replace(target, with: "\(target).walmgr-restore")
-        }
+        let staged =
+            [(destination, staging)]
+            + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
+        for (_, stage) in staged { try syncTree(stage) }
+        for (target, stage) in staged { try replace(target, with: stage) }
         if !keepOld {
             for old in oldTablespaces where !tablespaceTargets.contains(old) {
                 try removeTree(old)
@@ -39,6 +46,14 @@ extension RestoreCopy {
             try removeTree(aside)
             log.info("removed the old \(path) (backup_datadir is off)")
         }
+    }
+
+    /// Refuses before any change when a target (the destination, a tablespace target, or an
+    /// old tablespace that will be removed) is no place to replace, or a server runs in it.
+    func checkTargets(_ tablespaceTargets: [String]) throws {
+        var targets = [destination] + tablespaceTargets
+        if !keepOld { targets += linkedTablespaces(of: destination) }
+        for target in targets { try targetGuard.check(target, purpose: "restore") }
     }
 
     /// Where the pg_tblspc links of a data dir point.

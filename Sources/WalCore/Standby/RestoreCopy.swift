@@ -17,6 +17,10 @@ struct RestoreCopy {
     let keepOld: Bool
     let runner: any ProcessRunning
     let log: Log
+    /// Refuses destinations that must not be moved or removed (checked before any change).
+    let targetGuard: TargetGuard
+    /// Flushes a staged tree before its rename; a seam so a test can see the order.
+    var syncTree: @Sendable (String) throws -> Void = Durable.syncFileSystem
 
     /// The staging dir, next to the destination so the swap is a rename.
     var staging: String { "\(destination).walmgr-restore" }
@@ -24,6 +28,8 @@ struct RestoreCopy {
     /// Copies the backup and its tablespaces into staging dirs; returns the tablespace targets
     /// for ``swap(tablespaceTargets:)``.
     func prepare() async throws -> [String] {
+        let targets = entry.manifest.tablespaces.map(tablespaceTarget)
+        try checkTargets(targets)
         try removeTree(staging)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
         let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
@@ -32,9 +38,8 @@ struct RestoreCopy {
         for dir in ["pg_wal/archive_status", "log"] {
             try Directories.make("\(staging)/\(dir)")
         }
-        var targets: [String] = []
-        for tablespace in entry.manifest.tablespaces {
-            targets.append(try await stageTablespace(tablespace))
+        for (tablespace, target) in zip(entry.manifest.tablespaces, targets) {
+            try await stageTablespace(tablespace, into: target)
         }
         if move {
             try removeTree(entry.path)
@@ -84,10 +89,11 @@ struct RestoreCopy {
         return fallback
     }
 
-    private func stageTablespace(_ tablespace: BackupManifest.Tablespace) async throws -> String {
+    private func stageTablespace(
+        _ tablespace: BackupManifest.Tablespace, into target: String
+    ) async throws {
         let source =
             tablespace.path.hasPrefix("/") ? tablespace.path : "\(entry.path)/\(tablespace.path)"
-        let target = tablespaceTarget(tablespace)
         let stage = "\(target).walmgr-restore"
         try removeTree(stage)
         try Directories.make((target as NSString).deletingLastPathComponent)
@@ -99,7 +105,6 @@ struct RestoreCopy {
         try? FileManager.default.removeItem(atPath: link)
         guard symlink(target, link) == 0 else { throw FileError("create symlink", link) }
         log.info("tablespace \(tablespace.oid) → \(target)")
-        return target
     }
 
     func isEmptyOrMissing(_ path: String) -> Bool {

@@ -23,22 +23,10 @@ struct StandbyServer: Sendable {
     }
 
     /// The postmaster pid from postmaster.pid when that process is alive.
-    var runningPID: Int32? {
-        guard let lines = pidFileLines, let pid = lines.first.flatMap({ Int32($0) }), pid > 0
-        else { return nil }
-        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
-    }
+    var runningPID: Int32? { PostmasterPidFile(dataDir: dataDir).livePID }
 
     /// postmaster.pid's status line: `starting`, `ready`, `standby` or `stopping`.
-    var pidFileStatus: String? {
-        guard let lines = pidFileLines, lines.count > 7 else { return nil }
-        return lines[7].trimmingCharacters(in: .whitespaces)
-    }
-
-    private var pidFileLines: [String]? {
-        (try? String(contentsOfFile: "\(dataDir)/postmaster.pid", encoding: .utf8))
-            .map { $0.components(separatedBy: "\n") }
-    }
+    var pidFileStatus: String? { PostmasterPidFile(dataDir: dataDir).status }
 
     /// `slave_stop_cmd`, or `pg_ctl -D DATA -m fast -w stop`.
     func stopCommand() throws -> Command {

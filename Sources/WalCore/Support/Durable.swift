@@ -70,6 +70,15 @@ public enum Durable {
         guard fsync(fd) == 0 else { throw FileError("fsync directory", dir) }
     }
 
+    /// Flushes the whole file system holding `dir` (syncfs(2)): every file a copy wrote there,
+    /// in one call instead of an fsync per file.
+    public static func syncFileSystem(_ dir: String) throws {
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("open directory", dir) }
+        defer { close(fd) }
+        guard walmgr_syncfs(fd) == 0 else { throw FileError("syncfs", dir) }
+    }
+
     /// Writes every byte or throws.
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
         try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
