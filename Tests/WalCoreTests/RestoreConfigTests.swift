@@ -89,3 +89,57 @@ import Testing
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
     }
 }
+
+/// keep_old_datadirs bounds the `<slave_data>.N` copies restore keeps, and status shows them.
+@Suite struct OldDataDirsTests {
+    @Test func numbersFollowAgeAndOnlyDataDirsCount() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wod")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = "\(dir)/main"
+        #expect(OldDataDirs.nextPath(data) == "\(data).0")
+        for n in [0, 2, 7] {
+            try FileManager.default.createDirectory(
+                atPath: "\(data).\(n)", withIntermediateDirectories: true)
+        }
+        try "15\n".write(toFile: "\(data).2/PG_VERSION", atomically: true, encoding: .utf8)
+        try "15\n".write(toFile: "\(data).7/PG_VERSION", atomically: true, encoding: .utf8)
+        #expect(OldDataDirs.nextPath(data) == "\(data).8", "above the highest, not a gap")
+        #expect(OldDataDirs.list(data) == ["\(data).2", "\(data).7"])
+        #expect(OldDataDirs.size(OldDataDirs.list(data)) == 6)
+    }
+
+    @Test func theKeyIsReadAndChecked() throws {
+        let base = "[walmgr]\nslave_data = /pg\n"
+        #expect(try ConfigFixture.slave(base).keepOldDatadirs == 3)
+        #expect(try ConfigFixture.slave(base + "keep_old_datadirs = 1\n").keepOldDatadirs == 1)
+        #expect(throws: ConfigError.self) {
+            try ConfigFixture.slave(base + "keep_old_datadirs = 0\n")
+        }
+    }
+
+    /// Three restores with keep_old_datadirs = 1 leave one old copy, which status reports.
+    @Test func restoreKeepsOnlyTheNewestOldDataDirs() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(
+            lab.slaveIni,
+            ini.replacingOccurrences(of: "backup_datadir = no", with: "backup_datadir = yes")
+                + "keep_old_datadirs = 1\n")
+        try await lab.makeBackup()
+        for round in 1...3 {
+            let restore = try await lab.walmgr(["restore"])
+            try #require(restore.succeeded, "restore \(round): \(restore.stderrTail)")
+        }
+        _ = lab.attachStandby()
+        #expect(OldDataDirs.list(lab.standbyData) == ["\(lab.standbyData).1"])
+        let status = try await lab.walmgr(["status", "--json"])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+        let standby = try #require(json["standby"] as? [String: Any])
+        let old = try #require(standby["old_data_dirs"] as? [String: Any])
+        #expect(old["count"] as? Int == 1)
+        #expect((old["size_bytes"] as? Int ?? 0) > 1_000_000)
+    }
+}

@@ -23,6 +23,10 @@ public struct SlaveConfig: Sendable, Equatable {
     public let slavePgXlog: String?
     /// `backup_datadir`: on restore, keep the old data dir as `<slave_data>.N` (default true).
     public let backupDatadir: Bool
+    /// `keep_old_datadirs`: how many `<slave_data>.N` restore keeps (default 3).
+    public let keepOldDatadirs: Int
+    /// The default of `keep_old_datadirs`.
+    public static let defaultKeepOldDatadirs = 3
     /// `archive_command`: run with `BACKUPDIR` set on a backup before rotation deletes it.
     public let archiveCommand: [String]?
     /// `master_db`: optional master conninfo, used by a standby backup to switch WAL.
@@ -37,6 +41,7 @@ public struct SlaveConfig: Sendable, Equatable {
         common: CommonConfig, slaveData: String, slaveBin: String? = nil,
         slaveStartCmd: [String]? = nil, slaveStopCmd: [String]? = nil,
         slaveConfigDir: String? = nil, slavePgXlog: String? = nil, backupDatadir: Bool = true,
+        keepOldDatadirs: Int = SlaveConfig.defaultKeepOldDatadirs,
         archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil
     ) {
         self.common = common
@@ -48,6 +53,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.slaveConfigDirIsSet = slaveConfigDir != nil
         self.slavePgXlog = slavePgXlog
         self.backupDatadir = backupDatadir
+        self.keepOldDatadirs = keepOldDatadirs
         self.archiveCommand = archiveCommand
         self.masterDb = masterDb
         self.slaveDb = slaveDb ?? "dbname=postgres"
@@ -64,6 +70,8 @@ public struct SlaveConfig: Sendable, Equatable {
             slaveConfigDir: try r.path("slave_config_dir"),
             slavePgXlog: try r.path("slave_pg_xlog"),
             backupDatadir: try r.bool("backup_datadir", default: true),
+            keepOldDatadirs: try r.int("keep_old_datadirs", minimum: 1)
+                ?? Self.defaultKeepOldDatadirs,
             archiveCommand: try r.words("archive_command"),
             masterDb: try r.string("master_db"),
             slaveDb: try r.string("slave_db")

@@ -36,7 +36,8 @@ enum Restore {
         let started = ContinuousClock.now
         let copy = RestoreCopy(
             entry: entry, destination: destination, move: context.has("--move"),
-            keepOld: config.backupDatadir, runner: context.runner, log: log,
+            keepOld: config.backupDatadir, keepOldCount: config.keepOldDatadirs,
+            runner: context.runner, log: log,
             targetGuard: targetGuard)
         let tablespaces = try await copy.prepare()
         let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil

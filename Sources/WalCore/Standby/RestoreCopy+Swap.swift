@@ -15,6 +15,7 @@ extension RestoreCopy {
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
         for (_, stage) in staged { try syncTree(stage) }
         for (target, stage) in staged { try replace(target, with: stage) }
+        if keepOld { pruneOldDataDirs() }
         if !keepOld {
             for old in oldTablespaces where !tablespaceTargets.contains(old) {
                 try removeTree(old)
@@ -28,7 +29,7 @@ extension RestoreCopy {
         let parent = (path as NSString).deletingLastPathComponent
         var aside: String?
         if StandbyFiles.exists(path) {
-            let target = keepOld ? Self.nextFree(path) : "\(path).walmgr-old"
+            let target = keepOld ? OldDataDirs.nextPath(path) : "\(path).walmgr-old"
             if !keepOld { try removeTree(target) }
             guard rename(path, target) == 0 else { throw FileError("rename \(path) to", target) }
             aside = target
@@ -63,12 +64,5 @@ extension RestoreCopy {
         return names.compactMap {
             try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")
         }
-    }
-
-    /// `path.0`, `path.1`, …: the first that does not exist.
-    static func nextFree(_ path: String) -> String {
-        var n = 0
-        while StandbyFiles.exists("\(path).\(n)") { n += 1 }
-        return "\(path).\(n)"
     }
 }

@@ -15,6 +15,8 @@ struct RestoreCopy {
     let move: Bool
     /// `backup_datadir`: keep the old data dir as `<destination>.N`.
     let keepOld: Bool
+    /// `keep_old_datadirs`: how many `<destination>.N` stay after the swap.
+    var keepOldCount = SlaveConfig.defaultKeepOldDatadirs
     let runner: any ProcessRunning
     let log: Log
     /// Refuses destinations that must not be moved or removed (checked before any change).

@@ -6,6 +6,14 @@ extension SlaveStatus {
         let data = config.slaveData
         let state = StandbyState(dataDir: data, configDir: config.slaveConfigDir)
         var fields: [String: JSONValue] = ["data_dir": .string(data)]
+        let old = data.isEmpty ? [] : OldDataDirs.list(data)
+        if !old.isEmpty {
+            fields["old_data_dirs"] = .object([
+                "count": .int(Int64(old.count)), "size_bytes": .int(OldDataDirs.size(old)),
+                "paths": .array(old.map(JSONValue.string)),
+                "keep_old_datadirs": .int(Int64(config.keepOldDatadirs)),
+            ])
+        }
         guard !data.isEmpty, access("\(data)/PG_VERSION", F_OK) == 0 else {
             fields["state"] = .string("not restored")
             report.set("standby", .object(fields))
