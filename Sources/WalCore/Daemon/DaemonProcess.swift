@@ -13,7 +13,7 @@ final class PidFileLock {
 
     /// Takes the lock and writes this process's pid, or refuses naming the running daemon.
     static func acquire(_ path: String) throws -> PidFileLock {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError("create the pidfile", path) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
