@@ -98,7 +98,8 @@ import Testing
     func symlinkAtTheFinalNameIsRefused(linkedAs: CompressMethod) throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let elsewhere = WALStore(directory: dir + "/elsewhere")
-        try FileManager.default.createDirectory(atPath: elsewhere.directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: elsewhere.directory, withIntermediateDirectories: true)
         let original = try source("segment")
         defer { close(original) }
         #expect(try elsewhere.store(name, from: original, size: 7, method: linkedAs) == .stored)
@@ -111,7 +112,9 @@ import Testing
         let error = #expect(throws: NotARegularFile.self) {
             try store.store(name, from: fd, size: 7)
         }
-        #expect(error?.description.contains("\(link) is a symbolic link") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("\(link) is a symbolic link") == true,
+            "\(String(describing: error))")
         #expect(isSymlink(link))
         #expect(!FileManager.default.fileExists(atPath: store.path(name)) || linkedAs == .none)
         #expect(try temps().isEmpty)
