@@ -168,7 +168,6 @@ import Testing
         let retry = try await pair.run([pair.masterIni, "xarchive", source, name])
         #expect(retry.succeeded, "\(retry.stderrTail)")
         #expect(try FileCompare.identical(source, final))
-        #expect(
-            !FileManager.default.fileExists(atPath: "\(pair.completedWals)/.\(name).walmgr-tmp"))
+        #expect(TestEnv.walmgrTemps(in: pair.completedWals, for: name).isEmpty)
     }
 }

@@ -31,7 +31,13 @@ import Testing
         defer { close(b) }
         #expect(throws: DurableConflict.self) { try store.store(name, from: b, size: 9) }
         #expect(try String(contentsOfFile: store.path(name), encoding: .utf8) == "segment-a")
-        #expect(!FileManager.default.fileExists(atPath: Durable.tempPath(for: store.path(name))))
+        #expect(try temps().isEmpty)
+    }
+
+    func temps() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter {
+            $0.hasSuffix(".walmgr-tmp")
+        }
     }
 
     @Test func shortInputLeavesNoFinalFile() throws {
@@ -44,17 +50,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: store.path(name)))
     }
 
-    @Test func staleTempFromACrashIsReused() throws {
+    @Test func staleTempsFromACrashAreRemovedAndALiveWritersKept() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = WALStore(directory: dir)
         let name = try WALName.validate("000000010000000000000003")
-        let tmp = Durable.tempPath(for: store.path(name))
-        try Data("garbage left by kill -9".utf8).write(to: URL(fileURLWithPath: tmp))
+        let prefix = "\(dir)/.\(name.name)."
+        let dead = "\(prefix)\(Int32.max - 1).1a2b.walmgr-tmp"  // no such pid
+        let legacy = "\(prefix)walmgr-tmp"  // the fixed name of earlier versions
+        let live = "\(prefix)\(getppid()).3c4d.walmgr-tmp"
+        for stale in [dead, legacy, live] {
+            try Data("garbage left by kill -9".utf8).write(to: URL(fileURLWithPath: stale))
+        }
         let fd = try source("good")
         defer { close(fd) }
         #expect(try store.store(name, from: fd, size: 4) == .stored)
         #expect(try String(contentsOfFile: store.path(name), encoding: .utf8) == "good")
-        #expect(!FileManager.default.fileExists(atPath: tmp))
+        #expect(try temps() == [(live as NSString).lastPathComponent])
     }
 
     @Test func replaceWritesAtomically() throws {

@@ -28,8 +28,7 @@ struct FaultKillTests {
             }
             // The killed walmgr's ssh child may still finish the transfer; wait for it too.
             try await waitUntil("no transfer of \(name) is left", timeout: .seconds(30)) {
-                !FileManager.default.fileExists(
-                    atPath: "\(lab.pair.completedWals)/.\(name).walmgr-tmp")
+                TestEnv.walmgrTemps(in: lab.pair.completedWals, for: name).isEmpty
                     || (try? FileCompare.identical(source, final)) == true
             }
             if FileManager.default.fileExists(atPath: final) {

@@ -28,7 +28,8 @@ public struct WALStore: Sendable {
     ) throws -> Durable.StoreResult {
         let target = path(name, method)
         let incoming = encoded ? method : .none
-        if access(target, F_OK) != 0,
+        // lstat: a symlink under the target name counts as there, and storeNoClobber refuses it.
+        if try !Durable.regularFileExists(target),
             let other = ArchivedWAL.find(name, in: directory).first(where: { $0.method != method })
         {
             return try compare(other, with: fd, size: size, storedAs: incoming, name: name)
@@ -80,19 +81,18 @@ public struct WALStore: Sendable {
                 name: name.name, expected: size, received: incoming.storedBytes)
         }
         guard same else { throw DurableConflict(path: file.path) }
+        try Durable.syncExisting(file.path)
         return .alreadyPresent
     }
 }
 
 /// Byte-for-byte file comparison.
 public enum FileCompare {
-    /// True when both files have the same size and bytes.
+    /// True when both files have the same size and bytes; a symlink is refused, not followed.
     public static func identical(_ a: String, _ b: String) throws -> Bool {
-        let fa = open(a, O_RDONLY | O_CLOEXEC)
-        guard fa >= 0 else { throw FileError("open", a) }
+        let fa = try Durable.openRegular(a)
         defer { close(fa) }
-        let fb = open(b, O_RDONLY | O_CLOEXEC)
-        guard fb >= 0 else { throw FileError("open", b) }
+        let fb = try Durable.openRegular(b)
         defer { close(fb) }
         var sa = stat()
         var sb = stat()

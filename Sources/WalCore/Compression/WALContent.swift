@@ -85,9 +85,6 @@ struct ArchivedFile {
     let path: String
     let method: CompressMethod
 
-    func open() throws -> Int32 {
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError("open", path) }
-        return fd
-    }
+    /// Opens the file for reading; a symlink (or anything but a regular file) is refused.
+    func open() throws -> Int32 { try Durable.openRegular(path) }
 }

@@ -16,9 +16,9 @@ enum PartialStore {
         }
         try checkRange(offset: offset, count: UInt64(bytes.count), segmentSize: segmentSize)
         let path = "\(directory)/\(name.name)"
-        let existed = access(path, F_OK) == 0
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileError("open", path) }
+        // Never through a symlink: lstat first, then O_NOFOLLOW in case one appears meanwhile.
+        let existed = try Durable.regularFileExists(path)
+        let fd = try Durable.openRegular(path, flags: O_WRONLY | O_CREAT)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw FileError("stat", path) }

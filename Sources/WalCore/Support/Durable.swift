@@ -3,19 +3,25 @@ import Foundation
 
 /// Durable file writes: temp name → fsync file → link/rename → fsync directory.
 ///
-/// A crash leaves at most a temp file (`.NAME.walmgr-tmp`), which the next write of the same name
-/// truncates and reuses under an exclusive lock.
+/// Each write has its own temp file (`.NAME.PID.RANDOM.walmgr-tmp`, see ``createTemp(for:mode:)``).
+/// A crash leaves at most that temp file; the next write of the same name removes it.
 public enum Durable {
     /// The outcome of a no-clobber store.
     public enum StoreResult: Sendable, Equatable {
         /// The file was written and is durable.
         case stored
-        /// A file with identical content was already there.
+        /// A file with identical content was already there; it is durable now too.
         case alreadyPresent
     }
 
-    /// Writes the bytes produced by `fill` to `path` unless it exists; an existing file must have
-    /// identical content (compared by `sameContent`) or the store fails and the original is kept.
+    /// Writes the bytes produced by `fill` to `path` unless it exists; an existing file must be
+    /// a regular file (a symlink is refused, never followed) with identical content (compared by
+    /// `sameContent`) or the store fails and the original is kept.
+    ///
+    /// link() is the no-clobber step: of two concurrent stores of the same name, one links and
+    /// the other finds the name taken and compares. An identical existing file is fsynced, with
+    /// its directory, before `.alreadyPresent`: it may be the link of a run killed before its
+    /// directory fsync.
     /// - Parameters:
     ///   - fill: writes the content to the given descriptor (positioned at 0, empty).
     ///   - sameContent: compares an existing final file with the freshly written temp file.
@@ -23,42 +29,45 @@ public enum Durable {
         at path: String, mode: mode_t = 0o600, fill: (Int32) throws -> Void,
         sameContent: (_ existing: String, _ written: String) throws -> Bool
     ) throws -> StoreResult {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = tempPath(for: path)
-        let fd = try lockedTemp(tmp, mode: mode)
+        removeStaleTemps(for: path)
+        let (fd, tmp) = try createTemp(for: path, mode: mode)
         defer { close(fd) }
-        guard ftruncate(fd, 0) == 0 else { throw FileError("truncate", tmp) }
         do {
             try fill(fd)
-            guard fsync(fd) == 0 else { throw FileError("fsync", tmp) }
+            try sync(fd, path: tmp)
         } catch {
             unlink(tmp)
             throw error
         }
         if link(tmp, path) != 0 {
             let err = errno
-            guard err == EEXIST else {
-                unlink(tmp)
+            defer { unlink(tmp) }
+            guard err == EEXIST else { throw FileError("link \(tmp) to", path, errno: err) }
+            guard try regularFileExists(path) else {
                 throw FileError("link \(tmp) to", path, errno: err)
             }
-            defer { unlink(tmp) }
             guard try sameContent(path, tmp) else { throw DurableConflict(path: path) }
+            try syncExisting(path)
             return .alreadyPresent
         }
         unlink(tmp)
-        try fsyncDirectory(dir)
+        try fsyncDirectory((path as NSString).deletingLastPathComponent)
         return .stored
     }
 
     /// Writes bytes to `path` atomically, replacing it (for state files and configs).
     public static func replace(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws {
-        let tmp = tempPath(for: path)
-        let fd = try lockedTemp(tmp, mode: mode)
+        removeStaleTemps(for: path)
+        let (fd, tmp) = try createTemp(for: path, mode: mode)
         defer { close(fd) }
-        guard ftruncate(fd, 0) == 0 else { throw FileError("truncate", tmp) }
-        try writeAll(fd, bytes, path: tmp)
-        guard fsync(fd) == 0 else { throw FileError("fsync", tmp) }
-        guard rename(tmp, path) == 0 else { throw FileError("rename \(tmp) to", path) }
+        do {
+            try writeAll(fd, bytes, path: tmp)
+            try sync(fd, path: tmp)
+            guard rename(tmp, path) == 0 else { throw FileError("rename \(tmp) to", path) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
         try fsyncDirectory((path as NSString).deletingLastPathComponent)
     }
 
@@ -67,7 +76,7 @@ public enum Durable {
         let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError("open directory", dir) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw FileError("fsync directory", dir) }
+        try sync(fd, path: dir, what: "fsync directory")
     }
 
     /// Flushes the whole file system holding `dir` (syncfs(2)): every file a copy wrote there,
@@ -170,32 +179,12 @@ public enum Durable {
         }
     }
 
-    /// `DIR/.NAME.walmgr-tmp`: hidden, and never a valid WAL name.
+    /// `DIR/.NAME.walmgr-tmp`: a fixed temp name, for xrestore's output in pg_wal (PostgreSQL's
+    /// directory, not walmgr's). walmgr's own dirs use ``createTemp(for:mode:)``.
     static func tempPath(for path: String) -> String {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         return (dir.isEmpty ? "" : dir + "/") + ".\(name).walmgr-tmp"
-    }
-
-    /// Opens the temp file under an exclusive lock, making sure the path still names the locked
-    /// inode (a previous holder may have renamed or removed it while we waited).
-    private static func lockedTemp(_ tmp: String, mode: mode_t) throws -> Int32 {
-        while true {
-            let fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, mode)
-            guard fd >= 0 else { throw FileError("create", tmp) }
-            guard flock(fd, LOCK_EX) == 0 else {
-                close(fd)
-                throw FileError("lock", tmp)
-            }
-            var held = stat()
-            var named = stat()
-            if fstat(fd, &held) == 0, stat(tmp, &named) == 0, held.st_ino == named.st_ino,
-                held.st_dev == named.st_dev
-            {
-                return fd
-            }
-            close(fd)
-        }
     }
 }
 

@@ -216,6 +216,13 @@ enum TestEnv {
         return stat[close...].dropFirst(2).first == "Z"
     }
 
+    /// walmgr's temp files for `name` in `dir` (`.NAME.PID.RANDOM.walmgr-tmp`, one per writer).
+    static func walmgrTemps(in dir: String, for name: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasPrefix(".\(name).") && $0.hasSuffix(".walmgr-tmp")
+        }
+    }
+
     /// Sends `signal` to `pid`, waits up to `timeout` for it to go, then sends SIGKILL.
     static func terminate(_ pid: pid_t, signal: Int32, timeout: Duration = .seconds(30)) {
         guard pid > 0, kill(pid, signal) == 0 else { return }
