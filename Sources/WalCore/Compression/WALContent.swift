@@ -7,6 +7,7 @@ final class DecodedReader {
     private let fd: Int32
     private let path: String
     private let decoder: (any StreamDecoder)?
+    private let method: CompressMethod
     private var pending: [UInt8] = []
     private var offset = 0
     private var ended = false
@@ -16,6 +17,7 @@ final class DecodedReader {
     init(fd: Int32, method: CompressMethod, path: String) throws {
         self.fd = fd
         self.path = path
+        self.method = method
         decoder = try WALCodec.decoder(method)
     }
 
@@ -29,10 +31,21 @@ final class DecodedReader {
         return pending[offset..<end]
     }
 
+    /// Compressed input is fed in 4 KiB pieces: zstd expands a piece at most ~32768-fold, so
+    /// one refill buffers at most ~128 MiB even for a hostile frame.
+    static let compressedPiece = 4 << 10
+
+    /// The most content bytes a stored WAL file may decode to (the largest segment size).
+    static let maxContent = Int(WALSegment.maxSize)
+
+    /// Content bytes decoded so far.
+    private var decoded = 0
+
     private func refill() throws {
         pending.removeFirst(offset)
         offset = 0
-        var chunk = [UInt8](repeating: 0, count: WALCodec.chunkSize)
+        var chunk = [UInt8](
+            repeating: 0, count: decoder == nil ? WALCodec.chunkSize : Self.compressedPiece)
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EINTR { return }
@@ -50,6 +63,13 @@ final class DecodedReader {
         }
         try chunk.withUnsafeBytes { raw in
             try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) {
+                decoded += $0.count
+                guard decoded <= Self.maxContent else {
+                    throw CompressionError.corrupt(
+                        path: path, method: method,
+                        detail: "it decodes to more than \(Self.maxContent) bytes, the largest "
+                            + "WAL file there is; stopped there")
+                }
                 pending.append(contentsOf: $0)
             }
         }
