@@ -92,4 +92,28 @@ import Testing
         #expect(text.withUnsafeBytes { bound.admit($0) } == nil)
         #expect(bound.limit == WALSegment.maxSize)
     }
+
+    @Test func comparingDecodedContentStopsAtTheLimit() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wmc")
+        defer { TestEnv.removeScratch(dir) }
+        let bomb = try FaultExtremeValuesTests.zstd([], zeros: 5 << 20)
+        let paths = ["\(dir)/a.zst", "\(dir)/b.zst"]
+        for path in paths { try bomb.write(to: URL(fileURLWithPath: path)) }
+        var fds: [Int32] = []
+        defer { fds.forEach { close($0) } }
+        func readers(limit: Int) throws -> [DecodedReader] {
+            try paths.map { path in
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                fds.append(fd)
+                return try DecodedReader(fd: fd, method: .zstd, path: path, limit: limit)
+            }
+        }
+        let whole = try readers(limit: DecodedReader.maxContent)
+        #expect(try WALContent.identical(whole[0], whole[1]))
+        let capped = try readers(limit: 4 << 20)
+        let error = #expect(throws: CompressionError.self) {
+            try WALContent.identical(capped[0], capped[1])
+        }
+        #expect(error?.description.contains("decodes to more than 4194304 bytes") == true)
+    }
 }

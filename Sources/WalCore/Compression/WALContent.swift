@@ -4,18 +4,29 @@ import Foundation
 ///
 /// Pull-style so two files can be compared chunk by chunk without holding either in memory.
 final class DecodedReader {
+    /// Compressed input is fed in 4 KiB pieces: zstd expands a piece at most ~32768-fold, so
+    /// one refill buffers at most ~128 MiB even for a hostile frame.
+    static let compressedPiece = 4 << 10
+    /// The most content bytes a stored WAL file may decode to (the largest segment size).
+    static let maxContent = Int(WALSegment.maxSize)
+
     private let fd: Int32
     private let path: String
     private let decoder: (any StreamDecoder)?
     private let method: CompressMethod
+    private let limit: Int
     private var pending: [UInt8] = []
     private var offset = 0
     private var ended = false
+    /// Content bytes decoded so far.
+    private var decoded = 0
     /// Stored (compressed) bytes read so far.
     private(set) var storedBytes = 0
 
-    init(fd: Int32, method: CompressMethod, path: String) throws {
+    /// - Parameter limit: the most content bytes to decode before refusing the file.
+    init(fd: Int32, method: CompressMethod, path: String, limit: Int = maxContent) throws {
         self.fd = fd
+        self.limit = limit
         self.path = path
         self.method = method
         decoder = try WALCodec.decoder(method)
@@ -30,16 +41,6 @@ final class DecodedReader {
         defer { offset = end }
         return pending[offset..<end]
     }
-
-    /// Compressed input is fed in 4 KiB pieces: zstd expands a piece at most ~32768-fold, so
-    /// one refill buffers at most ~128 MiB even for a hostile frame.
-    static let compressedPiece = 4 << 10
-
-    /// The most content bytes a stored WAL file may decode to (the largest segment size).
-    static let maxContent = Int(WALSegment.maxSize)
-
-    /// Content bytes decoded so far.
-    private var decoded = 0
 
     private func refill() throws {
         pending.removeFirst(offset)
@@ -64,11 +65,11 @@ final class DecodedReader {
         try chunk.withUnsafeBytes { raw in
             try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) {
                 decoded += $0.count
-                guard decoded <= Self.maxContent else {
+                guard decoded <= limit else {
                     throw CompressionError.corrupt(
                         path: path, method: method,
-                        detail: "it decodes to more than \(Self.maxContent) bytes, the largest "
-                            + "WAL file there is; stopped there")
+                        detail: "it decodes to more than \(limit) bytes, more than any WAL "
+                            + "file; stopped there")
                 }
                 pending.append(contentsOf: $0)
             }
