@@ -109,6 +109,7 @@ final class SyncSession {
                 ? [Piece(segment: now.segment, from: old.offset, to: now.offset)] : []
         }
         var pieces = [Piece(segment: old.segment, from: old.offset, to: size)]
+        // old.number < now.number here (same timeline, different segment), so + 1 cannot overflow.
         let firstMiddle = max(
             old.segment.number + 1, now.segment.number - min(now.segment.number, Self.catchUpLimit))
         for number in Swift.stride(from: firstMiddle, to: now.segment.number, by: 1) {

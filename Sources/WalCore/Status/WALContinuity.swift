@@ -41,7 +41,10 @@ public struct WALContinuity: Sendable, Equatable {
             if segments[timeline]?.contains(number) == true {
                 last = WALSegment(timeline: timeline, number: number, size: segmentSize)
                 count += 1
-                number += 1
+                // Checked: the last segment a 64-bit LSN addresses ends the run, not the process.
+                let (following, overflow) = number.addingReportingOverflow(1)
+                if overflow { break }
+                number = following
                 continue
             }
             let switched = segments.keys.filter {
