@@ -142,7 +142,9 @@ import Testing
         let sink: ByteSink = { out.append(contentsOf: $0) }
         try head.withUnsafeBytes { try encoder.encode($0, sink: sink) }
         let chunk = [UInt8](repeating: 0, count: 1 << 20)
-        for _ in 0..<(zeros >> 20) { try chunk.withUnsafeBytes { try encoder.encode($0, sink: sink) } }
+        for _ in 0..<(zeros >> 20) {
+            try chunk.withUnsafeBytes { try encoder.encode($0, sink: sink) }
+        }
         try encoder.finish(sink: sink)
         return out
     }

@@ -144,7 +144,8 @@ final class SyncSession {
             throw WalmgrFailure("sync: could not read wal_segment_size from pg_settings")
         }
         let (bytes, overflow) =
-            row[0, "unit"] == "8kB" ? setting.multipliedReportingOverflow(by: 8192) : (setting, false)
+            row[0, "unit"] == "8kB"
+            ? setting.multipliedReportingOverflow(by: 8192) : (setting, false)
         guard !overflow, WALSegment.isValidSize(bytes) else {
             throw WalmgrFailure(
                 "sync: pg_settings reports wal_segment_size \(setting)\(row[0, "unit"] ?? ""), "

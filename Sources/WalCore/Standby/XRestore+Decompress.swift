@@ -80,7 +80,8 @@ struct RestoreBound {
         let (total, overflow) = written.addingReportingOverflow(UInt64(chunk.count))
         guard !overflow, total <= limit else {
             return "it decompresses to more than \(limit) bytes, the "
-                + (limit == WALSegment.maxSize ? "largest WAL file there is" : "size its header records")
+                + (limit == WALSegment.maxSize
+                    ? "largest WAL file there is" : "size its header records")
                 + "; decompression stopped there and nothing was handed out"
         }
         written = total
