@@ -183,6 +183,23 @@ struct ConfigFileTests {
         #expect(error?.description.contains("it is a directory") == true)
     }
 
+    @Test("a config file over 1 MiB is refused by name and size; exactly 1 MiB loads")
+    func sizeCap() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let head = "[walmgr]\nslave_data = /x\nwalmgr_data = /y\n#"
+        let path = "\(dir)/wal-slave.ini"
+        let exact = head + String(repeating: "x", count: (1 << 20) - head.utf8.count)
+        try exact.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(path: path, overrides: []).config.role == .slave)
+        try (exact + "x").write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigLoader.load(path: path, overrides: [])
+        }
+        #expect(error == .fileTooLarge(path: path, size: "1048577 bytes"))
+        #expect(error?.description.contains("\(path): it is 1048577 bytes, more than") == true)
+    }
+
     private static func temporaryDirectory() throws -> String {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("walmgr-config-\(UUID().uuidString)").path

@@ -92,10 +92,16 @@ extension XArchive {
     /// WAL PostgreSQL wrote, e.g. a wrong %p, and is not archived under a segment's name.
     static func checkSegmentSize(_ name: WALName, size: Int, source: String) throws {
         guard name.kind == .segment else { return }
-        guard size >= 1 << 20, size <= 1 << 30, size & (size - 1) == 0 else {
+        guard size > 0, WALSegment.isValidSize(UInt64(size)) else {
             throw WalmgrFailure(
                 "not archiving \(source) as \(name): it is \(size) bytes, and a WAL segment is a "
                     + "power of two from 1 MiB to 1 GiB. archive_command must pass %p and %f")
+        }
+        guard WALSegment(name: name.name, size: UInt64(size)) != nil else {
+            throw WalmgrFailure(
+                "not archiving \(source) as \(name): with \(size)-byte segments the last 8 "
+                    + "hex digits are below \(WALSegment.hex8(WALSegment.perLog(UInt64(size))))"
+                    + "; PostgreSQL never writes this name. archive_command must pass %p and %f")
         }
     }
 }

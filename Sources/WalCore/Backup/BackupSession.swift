@@ -52,7 +52,8 @@ struct BackupSession {
         let value = try db.scalar(
             "SELECT setting::bigint * CASE unit WHEN '8kB' THEN 8192 WHEN 'MB' THEN 1048576 "
                 + "ELSE 1 END FROM pg_settings WHERE name = 'wal_segment_size'")
-        guard let size = value.flatMap({ UInt64($0) }), size > 0 else {
+        // Checked here once: every segment computation after it relies on a possible size.
+        guard let size = value.flatMap({ UInt64($0) }), WALSegment.isValidSize(size) else {
             throw BackupError.server(
                 step: "reading wal_segment_size", detail: "got \(value ?? "nothing")")
         }

@@ -129,15 +129,16 @@ enum SlaveBackupHelpers {
         try Durable.syncFileSystem(dir)
     }
 
+    /// The most segments one `xwalcheck` looks for: 16 TiB of WAL at 16 MiB segments, far
+    /// beyond one backup, and still a bounded loop and message.
+    static let maxWALCheckRange: UInt64 = 1 << 20
+    /// The longest `xwalcheck` WAIT, in seconds (backup passes 300, check 60).
+    static let maxWALCheckWait = 86_400
+
     /// `xwalcheck FIRST LAST SEGSIZE [WAIT]`: every segment from FIRST to LAST is archived,
     /// waiting up to WAIT seconds (default 0) for the last ones to arrive.
     static func checkWAL(_ context: CommandContext) async throws -> Int32 {
-        let args = context.arguments
-        guard let size = UInt64(args[2]), size > 0,
-            let first = WALSegment(name: try WALName.validate(args[0]).name, size: size),
-            let last = WALSegment(name: try WALName.validate(args[1]).name, size: size),
-            let wait = args.count > 3 ? Int(args[3]) : 0
-        else { throw WalmgrFailure("xwalcheck: bad arguments \(args)", exitCode: 64) }
+        let (first, last, wait) = try walCheckArguments(context.arguments)
         let dir = try completedWals(context, for: "xwalcheck")
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
@@ -148,6 +149,37 @@ enum SlaveBackupHelpers {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Parses and bounds `FIRST LAST SEGSIZE [WAIT]` before any file is looked at.
+    static func walCheckArguments(_ args: [String]) throws -> (WALSegment, WALSegment, Int) {
+        let firstName = try WALName.validate(args[0])
+        let lastName = try WALName.validate(args[1])
+        guard let size = UInt64(args[2]), WALSegment.isValidSize(size) else {
+            throw WalmgrFailure(
+                "xwalcheck: SEGSIZE must be wal_segment_size in bytes, a power of two from "
+                    + "1048576 to 1073741824; got \(args[2])", exitCode: 64)
+        }
+        guard let first = WALSegment(name: firstName.name, size: size),
+            let last = WALSegment(name: lastName.name, size: size)
+        else {
+            throw WalmgrFailure(
+                "xwalcheck: \(firstName) or \(lastName) is not a segment name PostgreSQL writes "
+                    + "with \(size)-byte segments (the last 8 hex digits are below "
+                    + "\(WALSegment.hex8(WALSegment.perLog(size))))", exitCode: 64)
+        }
+        guard last.number < first.number || last.number - first.number < maxWALCheckRange else {
+            throw WalmgrFailure(
+                "xwalcheck: \(first) to \(last) spans more than \(maxWALCheckRange) segments; "
+                    + "refusing to check that many", exitCode: 64)
+        }
+        let waitText = args.count > 3 ? args[3] : "0"
+        guard let wait = Int(waitText), (0...maxWALCheckWait).contains(wait) else {
+            throw WalmgrFailure(
+                "xwalcheck: WAIT must be 0 to \(maxWALCheckWait) seconds, got \(waitText)",
+                exitCode: 64)
+        }
+        return (first, last, wait)
     }
 
     /// Segment names from `first` to `last` that are in `dir` neither plain nor with a

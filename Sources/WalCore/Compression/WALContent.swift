@@ -4,18 +4,31 @@ import Foundation
 ///
 /// Pull-style so two files can be compared chunk by chunk without holding either in memory.
 final class DecodedReader {
+    /// Compressed input is fed in 4 KiB pieces: zstd expands a piece at most ~32768-fold, so
+    /// one refill buffers at most ~128 MiB even for a hostile frame.
+    static let compressedPiece = 4 << 10
+    /// The most content bytes a stored WAL file may decode to (the largest segment size).
+    static let maxContent = Int(WALSegment.maxSize)
+
     private let fd: Int32
     private let path: String
     private let decoder: (any StreamDecoder)?
+    private let method: CompressMethod
+    private let limit: Int
     private var pending: [UInt8] = []
     private var offset = 0
     private var ended = false
+    /// Content bytes decoded so far.
+    private var decoded = 0
     /// Stored (compressed) bytes read so far.
     private(set) var storedBytes = 0
 
-    init(fd: Int32, method: CompressMethod, path: String) throws {
+    /// - Parameter limit: the most content bytes to decode before refusing the file.
+    init(fd: Int32, method: CompressMethod, path: String, limit: Int = maxContent) throws {
         self.fd = fd
+        self.limit = limit
         self.path = path
+        self.method = method
         decoder = try WALCodec.decoder(method)
     }
 
@@ -32,7 +45,8 @@ final class DecodedReader {
     private func refill() throws {
         pending.removeFirst(offset)
         offset = 0
-        var chunk = [UInt8](repeating: 0, count: WALCodec.chunkSize)
+        var chunk = [UInt8](
+            repeating: 0, count: decoder == nil ? WALCodec.chunkSize : Self.compressedPiece)
         let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EINTR { return }
@@ -50,6 +64,13 @@ final class DecodedReader {
         }
         try chunk.withUnsafeBytes { raw in
             try decoder.decode(UnsafeRawBufferPointer(rebasing: raw[0..<n])) {
+                decoded += $0.count
+                guard decoded <= limit else {
+                    throw CompressionError.corrupt(
+                        path: path, method: method,
+                        detail: "it decodes to more than \(limit) bytes, more than any WAL "
+                            + "file; stopped there")
+                }
                 pending.append(contentsOf: $0)
             }
         }

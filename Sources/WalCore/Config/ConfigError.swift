@@ -10,6 +10,8 @@ public enum ConfigError: WalmgrError, Equatable {
     case fileNotFound(path: String)
     /// The config file exists but cannot be read (permissions, a directory, not UTF-8).
     case fileUnreadable(path: String, reason: String, owner: String, mode: String, user: String)
+    /// The config file is larger than ``ConfigFileAccess/maxFileSize`` (a log or device by mistake).
+    case fileTooLarge(path: String, size: String)
     /// A line is neither a comment, a `[section]` nor `key = value`.
     case malformedLine(file: String, line: Int, text: String)
     /// A `key = value` line appears before any `[section]` header.
@@ -55,6 +57,10 @@ public enum ConfigError: WalmgrError, Equatable {
         case .fileUnreadable(let path, let reason, let owner, let mode, let user):
             return "cannot read config file \(path): \(reason) (owner \(owner), mode \(mode), "
                 + "walmgr runs as \(user)); make it readable by \(user)"
+        case .fileTooLarge(let path, let size):
+            return "refusing config file \(path): it is \(size), more than the 1 MiB walmgr reads "
+                + "from a config file; nothing was read. Point walmgr at its INI file (a few KiB), "
+                + "not at a log or a device"
         case .malformedLine(let file, let line, let text):
             return "\(Self.place(file, line)): expected \"key = value\", \"[section]\" or a "
                 + "comment, found \"\(Self.masked(text))\""

@@ -24,10 +24,7 @@ enum ConfigFileAccess {
         if Int(info.st_mode) & 0o170000 == 0o040000 {
             throw unreadable(path, reason: "it is a directory, not a file", info: info)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = access(path, R_OK) == 0 ? "read failed" : errorText(errno)
-            throw unreadable(path, reason: reason, info: info)
-        }
+        let data = try readBounded(path, info: info)
         guard let text = String(data: data, encoding: .utf8) else {
             throw unreadable(path, reason: "it is not UTF-8 text", info: info)
         }
@@ -46,6 +43,32 @@ enum ConfigFileAccess {
             probe = (probe as NSString).deletingLastPathComponent
         }
         return nil
+    }
+
+    /// The most bytes a config file may have: real ones are a few KiB, and a bigger file
+    /// (a log or a device named by mistake) would otherwise be read whole into memory.
+    static let maxFileSize = 1 << 20
+
+    /// Reads at most ``maxFileSize`` bytes of `path`; a longer file is refused by size.
+    private static func readBounded(_ path: String, info: stat) throws(ConfigError) -> Data {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw unreadable(path, reason: errorText(errno), info: info) }
+        defer { close(fd) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        // Reads until end of file or one byte past the cap, so a device never ends the loop late.
+        while data.count <= maxFileSize {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw unreadable(path, reason: errorText(errno), info: info) }
+            if n == 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
+        guard data.count <= maxFileSize else {
+            let size = info.st_size > maxFileSize ? "\(info.st_size) bytes" : "over 1 MiB"
+            throw .fileTooLarge(path: path, size: size)
+        }
+        return data
     }
 
     /// `path` made absolute against the current directory, with `.` and `..` removed.

@@ -39,8 +39,7 @@ enum PartialStore {
 
     /// Refuses a segment size PostgreSQL cannot have, or a range past the segment's end.
     static func checkRange(offset: UInt64, count: UInt64, segmentSize: UInt64) throws {
-        guard segmentSize >= 1 << 20, segmentSize <= 1 << 30, segmentSize & (segmentSize - 1) == 0
-        else {
+        guard WALSegment.isValidSize(segmentSize) else {
             throw WalmgrFailure(
                 "xpartialsync: segment size \(segmentSize) is not a power of two from 1 MiB to 1 GiB"
             )
@@ -86,7 +85,7 @@ enum XPartialSync {
     static func run(_ context: CommandContext) async throws -> Int32 {
         let name = try WALName.validate(context.arguments[0])
         let args = context.arguments
-        guard let offset = UInt64(args[1]), let count = Int(args[2]), count >= 0 else {
+        guard let offset = UInt64(args[1]), let count = UInt64(args[2]) else {
             throw WalmgrFailure(
                 "xpartialsync: OFFSET and BYTES must be byte counts, got \(args[1]) and \(args[2])")
         }
@@ -95,10 +94,11 @@ enum XPartialSync {
         if args.count > 3, given == nil {
             throw WalmgrFailure("xpartialsync: SEGSIZE must be a byte count, got \(args[3])")
         }
-        if let given {
-            try PartialStore.checkRange(offset: offset, count: UInt64(count), segmentSize: given)
-        }
-        let bytes = try readExactly(count)
+        // Before reading stdin: BYTES sizes the buffer, so it must fit the segment (1 GiB at
+        // most when SEGSIZE is not given) or a hostile count would allocate without bound.
+        try PartialStore.checkRange(
+            offset: offset, count: count, segmentSize: given ?? WALSegment.maxSize)
+        let bytes = try readExactly(Int(count))
         guard let size = given ?? knownSize("\(directory)/\(name.name)", offset, bytes) else {
             throw WalmgrFailure(
                 "xpartialsync: cannot tell the segment size of new file \(directory)/\(name.name) "

@@ -74,10 +74,8 @@ extension SyncSession {
     /// The segment size when the file's header belongs to `name`; nil for a recycled file.
     static func wholeSegmentSize(_ path: String, name: String) -> UInt64? {
         guard let bytes = try? WALFileReader.read(path, from: 0, to: 40),
-            let header = SegmentCheck.header(bytes), header.segmentSize >= 1 << 20,
-            header.segmentSize <= 1 << 30, header.segmentSize & (header.segmentSize - 1) == 0,
-            let segment = WALSegment(name: name, size: header.segmentSize),
-            segment.number * header.segmentSize == header.pageAddress
+            let header = SegmentCheck.header(bytes), let wal = WALName(name),
+            SegmentCheck.problem(header, name: wal) == nil
         else { return nil }
         return header.segmentSize
     }

@@ -109,6 +109,7 @@ final class SyncSession {
                 ? [Piece(segment: now.segment, from: old.offset, to: now.offset)] : []
         }
         var pieces = [Piece(segment: old.segment, from: old.offset, to: size)]
+        // old.number < now.number here (same timeline, different segment), so + 1 cannot overflow.
         let firstMiddle = max(
             old.segment.number + 1, now.segment.number - min(now.segment.number, Self.catchUpLimit))
         for number in Swift.stride(from: firstMiddle, to: now.segment.number, by: 1) {
@@ -142,6 +143,14 @@ final class SyncSession {
         guard let setting = row[0, "setting"].flatMap(UInt64.init) else {
             throw WalmgrFailure("sync: could not read wal_segment_size from pg_settings")
         }
-        return row[0, "unit"] == "8kB" ? setting * 8192 : setting
+        let (bytes, overflow) =
+            row[0, "unit"] == "8kB"
+            ? setting.multipliedReportingOverflow(by: 8192) : (setting, false)
+        guard !overflow, WALSegment.isValidSize(bytes) else {
+            throw WalmgrFailure(
+                "sync: pg_settings reports wal_segment_size \(setting)\(row[0, "unit"] ?? ""), "
+                    + "not a power of two from 1 MiB to 1 GiB; nothing sent")
+        }
+        return bytes
     }
 }

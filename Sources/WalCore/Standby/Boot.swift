@@ -48,15 +48,18 @@ enum Boot {
         let sizeText = try db.scalar(
             "SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'")
         guard let size = sizeText.flatMap(UInt64.init),
-            let start = WALSegment(name: segment, size: size).map({ $0.number * size })
+            let start = WALSegment(name: segment, size: size)?.start?.value
         else { return }
+        // The last segment ends at 2^64: its end saturates instead of overflowing.
+        let (sum, overflow) = start.addingReportingOverflow(size)
+        let end = overflow ? UInt64.max : sum
         let function = db.serverVersion.lastReplayLSNFunction
         let deadline = ContinuousClock.now + partialWait
         var last: LSN?
         log.info("handing over the partial segment \(partial) from \(files.partialWals)")
         while ContinuousClock.now < deadline {
             let replayed = try db.scalar("SELECT \(function)()").flatMap { LSN($0) }
-            if let replayed, replayed.value >= start + size { return }
+            if let replayed, replayed.value >= end { return }
             // Strictly past the start: at `start` exactly, PostgreSQL may not have fetched the
             // partial file yet (it retries restore_command every wal_retrieve_retry_interval).
             if let replayed, replayed.value > start, replayed == last { return }

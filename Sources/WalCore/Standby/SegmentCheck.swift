@@ -40,15 +40,24 @@ public enum SegmentCheck {
         guard n == 40, let header = header(bytes) else {
             return "it does not start with a WAL segment header (\(size) bytes)"
         }
+        if let reason = problem(header, name: name) { return reason }
+        guard UInt64(size) == header.segmentSize else {
+            return "it is \(size) bytes but its header says wal_segment_size is "
+                + "\(header.segmentSize)"
+        }
+        return nil
+    }
+
+    /// Why a segment's long page header does not fit `name` (impossible size, an address that
+    /// is not the name's), or nil. Needs only the first 40 bytes, so a decompressing restore
+    /// asks before it writes anything.
+    public static func problem(_ header: Header, name: WALName) -> String? {
         let segSize = header.segmentSize
-        guard segSize >= 1 << 20, segSize <= 1 << 30, segSize & (segSize - 1) == 0 else {
+        guard WALSegment.isValidSize(segSize) else {
             return "its header records an impossible segment size \(segSize)"
         }
-        guard UInt64(size) == segSize else {
-            return "it is \(size) bytes but its header says wal_segment_size is \(segSize)"
-        }
         guard let segment = WALSegment(name: name.name, size: segSize),
-            segment.number * segSize == header.pageAddress
+            segment.start?.value == header.pageAddress
         else {
             return "its header's address \(LSN(header.pageAddress)) does not belong to \(name)"
         }

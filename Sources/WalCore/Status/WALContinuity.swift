@@ -41,7 +41,10 @@ public struct WALContinuity: Sendable, Equatable {
             if segments[timeline]?.contains(number) == true {
                 last = WALSegment(timeline: timeline, number: number, size: segmentSize)
                 count += 1
-                number += 1
+                // Checked: the last segment a 64-bit LSN addresses ends the run, not the process.
+                let (following, overflow) = number.addingReportingOverflow(1)
+                if overflow { break }
+                number = following
                 continue
             }
             let switched = segments.keys.filter {
@@ -62,11 +65,17 @@ public struct WALContinuity: Sendable, Equatable {
             laterExisting: later?.name, reachesStop: last.map { $0.number >= end.number } ?? false)
     }
 
-    /// The segment size of the files in `dir`: the size of any uncompressed segment, else 16 MiB.
+    /// The segment size of the files in `dir`: the size of any uncompressed segment
+    /// that has a possible segment size, else 16 MiB.
     public static func segmentSize(in dir: String, names: [String]) -> UInt64 {
         for name in names where WALName(name)?.kind == .segment {
             var st = stat()
-            if stat("\(dir)/\(name)", &st) == 0, st.st_size > 0 { return UInt64(st.st_size) }
+            // A truncated or stray file's size is no segment size: skip it.
+            if stat("\(dir)/\(name)", &st) == 0, st.st_size > 0,
+                WALSegment.isValidSize(UInt64(st.st_size))
+            {
+                return UInt64(st.st_size)
+            }
         }
         return 16 << 20
     }

@@ -39,31 +39,62 @@ public struct WALSegment: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.size = size
     }
 
-    /// The segment that holds `lsn`.
+    /// The smallest `wal_segment_size` PostgreSQL accepts (1 MiB).
+    public static let minSize: UInt64 = 1 << 20
+    /// The largest `wal_segment_size` PostgreSQL accepts (1 GiB).
+    public static let maxSize: UInt64 = 1 << 30
+
+    /// True for a size PostgreSQL can have: a power of two from 1 MiB to 1 GiB. Every other
+    /// size is refused before any arithmetic, so none of it can divide by zero or overflow.
+    public static func isValidSize(_ size: UInt64) -> Bool {
+        size >= minSize && size <= maxSize && size & (size - 1) == 0
+    }
+
+    /// Segments per 4 GiB "log" (the middle 8 hex digits): `0x100000000 / size`; at least 1,
+    /// so a size that slipped past ``isValidSize(_:)`` renders a wrong name instead of trapping.
+    static func perLog(_ size: UInt64) -> UInt64 { max(1, 0x1_0000_0000 / max(size, 1)) }
+
+    /// The segment that holds `lsn`; `size` must pass ``isValidSize(_:)``.
     public init(timeline: UInt32, lsn: LSN, size: UInt64) {
-        self.init(timeline: timeline, number: lsn.value / size, size: size)
+        // max: a zero size (a broken caller) must not trap inside restore_command.
+        self.init(timeline: timeline, number: lsn.value / max(size, 1), size: size)
     }
 
     /// Parses a 24-hex-digit segment name (the first 24 characters of `name`).
+    ///
+    /// Nil for a size PostgreSQL cannot have and for a segment part at or above the per-log
+    /// count (`…000000FF00000100` with 16 MiB segments): PostgreSQL never writes such a name.
+    /// Every accepted segment's start (`number × size`) fits in 64 bits.
     public init?(name: String, size: UInt64) {
         let bytes = Array(name.utf8.prefix(24))
-        guard bytes.count == 24,
+        guard bytes.count == 24, Self.isValidSize(size),
             let tli = UInt32(String(decoding: bytes[0..<8], as: UTF8.self), radix: 16),
-            let log = UInt64(String(decoding: bytes[8..<16], as: UTF8.self), radix: 16),
-            let seg = UInt64(String(decoding: bytes[16..<24], as: UTF8.self), radix: 16)
+            let log = UInt32(String(decoding: bytes[8..<16], as: UTF8.self), radix: 16),
+            let seg = UInt32(String(decoding: bytes[16..<24], as: UTF8.self), radix: 16),
+            UInt64(seg) < Self.perLog(size)
         else { return nil }
-        let perLog = 0x1_0000_0000 / size
-        self.init(timeline: tli, number: log * perLog + seg, size: size)
+        self.init(timeline: tli, number: UInt64(log) * Self.perLog(size) + UInt64(seg), size: size)
     }
 
     /// The file name, `TTTTTTTTLLLLLLLLSSSSSSSS`.
     public var name: String {
-        let perLog = 0x1_0000_0000 / size
+        let perLog = Self.perLog(size)
         return Self.hex8(UInt64(timeline)) + Self.hex8(number / perLog) + Self.hex8(number % perLog)
     }
 
-    /// The next segment on the same timeline.
-    public var next: WALSegment { WALSegment(timeline: timeline, number: number + 1, size: size) }
+    /// The LSN of the segment's first byte; nil when it does not fit in 64 bits.
+    public var start: LSN? {
+        let (value, overflow) = number.multipliedReportingOverflow(by: size)
+        return overflow ? nil : LSN(value)
+    }
+
+    /// The next segment on the same timeline; nil after the last one a 64-bit LSN can address.
+    public var next: WALSegment? {
+        let (following, overflow) = number.addingReportingOverflow(1)
+        guard !overflow, WALSegment(timeline: timeline, number: following, size: size).start != nil
+        else { return nil }
+        return WALSegment(timeline: timeline, number: following, size: size)
+    }
 
     /// Orders by number, then timeline (a higher timeline at the same number comes later).
     public static func < (a: WALSegment, b: WALSegment) -> Bool {

@@ -121,8 +121,15 @@ enum TestEnv {
         }
         let copy = "\(dir)/walmgr"
         try? FileManager.default.removeItem(atPath: copy)
-        try FileManager.default.copyItem(atPath: built, toPath: copy)
-        guard chmod(copy, 0o755) == 0 else { throw HarnessError("chmod \(copy): errno \(errno)") }
+        // O_CLOEXEC: a process another test spawns while this copy is open for writing must not
+        // inherit the fd, or exec of the copy fails with ETXTBSY ("Text file busy") until it exits.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: built))
+        let fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw HarnessError("create \(copy): errno \(errno)") }
+        defer { close(fd) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw HarnessError("write \(copy): errno \(errno)") }
+        guard fchmod(fd, 0o755) == 0 else { throw HarnessError("chmod \(copy): errno \(errno)") }
         return copy
     }
 
