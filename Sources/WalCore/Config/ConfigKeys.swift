@@ -31,7 +31,7 @@ public enum ConfigKeys {
     /// Keys only a slave config uses, plus master-side keys a slave config may carry harmlessly.
     public static let slave: [String] = [
         "slave_data", "slave_bin", "slave_start_cmd", "slave_stop_cmd", "slave_config_dir",
-        "slave_pg_xlog", "backup_datadir", "archive_command", "slave_db",
+        "slave_pg_xlog", "backup_datadir", "archive_command", "slave_db", "boot_sync_quiet",
         "use_xlog_functions", "hot_standby", "keep_symlinks", "compression", "loop_delay",
     ]
 

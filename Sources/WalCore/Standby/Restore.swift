@@ -15,6 +15,12 @@ enum Restore {
         let destination = context.arguments.count > 1 ? context.arguments[1] : slaveData
         let isStandby = destination == slaveData
         let version = try backupVersion(entry)
+        // pg_ctl of the backup's major, found before anything is stopped or moved.
+        let bin =
+            isStandby
+            ? try await StandbyBin.resolve(
+                version, for: "backup \(entry.path)", config: config, runner: context.runner,
+                log: log) : nil
         log.info(
             "restoring \(entry.manifest.name) (PostgreSQL \(version.majorName), start WAL "
                 + "\(entry.manifest.startWAL)) into \(destination)")
@@ -22,7 +28,8 @@ enum Restore {
             log.info("would stop the standby, copy \(entry.path), write recovery settings, start")
             return 0
         }
-        let server = StandbyServer(config, runner: context.runner, log: log, dataDir: destination)
+        let server = StandbyServer(
+            config, runner: context.runner, log: log, dataDir: destination, bin: bin)
         if isStandby { try await server.stop() }
         let started = ContinuousClock.now
         let copy = RestoreCopy(
