@@ -96,21 +96,67 @@ import Testing
         #expect(try await standby.psql("SELECT count(*) FROM t") == "300")
 
         // syncdaemon's partial from an earlier round: the segment up to row 100, zeros after.
-        var data = try Data(contentsOf: URL(fileURLWithPath: "\(lab.master.dataDir)/pg_wal/\(name)"))
-        let cut = Int(shortEnd.value % UInt64(data.count))
-        data.replaceSubrange(cut..<data.count, with: Data(count: data.count - cut))
-        let partial = "\(lab.walmgrData)/logs.partial/\(name)"
-        try data.write(to: URL(fileURLWithPath: partial))
-        try TestEnv.chownToRunAsUser(partial, mode: 0o600)
+        try await writePartial(lab, name: name, upTo: shortEnd)
         lab.master.stop(mode: "immediate")
 
         let boot = try await lab.walmgr(["boot"])
-        let log = (try? String(
-            contentsOfFile: "\(lab.standbyData)/log/walmgr-start.log", encoding: .utf8)) ?? ""
+        let log = serverLog(lab)
         #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(log)")
         #expect(!log.isEmpty && !log.contains("PANIC"), "\(log)")
         #expect(try await standby.psql("SELECT count(*), max(id) FROM t") == "300|300")
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "f")
+    }
+
+    /// Streaming stopped early (the walreceiver is off) and syncdaemon's partial holds more:
+    /// boot serves it, and the promoted server has the rows only the partial carried.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func aLongerPartialAddsWhatStreamingMissed(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try appendSlaveIni(lab, "boot_sync_quiet = 1")
+        try await lab.master.psql("SELECT pg_switch_wal()")
+        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
+        try await waitUntil("the standby streamed 100 rows") {
+            try await standby.psql("SELECT count(*) FROM t") == "100"
+        }
+        try await standby.psql("ALTER SYSTEM SET primary_conninfo = ''")
+        try await standby.psql("SELECT pg_reload_conf()")
+        try await waitUntil("the walreceiver stopped") {
+            try await standby.psql("SELECT count(*) FROM pg_stat_wal_receiver") == "0"
+        }
+        for id in 101...300 { try await lab.master.psql("INSERT INTO t VALUES (\(id))") }
+        let row = try await lab.master.psql(
+            "SELECT pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()")
+        let parts = row.split(separator: " ").map(String.init)
+        let end = try #require(LSN(parts[1]))
+        try await writePartial(lab, name: parts[0], upTo: end)
+        lab.master.stop(mode: "immediate")
+
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(serverLog(lab))")
+        #expect(try await standby.psql("SELECT count(*), max(id) FROM t") == "300|300")
+    }
+
+    /// Copies the master's pg_wal/NAME up to `end` into partial_wals, zeros after (the shape
+    /// of syncdaemon's partial).
+    func writePartial(_ lab: StandbyLab, name: String, upTo end: LSN) async throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: "\(lab.master.dataDir)/pg_wal/\(name)"))
+        let cut = Int(end.value % UInt64(data.count))
+        data.replaceSubrange(cut..<data.count, with: Data(count: data.count - cut))
+        let partial = "\(lab.walmgrData)/logs.partial/\(name)"
+        try data.write(to: URL(fileURLWithPath: partial))
+        try TestEnv.chownToRunAsUser(partial, mode: 0o600)
+    }
+
+    /// The log of the standby walmgr started.
+    func serverLog(_ lab: StandbyLab) -> String {
+        (try? String(contentsOfFile: "\(lab.standbyData)/log/walmgr-start.log", encoding: .utf8))
+            ?? ""
     }
 
     /// Appends a line to the lab's slave ini.
