@@ -145,7 +145,8 @@ import Testing
     /// Copies the master's pg_wal/NAME up to `end` into partial_wals, zeros after (the shape
     /// of syncdaemon's partial).
     func writePartial(_ lab: StandbyLab, name: String, upTo end: LSN) async throws {
-        var data = try Data(contentsOf: URL(fileURLWithPath: "\(lab.master.dataDir)/pg_wal/\(name)"))
+        var data = try Data(
+            contentsOf: URL(fileURLWithPath: "\(lab.master.dataDir)/pg_wal/\(name)"))
         let cut = Int(end.value % UInt64(data.count))
         data.replaceSubrange(cut..<data.count, with: Data(count: data.count - cut))
         let partial = "\(lab.walmgrData)/logs.partial/\(name)"

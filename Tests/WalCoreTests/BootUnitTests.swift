@@ -50,7 +50,9 @@ import Testing
         func pageHeader(at offset: Int, address: UInt64) {
             streamed[offset] = 0x16
             streamed[offset + 1] = 0xD1
-            for i in 0..<8 { streamed[offset + 8 + i] = UInt8(truncatingIfNeeded: address >> (8 * i)) }
+            for i in 0..<8 {
+                streamed[offset + 8 + i] = UInt8(truncatingIfNeeded: address >> (8 * i))
+            }
         }
         pageHeader(at: 24576, address: (7 << 24) + 24576)
         try streamed.write(to: URL(fileURLWithPath: own))
@@ -66,7 +68,9 @@ import Testing
     @Test func stopNoteCarriesTheStandbyPosition() {
         let note = PartialGuard.stopNote(standbyLSN: LSN("0/3000148"))
         #expect(PartialGuard.standbyLSN(stopText: note) == LSN("0/3000148"))
-        #expect(PartialGuard.standbyLSN(stopText: "written by walmgr boot: serve partial_wals\n") == nil)
+        #expect(
+            PartialGuard.standbyLSN(stopText: "written by walmgr boot: serve partial_wals\n") == nil
+        )
         #expect(PartialGuard.standbyLSN(stopText: "standby_lsn = nonsense") == nil)
     }
 
@@ -77,7 +81,9 @@ import Testing
         try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 3, log: Log(quiet: true))
         let file = "\(s.files.partialWals)/\(Self.name)"
         try Data([1]).write(to: URL(fileURLWithPath: file))
-        var old = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        var old = [
+            timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0),
+        ]
         #expect(utimensat(AT_FDCWD, file, &old, 0) == 0)
         try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 3, log: Log(quiet: true))
         #expect(ContinuousClock.now - started < .seconds(1))
@@ -109,8 +115,9 @@ import Testing
                 "/usr/lib/postgresql/18/bin", "/usr/pgsql-18/bin", "/opt/pg18/bin",
                 "/usr/local/bin", "/usr/bin",
             ])
-        #expect(StandbyBin.candidates(for: ServerVersion(num: 90600), pgConfigBindir: nil, path: [])
-            == ["/usr/lib/postgresql/9.6/bin", "/usr/pgsql-9.6/bin"])
+        #expect(
+            StandbyBin.candidates(for: ServerVersion(num: 90600), pgConfigBindir: nil, path: [])
+                == ["/usr/lib/postgresql/9.6/bin", "/usr/pgsql-9.6/bin"])
     }
 
     @Test func systemIdentifierComesFromPgControl() throws {

@@ -33,11 +33,14 @@ import Testing
         try expectNothingMoved(lab, manifest: manifest)
 
         try TestEnv.writeOwned(
-            lab.slaveIni, ini.replacingOccurrences(of: "slave_bin = \(TestEnv.pg18BinDir)", with: ""))
+            lab.slaveIni,
+            ini.replacingOccurrences(of: "slave_bin = \(TestEnv.pg18BinDir)", with: ""))
         let only15 = try binDir(lab, "only15", link: "\(TestEnv.pg15BinDir)/pg_ctl")
         let searched = try await restore(lab, path: "\(only15):/usr/bin:/bin")
         #expect(searched.status == 1)
-        #expect(searched.stderrTail.contains("\(only15)/pg_ctl is PostgreSQL 15."), "\(searched.stderrTail)")
+        #expect(
+            searched.stderrTail.contains("\(only15)/pg_ctl is PostgreSQL 15."),
+            "\(searched.stderrTail)")
         try expectNothingMoved(lab, manifest: manifest)
 
         let fake = try binDir(lab, "fakecfg", script: "#!/bin/sh\necho \(TestEnv.pg18BinDir)\n")
@@ -64,7 +67,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try TestEnv.chownToRunAsUser(dir, mode: 0o755)
         if let link {
-            try FileManager.default.createSymbolicLink(atPath: "\(dir)/pg_ctl", withDestinationPath: link)
+            try FileManager.default.createSymbolicLink(
+                atPath: "\(dir)/pg_ctl", withDestinationPath: link)
         }
         if let script {
             try script.write(toFile: "\(dir)/pg_config", atomically: true, encoding: .utf8)
@@ -78,6 +82,8 @@ import Testing
         let fm = FileManager.default
         #expect(!fm.fileExists(atPath: lab.standbyData))
         #expect(!fm.fileExists(atPath: "\(lab.standbyData).walmgr-restore"))
-        #expect(fm.fileExists(atPath: manifest) && fm.fileExists(atPath: "\(lab.fullBackup)/PG_VERSION"))
+        #expect(
+            fm.fileExists(atPath: manifest) && fm.fileExists(atPath: "\(lab.fullBackup)/PG_VERSION")
+        )
     }
 }

@@ -37,7 +37,8 @@ struct SlaveCheck {
     /// newest backup's; slave_bin or PATH as they are when neither exists yet.
     func programs() async -> CheckResult {
         let names = ["pg_ctl", "pg_controldata"]
-        let backup = config.common.fullBackup.isEmpty
+        let backup =
+            config.common.fullBackup.isEmpty
             ? nil : BackupCatalog(fullBackup: config.common.fullBackup).complete().first?.path
         let cluster = [config.slaveData, backup].compactMap { $0 }.filter { !$0.isEmpty }
             .compactMap { dir in StandbyBin.dataDirVersion(dir).map { (dir, $0) } }.first
