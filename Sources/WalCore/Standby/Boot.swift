@@ -11,6 +11,7 @@ enum Boot {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let log = context.log
+        _ = try config.need(config.slaveData, key: "slave_data", for: "boot")
         var server = StandbyServer(config, runner: context.runner, log: log)
         let db = try server.connect()
         try verifyIdentity(db, server: server)
