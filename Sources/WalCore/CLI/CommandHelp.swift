@@ -99,8 +99,9 @@ public enum CommandHelp {
         config files, writes standby.signal and recovery settings, starts the standby.
         Refuses a DST where a server runs, /, $HOME, or a directory above walmgr's own.
         """,
-        "boot": "Promotes the standby (pg_ctl promote), waits until it accepts writes, and prints "
-            + "the new timeline and LSN.",
+        "boot": "Checks that slave_db reaches slave_data's own server, waits until partial_wals "
+            + "is unchanged for boot_sync_quiet s, promotes the standby (pg_ctl promote), waits "
+            + "until it accepts writes, and prints the new timeline and LSN.",
         "pause": "Creates completed_wals/PAUSE and pauses replay on a running standby.",
         "continue": "Removes completed_wals/PAUSE and resumes replay.",
         "cleanup": "Removes walmgr_data, old <slave_data>.N dirs and the key/.pgpass entries "

@@ -34,6 +34,9 @@ public struct SlaveConfig: Sendable, Equatable {
     /// `slave_db`: conninfo of the standby itself, used by a standby backup (default
     /// `dbname=postgres` on libpq's default socket).
     public let slaveDb: String
+    /// `boot_sync_quiet`: seconds partial_wals must be unchanged before boot promotes (a
+    /// syncdaemon may still ship WAL); 0 does not wait. Boot gives up after 10 times as long.
+    public let bootSyncQuiet: Int
 
     /// Creates slave settings; `slaveBin` falls back to `common.pgBin`, `slaveConfigDir` to
     /// `slaveData`.
@@ -42,7 +45,8 @@ public struct SlaveConfig: Sendable, Equatable {
         slaveStartCmd: [String]? = nil, slaveStopCmd: [String]? = nil,
         slaveConfigDir: String? = nil, slavePgXlog: String? = nil, backupDatadir: Bool = true,
         keepOldDatadirs: Int = SlaveConfig.defaultKeepOldDatadirs,
-        archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil
+        archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil,
+        bootSyncQuiet: Int = 3
     ) {
         self.common = common
         self.slaveData = slaveData
@@ -57,6 +61,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.archiveCommand = archiveCommand
         self.masterDb = masterDb
         self.slaveDb = slaveDb ?? "dbname=postgres"
+        self.bootSyncQuiet = bootSyncQuiet
     }
 
     /// Reads the slave keys; the master-side keys a slave accepts are not read at all.
@@ -74,7 +79,8 @@ public struct SlaveConfig: Sendable, Equatable {
                 ?? Self.defaultKeepOldDatadirs,
             archiveCommand: try r.words("archive_command"),
             masterDb: try r.string("master_db"),
-            slaveDb: try r.string("slave_db")
+            slaveDb: try r.string("slave_db"),
+            bootSyncQuiet: try r.int("boot_sync_quiet") ?? 3
         )
     }
 }

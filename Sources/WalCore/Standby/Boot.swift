@@ -11,11 +11,19 @@ enum Boot {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let log = context.log
-        let server = StandbyServer(config, runner: context.runner, log: log)
+        _ = try config.need(config.slaveData, key: "slave_data", for: "boot")
+        var server = StandbyServer(config, runner: context.runner, log: log)
         let db = try server.connect()
+        try verifyIdentity(db, server: server)
         if try db.scalar("SELECT pg_is_in_recovery()") == "f" {
             print("already promoted: \(try report(db))")
             return 0
+        }
+        if db.serverVersion.hasPgPromote {
+            let bin = try await StandbyBin.resolve(
+                db.serverVersion, for: "the standby in \(server.dataDir)", config: config,
+                runner: context.runner, log: log)
+            server = StandbyServer(config, runner: context.runner, log: log, bin: bin)
         }
         if context.notReally {
             log.info("would hand over partial WAL and promote the standby in \(server.dataDir)")
@@ -23,12 +31,35 @@ enum Boot {
         }
         let files = StandbyFiles(config.common)
         PartialStore.pruneCompleted(files, log: log)
-        try StandbyFiles.create(files.stopFile, note: "written by walmgr boot: serve partial_wals")
+        try await waitForQuietPartials(files.partialWals, quiet: config.bootSyncQuiet, log: log)
+        try writeStop(db: db, files: files, log: log)
         try await replayPartial(db: db, files: files, log: log)
+        // Again just before promoting: streaming may have delivered more since the first STOP.
+        try writeStop(db: db, files: files, log: log)
         try await promote(db: db, server: server, log: log)
         try StandbyFiles.remove(files.stopFile)
         print("promoted: \(try report(db))")
         return 0
+    }
+
+    /// Writes STOP with the standby's position (the larger of the last received and the last
+    /// replayed LSN), so xrestore serves partial_wals but never a partial that ends before
+    /// what the standby holds (see ``PartialGuard``).
+    ///
+    /// Why this keeps streaming's bytes: PostgreSQL replaces pg_wal/NAME with whatever
+    /// restore_command hands it. A streaming standby asks restore_command for its current
+    /// segment when the walreceiver fails (the master is gone) and again when promotion ends
+    /// streaming; it then re-reads its last replayed record with PANIC on failure. Serving a
+    /// partial only when it holds at least the standby's position means the served file is
+    /// the streamed data plus what syncdaemon added; otherwise xrestore exits 1 and PostgreSQL
+    /// reads its own pg_wal copy, so the promoted server keeps every byte either delivered.
+    static func writeStop(db: PGConnection, files: StandbyFiles, log: Log) throws {
+        let v = db.serverVersion
+        let text = try db.scalar(
+            "SELECT greatest(\(v.lastReceiveLSNFunction)(), \(v.lastReplayLSNFunction)())::text")
+        let lsn = text.flatMap { LSN($0) }
+        log.debug("standby position for xrestore's partial check: \(lsn?.description ?? "none")")
+        try StandbyFiles.create(files.stopFile, note: PartialGuard.stopNote(standbyLSN: lsn))
     }
 
     /// The newest partial segment syncdaemon left, if any.
@@ -73,7 +104,7 @@ enum Boot {
     static func promote(db: PGConnection, server: StandbyServer, log: Log) async throws {
         let version = db.serverVersion
         if version.hasPgPromote {
-            let pgCtl = try PGBin(server.config.slaveBin).path("pg_ctl")
+            let pgCtl = try server.bin.path("pg_ctl")
             let command = Command(pgCtl, ["promote", "-D", server.dataDir, "-W"])
             let result = try await server.runner.run(command, input: .none, timeout: .seconds(60))
             guard result.succeeded else {

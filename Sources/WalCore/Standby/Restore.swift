@@ -24,6 +24,12 @@ enum Restore {
         if isStandby, configFiles == .none, config.slaveStartCmd == nil {
             throw StandbyError.noServerConfig(dataDir: destination, configFile: config.common.configFile)
         }
+        // pg_ctl of the backup's major, found before anything is stopped or moved.
+        let bin =
+            isStandby
+            ? try await StandbyBin.resolve(
+                version, for: "backup \(entry.path)", config: config, runner: context.runner,
+                log: log) : nil
         log.info(
             "restoring \(entry.manifest.name) (PostgreSQL \(version.majorName), start WAL "
                 + "\(entry.manifest.startWAL)) into \(destination)")
@@ -31,7 +37,8 @@ enum Restore {
             log.info("would stop the standby, copy \(entry.path), write recovery settings, start")
             return 0
         }
-        let server = StandbyServer(config, runner: context.runner, log: log, dataDir: destination)
+        let server = StandbyServer(
+            config, runner: context.runner, log: log, dataDir: destination, bin: bin)
         if isStandby { try await server.stop() }
         let started = ContinuousClock.now
         let copy = RestoreCopy(

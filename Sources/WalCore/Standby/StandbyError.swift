@@ -14,8 +14,13 @@ public enum StandbyError: WalmgrError {
     case unreachable(dataDir: String, detail: String)
     /// Promotion did not finish in time.
     case promoteTimedOut(seconds: Int, dataDir: String)
-    /// The backup was made by a different PostgreSQL major version than slave_bin's.
-    case versionMismatch(backup: String, backupVersion: String, binVersion: String, bin: String)
+    /// No pg_ctl of the cluster's major version was found (`found` lists the others seen);
+    /// nothing was changed.
+    case versionMismatch(what: String, version: String, found: [String], key: String)
+    /// slave_db reaches a server that is not the one in slave_data; nothing was changed.
+    case notTheStandby(slaveData: String, expected: String, reached: String)
+    /// partial_wals kept changing (a syncdaemon still ships WAL); boot did not promote.
+    case partialWalsBusy(dir: String, seconds: Int, quiet: Int)
     /// A first restore would leave the standby without a postgresql.conf of its own.
     case noServerConfig(dataDir: String, configFile: String)
 
@@ -47,9 +52,23 @@ public enum StandbyError: WalmgrError {
         case .promoteTimedOut(let seconds, let dataDir):
             return "the standby in \(dataDir) is still in recovery \(seconds) s after the promote "
                 + "request; see its server log"
-        case .versionMismatch(let backup, let backupVersion, let binVersion, let bin):
-            return "backup \(backup) is PostgreSQL \(backupVersion) but \(bin) is \(binVersion): "
-                + "set slave_bin to the bin directory of PostgreSQL \(backupVersion)"
+        case .versionMismatch(let what, let version, let found, let key):
+            let seen =
+                found.isEmpty
+                ? "no pg_ctl was found" : "found only \(found.joined(separator: "; "))"
+            return "\(what) is PostgreSQL \(version), but \(seen); nothing was changed. Set "
+                + "\(key) to PostgreSQL \(version)'s bin directory (e.g. "
+                + "/usr/lib/postgresql/\(version)/bin, or `pg_config --bindir` of that "
+                + "installation), or install PostgreSQL \(version)"
+        case .notTheStandby(let slaveData, let expected, let reached):
+            return "slave_db reaches \(reached), not the standby in slave_data \(slaveData) "
+                + "(\(expected)); boot promotes only slave_data's own server and changed nothing. "
+                + "Start the standby in \(slaveData), or set slave_db (host, port) to reach it"
+        case .partialWalsBusy(let dir, let seconds, let quiet):
+            return "\(dir) still changed within the last \(quiet) s after waiting \(seconds) s: a "
+                + "syncdaemon still ships WAL from a running master, and promoting now would "
+                + "lose what it sends next. Nothing was promoted. Stop the master (or "
+                + "`walmgr wal-master.ini syncdaemon -s` there), then run boot again"
         case .noServerConfig(let dataDir, let configFile):
             return "not restoring: \(dataDir) has no postgresql.conf of its own and "
                 + "slave_config_dir is not set in \(configFile), so the standby would have no "

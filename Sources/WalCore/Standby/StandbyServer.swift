@@ -10,16 +10,22 @@ struct StandbyServer: Sendable {
     let runner: any ProcessRunning
     /// The logger.
     let log: Log
+    /// Where pg_ctl comes from: slave_bin, or the dir ``StandbyBin`` resolved for the cluster.
+    let bin: PGBin
 
     /// How long stop and start may take before walmgr gives up.
     static let stopWait: Duration = .seconds(5)
     static let startWait: Duration = .seconds(60)
 
-    init(_ config: SlaveConfig, runner: any ProcessRunning, log: Log, dataDir: String? = nil) {
+    init(
+        _ config: SlaveConfig, runner: any ProcessRunning, log: Log, dataDir: String? = nil,
+        bin: PGBin? = nil
+    ) {
         self.config = config
         self.dataDir = dataDir ?? config.slaveData
         self.runner = runner
         self.log = log
+        self.bin = bin ?? PGBin(config.slaveBin)
     }
 
     /// The postmaster pid from postmaster.pid when that process is alive.
@@ -32,7 +38,7 @@ struct StandbyServer: Sendable {
     func stopCommand() throws -> Command {
         if let argv = config.slaveStopCmd, !argv.isEmpty { return Command(argv: argv) }
         return Command(
-            try PGBin(config.slaveBin).path("pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"])
+            try bin.path("pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"])
     }
 
     /// The default start log, used by the default start command.
@@ -41,7 +47,7 @@ struct StandbyServer: Sendable {
     /// `slave_start_cmd`, or `pg_ctl -D DATA -l DATA/log/walmgr-start.log -w start`.
     func startCommand() throws -> Command {
         if let argv = config.slaveStartCmd, !argv.isEmpty { return Command(argv: argv) }
-        let pgCtl = try PGBin(config.slaveBin).path("pg_ctl")
+        let pgCtl = try bin.path("pg_ctl")
         return Command(pgCtl, ["-D", dataDir, "-l", startLog, "-w", "-t", "60", "start"])
     }
 

@@ -24,6 +24,13 @@ enum XRestore {
             context.log.debug("\(name) is not in \(files.completedWals)")
             return 1
         }
+        if source.path.hasPrefix("\(files.partialWals)/"),
+            let reason = PartialGuard.refusal(
+                partial: source.path, name: name, stopFile: files.stopFile, target: target)
+        {
+            context.log.info("not serving \(source.path): \(reason); PostgreSQL keeps its own copy")
+            return 1
+        }
         let size =
             source.method == .none
             ? try deliver(source.path, name: name, to: target)

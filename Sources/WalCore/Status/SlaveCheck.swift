@@ -23,9 +23,7 @@ struct SlaveCheck {
             report.add(PathCheck.writableDir(key, path))
         }
         if let logfile = common.logfile { report.add(PathCheck.writableFile("logfile", logfile)) }
-        report.add(
-            PathCheck.programs(
-                ["pg_ctl", "pg_controldata"], bin: config.slaveBin, key: "slave_bin"))
+        report.add(await programs())
         report.add(PathCheck.tools(["rsync"]))
         if config.slaveData.isEmpty {
             report.add(.fail("slave_data", "\(common.missing("slave_data", "check"))"))
@@ -48,6 +46,27 @@ struct SlaveCheck {
                 .pass(
                     "streaming connection",
                     "the master accepts a replication connection as \(user) (primary_conninfo)"))
+        }
+    }
+
+    /// pg_ctl and pg_controldata of the cluster's major: slave_data's PG_VERSION, else the
+    /// newest backup's; slave_bin or PATH as they are when neither exists yet.
+    func programs() async -> CheckResult {
+        let names = ["pg_ctl", "pg_controldata"]
+        let backup =
+            config.common.fullBackup.isEmpty
+            ? nil : BackupCatalog(fullBackup: config.common.fullBackup).complete().first?.path
+        let cluster = [config.slaveData, backup].compactMap { $0 }.filter { !$0.isEmpty }
+            .compactMap { dir in StandbyBin.dataDirVersion(dir).map { (dir, $0) } }.first
+        guard let (dir, version) = cluster else {
+            return PathCheck.programs(names, bin: config.slaveBin, key: "slave_bin")
+        }
+        do {
+            let bin = try await StandbyBin.resolve(
+                version, for: dir, config: config, runner: context.runner, log: context.log)
+            return PathCheck.programs(names, bin: bin.directory, key: "slave_bin")
+        } catch {
+            return .fail("slave_bin programs", "\(error)")
         }
     }
 

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// boot on real servers: it promotes only slave_data's server, does not outrun a syncdaemon
+/// still writing partial_wals, and never serves a partial shorter than what streaming gave.
+@Suite(.serialized) struct BootIntegrationTests {
+    /// After a failed restore slave_data is stopped, and slave_db reaches the master: boot
+    /// refuses (it once printed "already promoted" and exited 0), naming both data dirs.
+    @Test func refusesAServerThatIsNotSlaveData() async throws {
+        let lab = try await StandbyLab(
+            binDir: try #require(TestEnv.defaultBinDir), streaming: true)
+        defer { lab.destroy() }
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        standby.stop(mode: "fast")
+        try appendSlaveIni(lab, "slave_db = \(lab.master.conninfo)")
+
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.status == 1, "\(boot.output)")
+        #expect(!boot.output.contains("already promoted"))
+        let text = boot.stderrTail
+        #expect(text.contains("data_directory \(lab.master.dataDir)"), "\(text)")
+        #expect(text.contains(lab.standbyData) && text.contains("no postmaster running"), "\(text)")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.completedWals)/STOP"))
+        #expect(
+            try await lab.master.psql("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")
+                == "00000001", "the master is untouched")
+        #expect(!standby.isRunning)
+    }
+
+    /// A syncdaemon stand-in writes partial_wals every 0.3 s. First it never stops: boot gives
+    /// up after 10 × boot_sync_quiet with exit 1 and the standby still in recovery. Then it
+    /// stops after 3 s: boot promotes only after the last write (it once promoted 0.4 s before
+    /// syncdaemon shipped the final partial, losing 215 acknowledged commits).
+    @Test func waitsUntilPartialWalsIsQuiet() async throws {
+        let lab = try await StandbyLab(
+            binDir: try #require(TestEnv.defaultBinDir), streaming: false)
+        defer { lab.destroy() }
+        try await lab.prepareArchiveOnlyStandby()
+        let standby = lab.attachStandby()
+        try appendSlaveIni(lab, "boot_sync_quiet = 1")
+        let file = "\(lab.walmgrData)/logs.partial/0000000100000000000000FF"
+
+        let endless = Self.writer(file, every: .milliseconds(300), for: .seconds(3600))
+        let started = ContinuousClock.now
+        let refused = try await lab.walmgr(["boot"])
+        endless.cancel()
+        _ = try? await endless.value
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.stderrTail.contains("still changed"), "\(refused.stderrTail)")
+        #expect(ContinuousClock.now - started < .seconds(30), "bounded by 10 × boot_sync_quiet")
+        #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.completedWals)/STOP"))
+
+        let finite = Self.writer(file, every: .milliseconds(300), for: .seconds(3))
+        let boot = try await lab.walmgr(["boot"])
+        let lastWrite = try await finite.value
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(standby.logTail())")
+        let history = try FileManager.default.attributesOfItem(
+            atPath: "\(lab.standbyData)/pg_wal/00000002.history")
+        let promotedAt = try #require(history[.modificationDate] as? Date)
+        #expect(promotedAt >= lastWrite, "promoted at \(promotedAt), last write \(lastWrite)")
+        #expect(boot.stderrTail.contains("waiting until it is unchanged"), "\(boot.stderrTail)")
+    }
+
+    /// A streaming standby holds more of the open segment than syncdaemon's partial: boot must
+    /// not serve the partial (PostgreSQL once stopped with "PANIC: invalid magic number 0000"
+    /// in 3 of 3 trials), and the promoted server has every row streaming delivered.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func aShortPartialNeverCrashesAStreamingStandby(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try appendSlaveIni(lab, "boot_sync_quiet = 1")
+
+        try await lab.master.psql("SELECT pg_switch_wal()")
+        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
+        let shortEnd = try #require(LSN(try await lab.master.psql("SELECT pg_current_wal_lsn()")))
+        for id in 101...300 { try await lab.master.psql("INSERT INTO t VALUES (\(id))") }
+        let row = try await lab.master.psql(
+            "SELECT pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()")
+        let parts = row.split(separator: " ").map(String.init)
+        let name = parts[0]
+        try #require(name == (try await lab.master.psql("SELECT pg_walfile_name('\(shortEnd)')")))
+        try await waitUntil("the standby received everything") {
+            try await standby.psql("SELECT pg_last_wal_receive_lsn() >= '\(parts[1])'") == "t"
+        }
+        #expect(try await standby.psql("SELECT count(*) FROM t") == "300")
+
+        // syncdaemon's partial from an earlier round: the segment up to row 100, zeros after.
+        try await writePartial(lab, name: name, upTo: shortEnd)
+        lab.master.stop(mode: "immediate")
+
+        let boot = try await lab.walmgr(["boot"])
+        let log = serverLog(lab)
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(log)")
+        #expect(!log.isEmpty && !log.contains("PANIC"), "\(log)")
+        #expect(try await standby.psql("SELECT count(*), max(id) FROM t") == "300|300")
+        #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "f")
+    }
+
+    /// Streaming stopped early (the walreceiver is off) and syncdaemon's partial holds more:
+    /// boot serves it, and the promoted server has the rows only the partial carried.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func aLongerPartialAddsWhatStreamingMissed(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try appendSlaveIni(lab, "boot_sync_quiet = 1")
+        try await lab.master.psql("SELECT pg_switch_wal()")
+        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
+        try await waitUntil("the standby streamed 100 rows") {
+            try await standby.psql("SELECT count(*) FROM t") == "100"
+        }
+        try await standby.psql("ALTER SYSTEM SET primary_conninfo = ''")
+        try await standby.psql("SELECT pg_reload_conf()")
+        try await waitUntil("the walreceiver stopped") {
+            try await standby.psql("SELECT count(*) FROM pg_stat_wal_receiver") == "0"
+        }
+        for id in 101...300 { try await lab.master.psql("INSERT INTO t VALUES (\(id))") }
+        let row = try await lab.master.psql(
+            "SELECT pg_walfile_name(pg_current_wal_lsn()) || ' ' || pg_current_wal_lsn()")
+        let parts = row.split(separator: " ").map(String.init)
+        let end = try #require(LSN(parts[1]))
+        try await writePartial(lab, name: parts[0], upTo: end)
+        lab.master.stop(mode: "immediate")
+
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(serverLog(lab))")
+        #expect(try await standby.psql("SELECT count(*), max(id) FROM t") == "300|300")
+    }
+
+    /// Copies the master's pg_wal/NAME up to `end` into partial_wals, zeros after (the shape
+    /// of syncdaemon's partial).
+    func writePartial(_ lab: StandbyLab, name: String, upTo end: LSN) async throws {
+        var data = try Data(
+            contentsOf: URL(fileURLWithPath: "\(lab.master.dataDir)/pg_wal/\(name)"))
+        let cut = Int(end.value % UInt64(data.count))
+        data.replaceSubrange(cut..<data.count, with: Data(count: data.count - cut))
+        let partial = "\(lab.walmgrData)/logs.partial/\(name)"
+        try data.write(to: URL(fileURLWithPath: partial))
+        try TestEnv.chownToRunAsUser(partial, mode: 0o600)
+    }
+
+    /// The log of the standby walmgr started.
+    func serverLog(_ lab: StandbyLab) -> String {
+        (try? String(contentsOfFile: "\(lab.standbyData)/log/walmgr-start.log", encoding: .utf8))
+            ?? ""
+    }
+
+    /// Appends a line to the lab's slave ini.
+    func appendSlaveIni(_ lab: StandbyLab, _ line: String) throws {
+        let text = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(lab.slaveIni, text + "\(line)\n")
+    }
+
+    /// Rewrites `file` every `interval` for `duration` (a syncdaemon stand-in); returns the
+    /// wall-clock time of its last write.
+    static func writer(_ file: String, every interval: Duration, for duration: Duration)
+        -> Task<Date, any Error>
+    {
+        Task {
+            let end = ContinuousClock.now + duration
+            var last = Date()
+            var round: UInt8 = 0
+            while ContinuousClock.now < end, !Task.isCancelled {
+                round &+= 1
+                try Data([round]).write(to: URL(fileURLWithPath: file))
+                last = Date()
+                try? await Task.sleep(for: interval)
+            }
+            return last
+        }
+    }
+}
