@@ -93,17 +93,13 @@ import Testing
         let s = try Scratch()
         defer { s.remove() }
         let file = "\(s.files.partialWals)/\(Self.name)"
-        let writer = Task {
-            for i in 0..<4 {
-                try Data([UInt8(i)]).write(to: URL(fileURLWithPath: file))
-                try await Task.sleep(for: .milliseconds(300))
-            }
-            return ContinuousClock.now
-        }
-        try await Task.sleep(for: .milliseconds(50))
+        let writer = try BootIntegrationTests.writer(file, rounds: 5)
+        try await waitUntil("the writer started") { FileManager.default.fileExists(atPath: file) }
         try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 1, log: Log(quiet: true))
-        let lastWrite = try await writer.value
-        #expect(ContinuousClock.now - lastWrite >= .milliseconds(600), "waited for the last write")
+        let returned = Date()
+        writer.waitUntilExit()
+        let lastWrite = try BootIntegrationTests.modified(file)
+        #expect(returned.timeIntervalSince(lastWrite) >= 0.6, "waited for the last write")
     }
 
     @Test func binSearchOrderWithoutSlaveBin() {
