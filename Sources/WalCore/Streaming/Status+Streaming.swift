@@ -56,7 +56,10 @@ extension MasterCheck {
     /// pg_hba: may the standby connect for replication?
     func streaming(_ db: PGConnection) async {
         await report.run("pg_hba replication") {
-            guard let probe = try HBAProbe.check(config: config, db: db) else {
+            guard
+                let probe = try await HBAProbe.check(
+                    config: config, db: db, runner: context.runner)
+            else {
                 return .pass("pg_hba replication", "no streaming standby configured")
             }
             let who = StreamingSetup.describe(probe.client)
