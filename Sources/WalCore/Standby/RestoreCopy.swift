@@ -25,6 +25,8 @@ struct RestoreCopy {
     /// for ``swap(tablespaceTargets:)``.
     func prepare() async throws -> [String] {
         try removeTree(staging)
+        // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
+        try Directories.make((destination as NSString).deletingLastPathComponent)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
         let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
             .filter { !Self.walmgrEntries.contains($0) }.sorted()
