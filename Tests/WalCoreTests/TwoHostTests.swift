@@ -61,6 +61,7 @@ import WalCore
         }
         #expect(restores == 1)
         try await secondBackupAndRestore(lab, quick)
+        try await TwoHostMistakes(lab: lab).runAll()
     }
 
     /// The README's prose step: copy the master's public key to the slave.
