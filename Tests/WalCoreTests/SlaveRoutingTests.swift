@@ -89,7 +89,8 @@ import Testing
     /// A name nothing resolves is an ``UnresolvedHost`` (setup warns and goes on).
     @Test func unresolvableNameIsItsOwnError() async throws {
         let config = try ConfigFixture.master(
-            "[walmgr]\nmaster_data = /m\nslave = no-such-host.invalid\nssh_options = -F /dev/null\n")
+            "[walmgr]\nmaster_data = /m\nslave = no-such-host.invalid\nssh_options = -F /dev/null\n"
+        )
         await #expect(throws: UnresolvedHost.self) {
             try await HBAProbe.expectedClient(config, runner: TestEnv.runner)
         }

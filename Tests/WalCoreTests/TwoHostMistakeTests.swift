@@ -72,13 +72,16 @@ struct TwoHostMistakes {
         _ = try await lab.master.psql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
         try await waitUntil("the standby stops streaming", timeout: .seconds(30)) {
-            try await lab.slave.psql("SELECT count(*) FROM pg_stat_wal_receiver "
-                + "WHERE status = 'streaming'") == "0"
+            try await lab.slave.psql(
+                "SELECT count(*) FROM pg_stat_wal_receiver "
+                    + "WHERE status = 'streaming'") == "0"
         }
         let check = try await walmgr(lab.slave, [slaveIni, "check"])
         _ = try await lab.master.psql("ALTER ROLE replicator PASSWORD 'change-me'")
-        withKnownIssue("issue 14.4: the slave's check does not try the standby's connection",
-            isIntermittent: true) {
+        withKnownIssue(
+            "issue 14.4: the slave's check does not try the standby's connection",
+            isIntermittent: true
+        ) {
             #expect(!check.ok, "\(check.text)")
             #expect(check.text.contains("password authentication failed"), "\(check.text)")
         }

@@ -36,8 +36,9 @@ import WalCore
         let quick = try QuickStart.parse(try Self.readme())
         let lab = try await TwoHostLab(binDir: binDir)
         defer {
-            print("two-host Quick start, PostgreSQL \(lab.major), seconds per README step:\n"
-                + lab.timingReport)
+            print(
+                "two-host Quick start, PostgreSQL \(lab.major), seconds per README step:\n"
+                    + lab.timingReport)
             lab.destroy()
         }
         var restores = 0
@@ -46,7 +47,8 @@ import WalCore
             if block.lines.contains(where: { $0.hasSuffix("wal-slave.ini boot") }) {
                 // Issue 14.15: boot hands over syncdaemon's partial segment, which ends before
                 // what the standby already streamed; PostgreSQL PANICs (invalid magic number).
-                await withKnownIssue("issue 14.15: boot crashes the standby", isIntermittent: true) {
+                await withKnownIssue("issue 14.15: boot crashes the standby", isIntermittent: true)
+                {
                     try await lab.run(block)
                 }
                 continue
@@ -80,9 +82,11 @@ import WalCore
         try await waitUntil("the standby streams from the master", timeout: .seconds(60)) {
             try await lab.slave.psql("SELECT status FROM pg_stat_wal_receiver") == "streaming"
         }
-        #expect(try await lab.master.psql("SELECT usename FROM pg_stat_replication") == "replicator")
+        #expect(
+            try await lab.master.psql("SELECT usename FROM pg_stat_replication") == "replicator")
         try lab.must(try await lab.master.run(["pgbench", "-i", "-q", "-s", "1", "postgres"]))
-        try lab.must(try await lab.master.run(["pgbench", "-n", "-c", "2", "-t", "200", "postgres"]))
+        try lab.must(
+            try await lab.master.run(["pgbench", "-n", "-c", "2", "-t", "200", "postgres"]))
         let lsn = try await lab.master.psql("SELECT pg_current_wal_lsn()")
         try await waitUntil("the standby replays up to \(lsn)", timeout: .seconds(120)) {
             try await lab.slave.psql("SELECT pg_last_wal_replay_lsn() >= '\(lsn)'::pg_lsn") == "t"

@@ -101,7 +101,9 @@ final class Host {
 
     /// One value from `psql` here (socket connection as postgres).
     func psql(_ sql: String, port: Int = 5432) async throws -> String {
-        let result = try await run(["psql", "-X", "-A", "-t", "-p", "\(port)", "-d", "postgres", "-c", sql])
+        let result = try await run([
+            "psql", "-X", "-A", "-t", "-p", "\(port)", "-d", "postgres", "-c", sql,
+        ])
         guard result.succeeded else {
             throw HarnessError("psql on \(name): \(sql): \(result.stderrTail)")
         }
@@ -110,7 +112,9 @@ final class Host {
 
     /// Stops every PostgreSQL whose data dir is under this host's HOME, then the anchor.
     func destroy() {
-        for pid in postmasterPIDs() { TestEnv.terminate(pid, signal: SIGQUIT, timeout: .seconds(10)) }
+        for pid in postmasterPIDs() {
+            TestEnv.terminate(pid, signal: SIGQUIT, timeout: .seconds(10))
+        }
         if anchor.isRunning {
             TestEnv.terminate(anchor.processIdentifier, signal: SIGKILL, timeout: .seconds(5))
         }

@@ -88,7 +88,9 @@ final class TwoHostLab {
 
     /// Throws with stderr unless the command succeeded.
     func must(_ result: ProcessResult) throws {
-        guard result.succeeded else { throw HarnessError("failed (\(result.statusText)): \(result.stderrTail)") }
+        guard result.succeeded else {
+            throw HarnessError("failed (\(result.statusText)): \(result.stderrTail)")
+        }
     }
 
     /// The README text with the suite's paths: the README's major 16 becomes the real one, its
@@ -134,7 +136,8 @@ final class TwoHostLab {
                 guard result.succeeded else {
                     throw HarnessError(
                         "README step \"\(block.step)\" on \(host.name): `\(command)` failed "
-                            + "(\(result.statusText)):\n\(result.stderrTail)\n\(result.output.suffix(2000))")
+                            + "(\(result.statusText)):\n\(result.stderrTail)\n\(result.output.suffix(2000))"
+                    )
                 }
             }
         }
@@ -142,7 +145,8 @@ final class TwoHostLab {
 
     /// Adds the time since `started` to `step`.
     func record(_ step: String, since started: ContinuousClock.Instant) {
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+        let seconds =
+            Double((ContinuousClock.now - started).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - started).components.seconds)
         if let last = timings.indices.last, timings[last].step == step {
             timings[last].seconds += seconds
