@@ -14,7 +14,7 @@ final class Host {
     /// The socket directory on every host (bind-mounted per host).
     static let runDir = "/var/run/postgresql"
 
-    /// The host's name (`hostname` inside it).
+    /// The host's name in messages and in the scratch dir.
     let name: String
     /// The directory mounted on `/var/lib/postgresql`, seen from the test process.
     let homeDir: String
@@ -23,10 +23,12 @@ final class Host {
     private let anchor: Process
 
     /// Starts the anchor (inside `launcher`, e.g. `ip netns exec NS`) and mounts the host's
-    /// directories; `hosts` is this host's `/etc/hosts`.
-    init(name: String, scratch: String, launcher: [String], hosts: String, path: String)
-        async throws
-    {
+    /// directories; `hosts` is this host's `/etc/hosts`. `hostname` must be unique on the
+    /// machine: ssh's ControlPath hash (`%C`) includes it, and /tmp is shared.
+    init(
+        name: String, hostname: String, scratch: String, launcher: [String], hosts: String,
+        path: String
+    ) async throws {
         self.name = name
         self.path = path
         let dir = "\(scratch)/\(name)"
@@ -53,7 +55,7 @@ final class Host {
         try await root(["/bin/mount", "--bind", homeDir, Self.home])
         try await root(["/bin/mount", "--bind", "\(dir)/run", Self.runDir])
         try await root(["/bin/mount", "--bind", "\(dir)/hosts", "/etc/hosts"])
-        try await root(["/bin/hostname", name])
+        try await root(["/bin/hostname", hostname])
     }
 
     deinit { destroy() }

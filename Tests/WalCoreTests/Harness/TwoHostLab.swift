@@ -42,9 +42,11 @@ final class TwoHostLab {
             + "\(net.slaveAddress) standby.example.com standby\n"
         let path = "\(bin):\(binDir):/usr/local/bin:/usr/bin:/bin"
         master = try await Host(
-            name: "master", scratch: scratch, launcher: [], hosts: hosts, path: path)
+            name: "master", hostname: "master-\(net.subnet)", scratch: scratch, launcher: [],
+            hosts: hosts, path: path)
         slave = try await Host(
-            name: "standby", scratch: scratch, launcher: net.launcher, hosts: hosts, path: path)
+            name: "standby", hostname: "standby-\(net.subnet)", scratch: scratch,
+            launcher: net.launcher, hosts: hosts, path: path)
         sshd = try await SSHD(
             scratch: "\(scratch)/standby", host: net.slaveAddress, launcher: slave.enter([]),
             port: 22, userKeys: true)
