@@ -95,4 +95,20 @@ import Testing
             try await HBAProbe.expectedClient(config, runner: TestEnv.runner)
         }
     }
+
+    /// `setup` with a slave name nothing resolves: a warning, and setup goes on to the slave
+    /// step (which then fails on ssh), instead of stopping at the pg_hba check.
+    @Test(.enabled(if: TestEnv.defaultBinDir != nil))
+    func setupWarnsOnAnUnresolvableSlave() async throws {
+        let pair = try await WalmgrPair(
+            binDir: try #require(TestEnv.defaultBinDir),
+            masterExtra: "slave = no-such-host.invalid\nssh_options = -F /dev/null\n")
+        defer { pair.destroy() }
+        try await pair.master.start()
+        let setup = try await pair.run([pair.masterIni, "setup"])
+        #expect(
+            setup.stderrTail.contains("cannot resolve no-such-host.invalid"), "\(setup.stderrTail)")
+        #expect(setup.stderrTail.contains("skipping the pg_hba check"), "\(setup.stderrTail)")
+        #expect(setup.stderrTail.contains("ssh to no-such-host.invalid"), "\(setup.stderrTail)")
+    }
 }
