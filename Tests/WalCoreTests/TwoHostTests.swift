@@ -84,6 +84,9 @@ import WalCore
         }
         #expect(
             try await lab.master.psql("SELECT usename FROM pg_stat_replication") == "replicator")
+        let scram =
+            "SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'replicator'"
+        #expect(try await lab.master.psql(scram) == "t", "the replicator's password is scram")
         try lab.must(try await lab.master.run(["pgbench", "-i", "-q", "-s", "1", "postgres"]))
         try lab.must(
             try await lab.master.run(["pgbench", "-n", "-c", "2", "-t", "200", "postgres"]))
