@@ -33,13 +33,18 @@ import Testing
                 == "postgresql://r@m/db?sslmode=prefer&connect_timeout=5&replication=true")
     }
 
-    @Test func theHBACheckUsesTheSlavesUserWhenTheMasterIniNamesNone() throws {
+    @Test func theHBACheckUsesTheSlavesUserWhenTheMasterIniNamesNone() async throws {
         let text = "[walmgr]\nmaster_data = /pg\nslave = 10.0.0.2\nslave_config = /s.ini\n"
         let config = try ConfigFixture.master(text)
-        #expect(try HBAProbe.expectedClient(config, slaveUser: "replicator")?.user == "replicator")
-        #expect(try HBAProbe.expectedClient(config)?.user == "postgres")
+        let runner = TestEnv.runner
+        let fromSlave = try await HBAProbe.expectedClient(
+            config, runner: runner, slaveUser: "replicator")
+        #expect(fromSlave?.user == "replicator")
+        #expect(try await HBAProbe.expectedClient(config, runner: runner)?.user == "postgres")
         let named = try ConfigFixture.master(text + "replication_user = rep2\n")
-        #expect(try HBAProbe.expectedClient(named, slaveUser: "replicator")?.user == "rep2")
+        let fromIni = try await HBAProbe.expectedClient(
+            named, runner: runner, slaveUser: "replicator")
+        #expect(fromIni?.user == "rep2")
     }
 
     /// A master with a scram `replicator`; the slave's check with a wrong password, an unknown

@@ -104,20 +104,23 @@ import Testing
         #expect(SynchStandby.sqlLiteral("a'b") == "'a''b'")
     }
 
-    @Test func clientFromConfig() throws {
+    @Test func clientFromConfig() async throws {
+        func client(_ config: MasterConfig) async throws -> HBAClient? {
+            try await HBAProbe.expectedClient(config, runner: TestEnv.runner)
+        }
         let remote = try ConfigFixture.master(
             "[walmgr]\nmaster_data = /m\nslave = postgres@10.0.0.2\n"
                 + "primary_conninfo = host=db1 user=rep\n")
-        #expect(try HBAProbe.expectedClient(remote) == HBAClient(address: "10.0.0.2", user: "rep"))
+        #expect(try await client(remote) == HBAClient(address: "10.0.0.2", user: "rep"))
         let local = try ConfigFixture.master(
             "[walmgr]\nmaster_data = /m\nprimary_conninfo = host=/tmp port=5\n")
-        #expect(try HBAProbe.expectedClient(local) == HBAClient(address: nil, user: "postgres"))
+        #expect(try await client(local) == HBAClient(address: nil, user: "postgres"))
         let loopback = try ConfigFixture.master(
             "[walmgr]\nmaster_data = /m\nreplication_user = r\n"
                 + "primary_conninfo = host=localhost\n")
-        #expect(try HBAProbe.expectedClient(loopback) == HBAClient(address: "127.0.0.1", user: "r"))
+        #expect(try await client(loopback) == HBAClient(address: "127.0.0.1", user: "r"))
         let none = try ConfigFixture.master("[walmgr]\nmaster_data = /m\n")
-        #expect(try HBAProbe.expectedClient(none) == nil)
+        #expect(try await client(none) == nil)
         #expect(HBAProbe.hostPart("[::1]") == "::1")
     }
 }

@@ -28,14 +28,14 @@ enum XArchive {
                 "would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
             return 0
         }
-        let target = Location(config.common.completedWals)
+        let target = config.location(of: config.common.completedWals)
         let method = config.common.compressMethod
         let level = try WALCodec.level(
             method, config.common.compressLevel, configFile: config.common.configFile)
         let threads = try WALCodec.threads(
             config.common.compressThreads, configFile: config.common.configFile)
         let result: Durable.StoreResult
-        if config.slave.map(Location.isLocalHost) == false || target.host != nil {
+        if target.host != nil {
             result = try await sendToSlave(
                 name, fd: fd, size: Int(st.st_size), method: method, level: level, threads: threads,
                 context: context, config: config)

@@ -18,7 +18,7 @@ struct MasterBackup: Sendable {
         let backup = MasterBackup(
             config: config, context: context,
             link: try SlaveLink(config: config, invocation: context.invocation),
-            target: Location(full))
+            target: config.location(of: full))
         if context.notReally {
             context.log.info("would back up \(config.masterData) into \(full)")
             return 0
@@ -123,7 +123,7 @@ struct MasterBackup: Sendable {
     func copyConfigFiles(shown: [String]) async throws {
         let files = BackupCopy.configFiles(shown: shown, masterConfig: config.masterConfig)
         guard !config.common.configBackup.isEmpty, !files.isEmpty else { return }
-        let dest = Location(config.common.configBackup)
+        let dest = config.location(of: config.common.configBackup)
         _ = try await rsync(
             "the config files to \(dest)",
             BackupCopy.rsyncFiles(

@@ -15,7 +15,9 @@ public struct MasterConfig: Sendable, Equatable {
     public let masterBin: String?
     /// `master_restart_cmd`: restarts the master after setup/stop; nil means reload only.
     public let masterRestartCmd: [String]?
-    /// `slave`: the standby's ssh host; nil when empty (the slave is local).
+    /// `slave`: the standby's ssh host; nil when empty (the slave is local). walmgr3's
+    /// `host:/path` form keeps only the host here (the path reaches the directory keys through
+    /// `%(slave)s` interpolation).
     public let slave: String?
     /// `slave_config`: the path of wal-slave.ini on the slave, for remote calls.
     public let slaveConfig: String?
@@ -65,7 +67,7 @@ public struct MasterConfig: Sendable, Equatable {
             ?? (masterData.isEmpty ? "" : masterData.configJoined("postgresql.conf"))
         self.masterBin = masterBin ?? common.pgBin
         self.masterRestartCmd = masterRestartCmd
-        self.slave = slave == "" ? nil : slave
+        self.slave = slave.flatMap(Self.slaveHost)
         self.slaveConfig = slaveConfig
         self.loopDelay = loopDelay
         self.useXlogFunctions = useXlogFunctions

@@ -10,11 +10,10 @@ struct PartialTarget {
     static let timeout: Duration = .seconds(120)
 
     init(config: MasterConfig, context: CommandContext) throws {
-        let location = Location(config.common.partialWals)
+        let location = config.location(of: config.common.partialWals)
         directory = location.path
         runner = context.runner
-        let remote = config.slave.map(Location.isLocalHost) == false || location.host != nil
-        link = remote ? try SlaveLink(config: config, invocation: context.invocation) : nil
+        link = location.host != nil ? try SlaveLink(config: config, invocation: context.invocation) : nil
     }
 
     /// Writes `bytes` at `offset` of segment `name` on the slave.

@@ -33,6 +33,8 @@ struct RestoreCopy {
         let targets = entry.manifest.tablespaces.map(tablespaceTarget)
         try checkTargets(targets)
         try removeTree(staging)
+        // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
+        try Directories.make((destination as NSString).deletingLastPathComponent)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
         let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
             .filter { !Self.walmgrEntries.contains($0) }.sorted()

@@ -16,6 +16,7 @@ struct MasterCheck {
             report.add(PathCheck.programs(["pg_ctl"], bin: config.masterBin, key: "master_bin"))
         }
         report.add(PathCheck.tools(config.slaveIsLocal ? ["rsync"] : ["rsync", "ssh"]))
+        for (key, value) in config.misroutedDirectoryKeys { report.add(misrouted(key, value)) }
         if let db = connect() {
             await archiving(db)
             await streaming(db)
@@ -41,6 +42,18 @@ struct MasterCheck {
         } else {
             await archiveRoundTrip(link)
         }
+    }
+
+    /// A directory key whose `host:` is not the slave's: the master commands would use two places.
+    func misrouted(_ key: String, _ value: String) -> CheckResult {
+        let slave = config.slaveDirectoryHost
+        let place = slave.map { "the slave \($0)" } ?? "this machine (slave is local)"
+        return .fail(
+            key,
+            "\(key) = \(value) names another host than \(place) in \(config.common.configFile); "
+                + "with a remote slave every directory key is on the slave",
+            fix: "write \(key) = \(Location(value).path) (a plain path on the slave), "
+                + "or \(slave ?? "localhost"):\(Location(value).path)")
     }
 
     /// Connects with master_db and reports the server version; nil (and a FAIL) when it cannot.

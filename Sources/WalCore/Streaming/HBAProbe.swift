@@ -23,10 +23,13 @@ public struct HBAProbe: Sendable {
     /// - Throws: ``PGError`` when the rules cannot be read (for example, not a superuser).
     /// - Parameter slaveUser: the user in the slave's own primary_conninfo (`xstreamuser`),
     ///   used when the master config names none.
-    public static func check(config: MasterConfig, db: PGConnection, slaveUser: String? = nil)
-        throws -> HBAProbe?
-    {
-        guard let client = try expectedClient(config, slaveUser: slaveUser) else { return nil }
+    /// - Throws: ``UnresolvedHost`` when the standby's host name does not resolve.
+    public static func check(
+        config: MasterConfig, db: PGConnection, runner: any ProcessRunning,
+        slaveUser: String? = nil
+    ) async throws -> HBAProbe? {
+        guard let client = try await expectedClient(config, runner: runner, slaveUser: slaveUser)
+        else { return nil }
         let hbaFile = try db.scalar("SHOW hba_file") ?? "pg_hba.conf"
         let rules = try readRules(db)
         let verdict = HBAMatcher.verdict(
@@ -70,16 +73,18 @@ public struct HBAProbe: Sendable {
     /// The standby as the master sees it. User: `replication_user`, else `user` of
     /// `primary_conninfo`, else the slave's own (`slaveUser`), else `postgres`. Address: the `slave` host (resolved when a name);
     /// for a local slave, the host of `primary_conninfo` (a socket when it is a directory).
-    static func expectedClient(_ config: MasterConfig, slaveUser: String? = nil) throws
-        -> HBAClient?
-    {
+    static func expectedClient(
+        _ config: MasterConfig, runner: any ProcessRunning, slaveUser: String? = nil
+    ) async throws -> HBAClient? {
         let conninfo = config.common.primaryConninfo.flatMap { $0.isEmpty ? nil : $0 }
         let user =
             config.replicationUser ?? conninfo.flatMap { Conninfo.value("user", in: $0) }
             ?? slaveUser ?? "postgres"
         if !config.slaveIsLocal, let slave = config.slave {
             return HBAClient(
-                address: try resolve(hostPart(slave), key: "slave", config), user: user)
+                address: try await HostResolve.address(
+                    hostPart(slave), key: "slave", config: config, runner: runner),
+                user: user)
         }
         guard let conninfo else { return nil }
         let host =
@@ -88,7 +93,9 @@ public struct HBAProbe: Sendable {
         if host.isEmpty || host.hasPrefix("/") || host.hasPrefix("@") {
             return HBAClient(address: nil, user: user)
         }
-        return HBAClient(address: try resolve(host, key: "primary_conninfo", config), user: user)
+        let address = try await HostResolve.address(
+            host, key: "primary_conninfo", config: config, runner: runner)
+        return HBAClient(address: address, user: user)
     }
 
     /// `user@host` or `[v6]` → the bare host.
@@ -97,35 +104,5 @@ public struct HBAProbe: Sendable {
         if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         return String(host)
-    }
-
-    /// An IP literal as is; `localhost` as 127.0.0.1; another name through getaddrinfo (IPv4
-    /// first, as the standby's libpq usually tries it first).
-    static func resolve(_ host: String, key: String, _ config: MasterConfig) throws -> String {
-        if IPAddress.bytes(host) != nil { return host }
-        if host == "localhost" { return "127.0.0.1" }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else {
-            throw WalmgrFailure(
-                "cannot resolve \(host) (\(key) in \(config.common.configFile)) to check "
-                    + "pg_hba.conf for replication: use an IP address there, or fix the name")
-        }
-        defer { freeaddrinfo(first) }
-        var addresses: [String] = []
-        var next: UnsafeMutablePointer<addrinfo>? = first
-        while let info = next {
-            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(
-                info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count),
-                nil, 0, NI_NUMERICHOST) == 0
-            {
-                addresses.append(
-                    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-            }
-            next = info.pointee.ai_next
-        }
-        return addresses.first { $0.contains(".") } ?? addresses.first ?? host
     }
 }

@@ -82,7 +82,9 @@ extension MasterCheck {
     func streaming(_ db: PGConnection) async {
         let slaveUser = await StreamingSetup.standbyUser(config: config, context: context)
         await report.run("pg_hba replication") {
-            guard let probe = try HBAProbe.check(config: config, db: db, slaveUser: slaveUser)
+            guard
+                let probe = try await HBAProbe.check(
+                    config: config, db: db, runner: context.runner, slaveUser: slaveUser)
             else {
                 return .pass("pg_hba replication", "no streaming standby configured")
             }

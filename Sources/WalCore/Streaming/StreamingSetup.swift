@@ -19,9 +19,14 @@ enum StreamingSetup {
         let slaveUser = await standbyUser(config: config, context: context)
         let probe: HBAProbe
         do {
-            guard let checked = try HBAProbe.check(config: config, db: db, slaveUser: slaveUser)
+            guard
+                let checked = try await HBAProbe.check(
+                    config: config, db: db, runner: context.runner, slaveUser: slaveUser)
             else { return }
             probe = checked
+        } catch let error as UnresolvedHost where !wantsEdit {
+            log.warning("\(error); skipping the pg_hba check (setup goes on)")
+            return
         } catch let error as PGError where !wantsEdit {
             log.warning("cannot read pg_hba_file_rules (superuser needed): \(error)")
             return

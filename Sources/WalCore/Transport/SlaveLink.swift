@@ -14,7 +14,7 @@ public struct SlaveLink: Sendable {
     /// Builds the link from a master config.
     /// - Throws: ``TransportError/misconfigured(_:)`` when slave_config is missing.
     public init(config: MasterConfig, invocation: Invocation?) throws {
-        let host = config.slave ?? Location(config.common.completedWals).host
+        let host = config.slaveDirectoryHost
         guard let slaveConfig = config.slaveConfig, !slaveConfig.isEmpty else {
             throw TransportError.misconfigured(
                 "missing key slave_config in \(config.common.configFile): the master runs walmgr "

@@ -32,18 +32,23 @@ final class SSHD {
     private var configPath: String { "\(dir)/sshd_config" }
     private var task: Task<ProcessResult, any Error>?
     private let ownsDir: Bool
+    /// True when logins use the user's own `~/.ssh/authorized_keys`, as on a real host.
+    private let userKeys: Bool
 
     /// Makes keys and a config in a new (or the given) scratch directory; does not start.
-    init(scratch: String? = nil, host: String = "127.0.0.1", launcher: [String] = [])
-        async throws
-    {
+    /// `port` defaults to a free one; `userKeys` authorizes from `~/.ssh/authorized_keys`.
+    init(
+        scratch: String? = nil, host: String = "127.0.0.1", launcher: [String] = [],
+        port: Int? = nil, userKeys: Bool = false
+    ) async throws {
         self.host = host
         self.launcher = launcher
+        self.userKeys = userKeys
         let made = try scratch ?? TestEnv.scratchDir(prefix: "wms")
         ownsDir = scratch == nil
         dir = "\(made)/sshd"
         user = TestEnv.serverUserName
-        port = try TestEnv.freePort()
+        self.port = try port ?? TestEnv.freePort()
         try FileManager.default.createDirectory(
             atPath: "\(dir)/authorized_keys", withIntermediateDirectories: true)
         for key in ["host_key", "client_key"] {
@@ -55,7 +60,7 @@ final class SSHD {
         try TestEnv.chownToRunAsUser(clientKey, mode: 0o600)
         let hostPub = try String(contentsOfFile: "\(dir)/host_key.pub", encoding: .utf8)
         let keyWords = hostPub.split(separator: " ").prefix(2).joined(separator: " ")
-        try write("[\(host)]:\(port) \(keyWords)\n", to: knownHosts)
+        try write("[\(host)]:\(self.port) \(keyWords)\n", to: knownHosts)
         try FileManager.default.copyItem(
             atPath: "\(clientKey).pub", toPath: "\(dir)/authorized_keys/\(user)")
         try write(config(), to: configPath)
@@ -76,7 +81,7 @@ final class SSHD {
         ListenAddress \(host)
         HostKey \(dir)/host_key
         PidFile \(dir)/sshd.pid
-        AuthorizedKeysFile \(dir)/authorized_keys/%u
+        AuthorizedKeysFile \(userKeys ? ".ssh/authorized_keys" : "\(dir)/authorized_keys/%u")
         PubkeyAuthentication yes
         PasswordAuthentication no
         KbdInteractiveAuthentication no
