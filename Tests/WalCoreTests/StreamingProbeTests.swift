@@ -24,13 +24,14 @@ import Testing
     @Test func asksForAReplicationConnectionWithABoundedWait() {
         #expect(
             ReplicationProbe.conninfo("host=m user=r")
-                == "host=m user=r connect_timeout=5 replication=true")
+                == "host=m user=r connect_timeout=5 dbname=replication replication=true")
         #expect(
-            ReplicationProbe.conninfo("host=m connect_timeout=2") == "host=m connect_timeout=2 "
-                + "replication=true")
+            ReplicationProbe.conninfo("host=m connect_timeout=2")
+                == "host=m connect_timeout=2 dbname=replication replication=true")
         #expect(
             ReplicationProbe.conninfo("postgresql://r@m/db?sslmode=prefer")
-                == "postgresql://r@m/db?sslmode=prefer&connect_timeout=5&replication=true")
+                == "postgresql://r@m/db?sslmode=prefer&connect_timeout=5&dbname=replication"
+                + "&replication=true")
     }
 
     @Test func theHBACheckUsesTheSlavesUserWhenTheMasterIniNamesNone() async throws {

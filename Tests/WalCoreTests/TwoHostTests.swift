@@ -44,15 +44,6 @@ import WalCore
         var restores = 0
         for block in quick.blocks where block.place != .build {
             if block.lines.joined().contains("/tmp/master_key.pub") { try copyKey(lab) }
-            if block.lines.contains(where: { $0.hasSuffix("wal-slave.ini boot") }) {
-                // Issue 14.15: boot hands over syncdaemon's partial segment, which ends before
-                // what the standby already streamed; PostgreSQL PANICs (invalid magic number).
-                await withKnownIssue("issue 14.15: boot crashes the standby", isIntermittent: true)
-                {
-                    try await lab.run(block)
-                }
-                continue
-            }
             try await lab.run(block)
             let text = block.lines.joined(separator: "\n")
             if text.contains("wal-slave.ini restore") {

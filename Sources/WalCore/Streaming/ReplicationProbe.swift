@@ -37,9 +37,10 @@ public enum ReplicationProbe {
         }
     }
 
-    /// `primary_conninfo` for a physical replication connection with a bounded wait.
+    /// `primary_conninfo` for a physical replication connection with a bounded wait. The
+    /// database is `replication`, as the WAL receiver sets it: .pgpass lines match on it.
     static func conninfo(_ primary: String) -> String {
-        var extra = ["replication": "true"]
+        var extra = ["dbname": "replication", "replication": "true"]
         if Conninfo.value("connect_timeout", in: primary) == nil {
             extra["connect_timeout"] = String(connectTimeout)
         }
