@@ -93,13 +93,14 @@ import Testing
         let s = try Scratch()
         defer { s.remove() }
         let file = "\(s.files.partialWals)/\(Self.name)"
-        let writer = try BootIntegrationTests.writer(file, rounds: 5)
+        let writer = try BootIntegrationTests.writer(file, rounds: 4)
         try await waitUntil("the writer started") { FileManager.default.fileExists(atPath: file) }
-        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 1, log: Log(quiet: true))
+        // quiet 2: the wait gives up after 20 s, far beyond the writer's 0.8 s even when busy.
+        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 2, log: Log(quiet: true))
         let returned = Date()
         writer.waitUntilExit()
         let lastWrite = try BootIntegrationTests.modified(file)
-        #expect(returned.timeIntervalSince(lastWrite) >= 0.6, "waited for the last write")
+        #expect(returned.timeIntervalSince(lastWrite) >= 1.5, "waited for the last write")
     }
 
     @Test func binSearchOrderWithoutSlaveBin() {

@@ -62,12 +62,14 @@ struct ConfigHostTests {
     @Test(
         "host names, addresses and walmgr3's host:path load",
         arguments: [
-            "standby", "postgres@10.0.0.2", "db-2.example.com", "db_2", "fe80::1",
-            "[fe80::1]", "user@[::1]", "standby:/var/lib/walmgr", "localhost",
+            ("standby", "standby"), ("postgres@10.0.0.2", "postgres@10.0.0.2"),
+            ("db-2.example.com", "db-2.example.com"), ("db_2", "db_2"), ("fe80::1", "fe80::1"),
+            ("[fe80::1]", "[fe80::1]"), ("user@[::1]", "user@[::1]"),
+            ("standby:/var/lib/walmgr", "standby"), ("localhost", "localhost"),
         ])
-    func validSlave(value: String) throws {
+    func validSlave(value: String, host: String) throws {
         let master = try ConfigFixture.master(base + "\nslave = \(value)\n")
-        #expect(master.slave == value)
+        #expect(master.slave == host, "walmgr3's host:/path means the host")
     }
 
     @Test("a host:path with a valid host loads, an IPv6 host in brackets too")

@@ -79,7 +79,7 @@ import Testing
         let first = try TestEnv.spawn(
             TestEnv.asRunUser([lab.walmgr, lab.ini, "syncdaemon"]), cwd: lab.dir)
         defer { TestEnv.terminate(first.processIdentifier, signal: SIGTERM) }
-        try await waitUntil("the first syncdaemon logs its start", timeout: .seconds(30)) {
+        try await waitUntil("the first syncdaemon logs its start", timeout: .seconds(120)) {
             lab.text(logfile).contains("syncdaemon started")
         }
         let second = try await lab.walmgr([lab.ini, "syncdaemon"], timeout: .seconds(20))
