@@ -56,6 +56,19 @@ import Testing
         #expect(report.results[2].fix == "restore")
     }
 
+    /// Two typo'd keys are two findings, each with its file:line and suggestion (the shared
+    /// fix text must not fold the second into "same cause").
+    @Test func everyTypoedKeyKeepsItsOwnLine() throws {
+        let loaded = try ConfigFixture.load(
+            "[walmgr]\nslave_data = /pg\ncompres_method = zstd\nkeep_backup = 2\n",
+            fileName: "wal-slave.ini")
+        let report = CheckReport(printer: nil)
+        report.add(Check.configStage(loaded.config, warnings: loaded.warnings))
+        #expect(report.results.count == 2)
+        #expect(report.results[1].line.contains("wal-slave.ini:4: unknown key \"keep_backup\""))
+        #expect(report.results[1].line.contains("did you mean keep_backups?"))
+    }
+
     @Test func statusFailureIsAJSONObject() throws {
         let text = Status.failureJSON("wal-slave.ini:2: expected \"key = value\"")
         let object = try #require(

@@ -24,6 +24,10 @@ import Testing
         #expect(
             ConfigRestore.choose(destination: "\(dir)/none", config: unset, isStandby: true)
                 == .none)
+        #expect(
+            ConfigRestore.choose(destination: "\(dir)/none", config: unset, isStandby: false)
+                == .masterCopies(directory: "\(dir)/none", intoDataDir: true),
+            "a DST that is not the standby gets config_backup's files, so it can start")
     }
 
     @Test func aSeparateConfigDirGetsTheMastersCopies() throws {
@@ -114,6 +118,13 @@ import Testing
         #expect(try ConfigFixture.slave(base + "keep_old_datadirs = 1\n").keepOldDatadirs == 1)
         #expect(throws: ConfigError.self) {
             try ConfigFixture.slave(base + "keep_old_datadirs = 0\n")
+        }
+        // 10 × boot_sync_quiet is boot's bound: a huge value would trap, a negative one would
+        // turn off the wait that protects acknowledged commits.
+        for bad in ["-1", "3601", "99999999999999999"] {
+            #expect(throws: ConfigError.self) {
+                try ConfigFixture.slave(base + "boot_sync_quiet = \(bad)\n")
+            }
         }
     }
 

@@ -100,7 +100,7 @@ extension XArchive {
         guard WALSegment(name: name.name, size: UInt64(size)) != nil else {
             throw WalmgrFailure(
                 "not archiving \(source) as \(name): with \(size)-byte segments the last 8 "
-                    + "hex digits are below \(WALSegment.hex8(WALSegment.perLog(UInt64(size))))"
+                    + "hex digits must be below \(WALSegment.hex8(WALSegment.perLog(UInt64(size))))"
                     + "; PostgreSQL never writes this name. archive_command must pass %p and %f")
         }
     }

@@ -165,7 +165,7 @@ enum SlaveBackupHelpers {
         else {
             throw WalmgrFailure(
                 "xwalcheck: \(firstName) or \(lastName) is not a segment name PostgreSQL writes "
-                    + "with \(size)-byte segments (the last 8 hex digits are below "
+                    + "with \(size)-byte segments (the last 8 hex digits must be below "
                     + "\(WALSegment.hex8(WALSegment.perLog(size))))", exitCode: 64)
         }
         guard last.number < first.number || last.number - first.number < maxWALCheckRange else {

@@ -49,13 +49,15 @@ struct ConfigReader: Sendable {
         throw .badBool(file: fileName, line: line(key), key: key, value: value)
     }
 
-    /// A whole number that is at least `minimum`.
-    func int(_ key: String, minimum: Int = 0) throws(ConfigError) -> Int? {
+    /// A whole number from `minimum` to `maximum`.
+    func int(_ key: String, minimum: Int = 0, maximum: Int = .max) throws(ConfigError) -> Int? {
         guard let value = try string(key) else { return nil }
-        guard let number = Int(value), number >= minimum else {
+        guard let number = Int(value), number >= minimum, number <= maximum else {
+            let range =
+                maximum == .max ? "of at least \(minimum)" : "from \(minimum) to \(maximum)"
             throw .badNumber(
                 file: fileName, line: line(key), key: key, value: value,
-                expected: "a whole number of at least \(minimum)")
+                expected: "a whole number \(range)")
         }
         return number
     }

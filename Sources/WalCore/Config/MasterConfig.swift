@@ -43,10 +43,9 @@ public struct MasterConfig: Sendable, Equatable {
     /// `user` of `primary_conninfo`, else `postgres`.
     public let replicationUser: String?
 
-    /// Whether slave-side commands run as a local subprocess (slave empty or `localhost`).
-    public var slaveIsLocal: Bool {
-        slave == nil || slave == "" || slave == "localhost"
-    }
+    /// Whether slave-side commands run as a local subprocess: `slave` empty or `localhost`,
+    /// and no `host:` in completed_wals (``slaveDirectoryHost``).
+    public var slaveIsLocal: Bool { slaveDirectoryHost == nil }
 
     /// Creates master settings; `masterConfig` defaults under `masterData`, `masterBin` to
     /// `common.pgBin`.

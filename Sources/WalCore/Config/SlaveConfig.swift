@@ -80,7 +80,7 @@ public struct SlaveConfig: Sendable, Equatable {
             archiveCommand: try r.words("archive_command"),
             masterDb: try r.string("master_db"),
             slaveDb: try r.string("slave_db"),
-            bootSyncQuiet: try r.int("boot_sync_quiet") ?? 3
+            bootSyncQuiet: try r.int("boot_sync_quiet", maximum: 3600) ?? 3
         )
     }
 }

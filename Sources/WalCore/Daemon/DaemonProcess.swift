@@ -50,11 +50,9 @@ final class DaemonLock {
             let flags = (create ? O_RDWR | O_CREAT | O_NOFOLLOW : O_RDONLY) | O_CLOEXEC
             let fd = open(path, flags, 0o644)
             guard fd >= 0 else { throw FileError(create ? "create" : "open", path) }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                let busy = errno == EWOULDBLOCK
+            guard try exclusive(fd, path) else {
                 close(fd)
-                if busy { return nil }
-                throw FileError("lock", path)
+                return nil
             }
             var held = stat()
             var named = stat()
@@ -65,6 +63,17 @@ final class DaemonLock {
             }
             close(fd)
         }
+    }
+
+    /// `flock(LOCK_EX|LOCK_NB)`, retried briefly: `lockedPid`'s probe holds a shared lock for
+    /// an instant (`syncdaemon -d` polls it while its child starts), which is not a daemon.
+    private static func exclusive(_ fd: Int32, _ path: String) throws -> Bool {
+        for attempt in 0..<5 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard errno == EWOULDBLOCK else { throw FileError("lock", path) }
+            if attempt < 4 { usleep(20_000) }
+        }
+        return false
     }
 
     /// Removes the pidfile (never the config file) and drops the lock.

@@ -45,7 +45,8 @@ enum MasterStop {
 
 /// Signals a walmgr daemon through its pidfile.
 enum DaemonControl {
-    /// The pid in `pidfile` when that process is alive.
+    /// The pid in `pidfile` when that process is alive; only ``lockedPid(pidfile:)`` may
+    /// trust it (a daemon killed with -k leaves its pid behind, and the pid is reused).
     static func livePid(pidfile: String?) -> pid_t? {
         guard let pidfile, let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
             let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
@@ -57,7 +58,7 @@ enum DaemonControl {
     /// Sends `signal` to the daemon in `pidfile`, if one runs; returns whether one did.
     @discardableResult
     static func signal(pidfile: String?, signal: Int32, log: Log) -> Bool {
-        guard let pid = livePid(pidfile: pidfile) else { return false }
+        guard let pid = lockedPid(pidfile: pidfile) else { return false }
         if kill(pid, signal) == 0 {
             log.info("sent signal \(signal) to syncdaemon (pid \(pid))")
             return true

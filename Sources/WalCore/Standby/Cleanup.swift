@@ -53,6 +53,11 @@ enum Cleanup {
 
     /// Removes the plan's lines, files and directories (the slot is dropped before).
     static func perform(_ plan: Plan, log: Log) throws {
+        // Again after the prompt, before the first removal: a server may have been started
+        // in one of the directories while cleanup waited for the answer.
+        for dir in plan.directories {
+            try TargetGuard(keep: []).checkNotRunning(dir, purpose: "cleanup")
+        }
         for (file, line) in plan.lines where try removeLine(line, from: file) {
             log.info("removed the line init added to \(file)")
         }

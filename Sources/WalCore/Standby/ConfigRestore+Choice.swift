@@ -15,14 +15,17 @@ extension ConfigRestore {
     }
 
     /// Chooses for a restore into `destination`: its own files win; else the master's copies
-    /// when slave_config_dir is set; else none. Decided before anything moves.
+    /// when slave_config_dir is set (or DST is not the standby); else none. Decided before
+    /// anything moves.
     static func choose(destination: String, config: SlaveConfig, isStandby: Bool) -> Choice {
         let intoData = !isStandby || config.slaveConfigDir == config.slaveData
         if intoData {
             let own = serverFiles.filter { isRegularFile("\(destination)/\($0)") }
             if !own.isEmpty { return .keepOwn(names: own) }
         }
-        guard config.slaveConfigDirIsSet else { return .none }
+        // walmgr3's rule is for the standby; a copy restored into another DST (to inspect or
+        // start by hand) gets config_backup's files, as before, or it could not start.
+        guard config.slaveConfigDirIsSet || !isStandby else { return .none }
         return .masterCopies(
             directory: intoData ? destination : config.slaveConfigDir, intoDataDir: intoData)
     }

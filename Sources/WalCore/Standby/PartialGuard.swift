@@ -38,17 +38,22 @@ enum PartialGuard {
     static func refusal(partial path: String, name: WALName, stopFile: String, target: String)
         -> String?
     {
+        // A header that does not match NAME (size, address) is xrestore's segment check's to
+        // report; past this guard, start + size ≤ 2^64.
         guard let bytes = try? WALFileReader.read(path, from: 0, to: 40),
-            let header = SegmentCheck.header(bytes)
-        else { return nil }  // xrestore's segment check reports a bad file
+            let header = SegmentCheck.header(bytes), SegmentCheck.problem(header, name: name) == nil
+        else { return nil }
         let size = header.segmentSize
         let blockSize = (0..<4).reduce(UInt64(0)) { $0 | UInt64(bytes[36 + $1]) << (8 * $1) }
         let end = dataEnd(path, size: size)
         let start = header.pageAddress
+        // The last segment of the LSN space ends at 2^64 itself: saturate, never trap.
+        let (sum, overflow) = start.addingReportingOverflow(end)
+        let endLSN = overflow ? UInt64.max : sum
         if let text = try? String(contentsOfFile: stopFile, encoding: .utf8),
-            let lsn = standbyLSN(stopText: text), lsn.value > start + end
+            let lsn = standbyLSN(stopText: text), lsn.value > endLSN
         {
-            return "it ends at \(LSN(start + end)), before \(lsn), which the standby already "
+            return "it ends at \(LSN(endLSN)), before \(lsn), which the standby already "
                 + "held when boot began (standby_lsn in \(stopFile))"
         }
         guard blockSize > 0, blockSize <= size else { return nil }

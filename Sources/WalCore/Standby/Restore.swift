@@ -16,8 +16,13 @@ enum Restore {
         let destination = TargetGuard.trimmingSlashes(
             context.arguments.count > 1 ? context.arguments[1] : slaveData)
         let isStandby = destination == TargetGuard.trimmingSlashes(slaveData)
-        let targetGuard = Self.targetGuard(config, entry: entry)
-        try targetGuard.checkPlace(destination, purpose: "restore")
+        let copy = RestoreCopy(
+            entry: entry, destination: destination, move: context.has("--move"),
+            keepOld: config.backupDatadir, keepOldCount: config.keepOldDatadirs,
+            runner: context.runner, log: log, targetGuard: Self.targetGuard(config, entry: entry))
+        // Every target's place is checked before the standby is stopped: a refusal changes
+        // nothing. Whether a server runs in one is checked after the stop, in prepare().
+        try copy.checkPlaces()
         let version = try backupVersion(entry)
         let configFiles = ConfigRestore.choose(
             destination: destination, config: config, isStandby: isStandby)
@@ -41,11 +46,6 @@ enum Restore {
             config, runner: context.runner, log: log, dataDir: destination, bin: bin)
         if isStandby { try await server.stop() }
         let started = ContinuousClock.now
-        let copy = RestoreCopy(
-            entry: entry, destination: destination, move: context.has("--move"),
-            keepOld: config.backupDatadir, keepOldCount: config.keepOldDatadirs,
-            runner: context.runner, log: log,
-            targetGuard: targetGuard)
         let tablespaces = try await copy.prepare()
         let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
         try configure(

@@ -52,9 +52,21 @@ extension RestoreCopy {
     /// Refuses before any change when a target (the destination, a tablespace target, or an
     /// old tablespace that will be removed) is no place to replace, or a server runs in it.
     func checkTargets(_ tablespaceTargets: [String]) throws {
-        var targets = [destination] + tablespaceTargets
-        if !keepOld { targets += linkedTablespaces(of: destination) }
-        for target in targets { try targetGuard.check(target, purpose: "restore") }
+        for target in targets(tablespaceTargets) {
+            try targetGuard.check(target, purpose: "restore")
+        }
+    }
+
+    /// The place of every target, before the standby is stopped (no server check yet).
+    func checkPlaces() throws {
+        for target in targets(entry.manifest.tablespaces.map(tablespaceTarget)) {
+            try targetGuard.checkPlace(target, purpose: "restore")
+        }
+    }
+
+    /// The destination, the tablespace targets, and the old tablespaces a swap removes.
+    private func targets(_ tablespaceTargets: [String]) -> [String] {
+        [destination] + tablespaceTargets + (keepOld ? [] : linkedTablespaces(of: destination))
     }
 
     /// Where the pg_tblspc links of a data dir point.

@@ -51,11 +51,14 @@ final class CheckReport: @unchecked Sendable {
 
     /// Records and prints a result. A failure whose fix an earlier failure already gave (one
     /// root-owned walmgr_data breaks every directory under it) is shortened to point there, so
-    /// the fix is read once and the cause is not repeated as separate findings.
+    /// the fix is read once and the cause is not repeated as separate findings. Results of
+    /// the same check (two unknown keys under `config`) are separate findings and stay whole.
     func add(_ result: CheckResult) {
         var result = result
         if !result.ok, !result.fix.isEmpty,
-            let earlier = results.first(where: { !$0.ok && $0.fix == result.fix })
+            let earlier = results.first(where: {
+                !$0.ok && $0.fix == result.fix && $0.name != result.name
+            })
         {
             result = .fail(result.name, "same cause as \(earlier.name) above (same fix)")
         }

@@ -98,7 +98,7 @@ struct MasterStatus {
 
     /// Whether syncdaemon runs, and when its last round saved a position.
     func syncdaemon() {
-        let pid = DaemonControl.livePid(pidfile: config.common.pidfile)
+        let pid = DaemonControl.lockedPid(pidfile: config.common.pidfile)
         var fields: [String: JSONValue] = [
             "running": .bool(pid != nil), "pid": .number(pid),
             "pidfile": .text(config.common.pidfile),

@@ -37,7 +37,7 @@ struct SlaveCheck {
     /// The standby's own replication connection (primary_conninfo, replication=true).
     func streamingConnection() {
         guard let conninfo = config.common.primaryConninfo, !conninfo.isEmpty else { return }
-        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        let user = ReplicationProbe.user(primaryConninfo: conninfo)
         let outcome = ReplicationProbe.probe(primaryConninfo: conninfo)
         if let why = outcome.explained(user: user, configFile: config.common.configFile) {
             report.add(.fail("streaming connection", why))

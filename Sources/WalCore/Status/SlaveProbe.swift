@@ -37,7 +37,7 @@ enum SlaveProbe {
         guard let conninfo = context.config.common.primaryConninfo, !conninfo.isEmpty else {
             return 0
         }
-        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        let user = ReplicationProbe.user(primaryConninfo: conninfo)
         FileHandle.standardOutput.write(Data("\(user)\n".utf8))
         return 0
     }

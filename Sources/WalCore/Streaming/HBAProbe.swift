@@ -80,7 +80,7 @@ public struct HBAProbe: Sendable {
         let user =
             config.replicationUser ?? conninfo.flatMap { Conninfo.value("user", in: $0) }
             ?? slaveUser ?? "postgres"
-        if !config.slaveIsLocal, let slave = config.slave {
+        if let slave = config.slaveDirectoryHost {
             return HBAClient(
                 address: try await HostResolve.address(
                     hostPart(slave), key: "slave", config: config, runner: runner),

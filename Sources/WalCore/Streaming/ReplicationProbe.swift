@@ -20,6 +20,12 @@ public enum ReplicationProbe {
         case other(String)
     }
 
+    /// The user the standby streams as: `user` of its primary_conninfo, else libpq's default,
+    /// the account the standby (and walmgr) runs as.
+    public static func user(primaryConninfo: String) -> String {
+        Conninfo.value("user", in: primaryConninfo) ?? UserAccount.currentName
+    }
+
     /// Seconds a probe waits for the master (libpq `connect_timeout`) unless the conninfo says.
     static let connectTimeout = 5
 

@@ -62,7 +62,7 @@ extension SlaveStatus {
         if receiver.state == "streaming", (age ?? 0) < Self.quietSeconds { return fields }
         let outcome = ReplicationProbe.probe(primaryConninfo: conninfo)
         fields["streaming_cause"] = .string(outcome.cause)
-        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        let user = ReplicationProbe.user(primaryConninfo: conninfo)
         if let why = outcome.explained(user: user, configFile: config.common.configFile) {
             fields["streaming"] = .bool(false)
             if let age { fields["lag_seconds"] = .number(Int64(age)) }

@@ -97,9 +97,9 @@ final class LogFile: Sendable {
 
     private func reportOpenFailure(_ code: Int32) {
         let line =
-            "walmgr: cannot write the logfile \(path): \(String(cString: strerror(code))) "
-            + "(running as uid \(getuid())); logging to stderr only. Fix the directory's owner "
-            + "and mode, or set logfile to a writable path\n"
+            "walmgr: cannot write the logfile \(path): \(String(cString: strerror(code))); "
+            + "logging to stderr only. \(FileError.permissionAdvice(for: path)), or set logfile "
+            + "to a writable path\n"
         _ = Array(line.utf8).withUnsafeBytes { Foundation.write(2, $0.baseAddress, $0.count) }
     }
 
