@@ -99,6 +99,16 @@ public enum CommandHelp {
         config files, writes standby.signal and recovery settings, starts the standby.
         Refuses a DST where a server runs, /, $HOME, or a directory above walmgr's own.
         """,
+        "verify": """
+        Re-reads every file of SET (default: the newest complete backup; --all: every one)
+        and compares its size and SHA-256 with walmgr_manifest.json; files missing or added
+        are problems too, and backup_manifest (PostgreSQL's format, for pg_verifybackup) must
+        vouch for walmgr_manifest.json. Reads the first page header of every segment in
+        completed_wals, compressed ones too (magic of the backup's version, page address,
+        timeline), and finds gaps: inside each timeline, and from each backup's start WAL to
+        the newest segment. Prints one PROBLEM line per finding (file: expected, found) and
+        exits 1; --json prints {"ok", "backups", "wal", "problems"}.
+        """,
         "boot": "Promotes the standby (pg_ctl promote), waits until it accepts writes, and prints "
             + "the new timeline and LSN.",
         "pause": "Creates completed_wals/PAUSE and pauses replay on a running standby.",
