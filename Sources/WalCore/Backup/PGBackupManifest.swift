@@ -88,7 +88,9 @@ extension PGBackupManifest {
             return "not a backup manifest (no final Manifest-Checksum line)"
         }
         let line = String(decoding: bytes[(cut + 1)...], as: UTF8.self)
-        let expected = line.split(separator: "\"").dropFirst(3).first.map(String.init) ?? ""
+        // "Manifest-Checksum": "<hex>"}
+        let parts = line.split(separator: "\"", omittingEmptySubsequences: false)
+        let expected = parts.count > 3 && parts[1] == "Manifest-Checksum" ? String(parts[3]) : ""
         let found = FileDigest.sha256(Array(bytes[...cut]))
         return expected == found
             ? nil : "Manifest-Checksum expected \(expected), found \(found): the file was altered"
