@@ -71,9 +71,10 @@ import Testing
         #expect(
             problems == [
                 "\(dir)/\(names[0]): page magic expected 0xD110 (PostgreSQL 15), found 0xD113",
-                "\(dir)/\(names[1]): its header's address 0/300000 does not belong to \(names[1])",
+                "\(dir)/\(names[1]): page address expected 0/200000, found 0/300000",
                 "\(dir)/\(names[2]).zst: timeline expected 1 or a parent of it, found 2",
-                "\(dir)/\(names[3]): it is 8192 bytes but its header says wal_segment_size is 1048576",
+                "\(dir)/\(names[3]): size expected 1048576 bytes (the wal_segment_size in its "
+                    + "header), found 8192",
             ])
     }
 

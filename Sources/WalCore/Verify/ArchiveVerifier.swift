@@ -63,20 +63,23 @@ struct ArchiveVerifier {
         do {
             let fd = try Durable.openRegular(path)
             defer { close(fd) }
-            if stored.method == .none {
-                var st = stat()
-                fstat(fd, &st)
-                if let problem = SegmentCheck.problem(fd: fd, name: stored.name, size: Int(st.st_size))
-                {
-                    return (nil, problem)
-                }
-            }
             let reader = try DecodedReader(fd: fd, method: stored.method, path: path)
             let bytes = Array(try reader.next(40))
             guard let header = SegmentCheck.header(bytes) else {
                 return (nil, "it does not start with a WAL segment header")
             }
-            return (header, headerProblem(header, magic: bytes, name: stored.name))
+            if let problem = headerProblem(header, magic: bytes, name: stored.name) {
+                return (header, problem)
+            }
+            var st = stat()
+            if stored.method == .none, fstat(fd, &st) == 0, UInt64(st.st_size) != header.segmentSize {
+                return (
+                    header,
+                    "size expected \(header.segmentSize) bytes (the wal_segment_size in its "
+                        + "header), found \(st.st_size)"
+                )
+            }
+            return (header, nil)
         } catch {
             return (nil, "unreadable: \(error)")
         }
