@@ -54,6 +54,8 @@ public enum CommandHelp {
         "xrestore": "0 file delivered; 1 not available (quietly) or failed; never above 125",
         "check": "0 every check passed; 1 at least one FAIL; 64 usage error",
         "status": "0 healthy; 1 unhealthy (see problems); 64 usage error",
+        "verify": "0 everything intact; 1 at least one PROBLEM (or the check could not run); "
+            + "64 usage error",
     ]
 
     static let details: [String: String] = [
