@@ -80,7 +80,8 @@ import Testing
 
     @Test func gapsInsideATimelineAndAfterABackupAreNamed() throws {
         let present = [names[0], names[2], names[3]]
-        let dir = try archive(Dictionary(uniqueKeysWithValues: present.map { ($0, Self.segment($0)) }))
+        let dir = try archive(
+            Dictionary(uniqueKeysWithValues: present.map { ($0, Self.segment($0)) }))
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let problems = ArchiveVerifier(directory: dir, pgVersion: 150_004)
             .check(backups: [VerifyUnitTests.manifest()]).problems

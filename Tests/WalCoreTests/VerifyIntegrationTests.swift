@@ -71,7 +71,8 @@ struct VerifyIntegrationTests {
         let verify = try await pair.run([pair.slaveIni, "verify"])
         let stock = try await TestEnv.runner.run(
             pair.master.pgCommand("pg_verifybackup", ["-w", pair.completedWals, dir]))
-        let shown = "verify: \(verify.output)\(verify.stderrTail)\npg_verifybackup: "
+        let shown =
+            "verify: \(verify.output)\(verify.stderrTail)\npg_verifybackup: "
             + "\(stock.output)\(stock.stderrTail)"
         #expect(verify.succeeded == ok, "\(shown)")
         #expect(stock.succeeded == ok, "\(shown)")

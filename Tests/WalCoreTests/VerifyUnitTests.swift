@@ -77,10 +77,13 @@ import Testing
         try write("\(dir)/pg_wal/archive_status/x", [])
         var manifest = Self.manifest()
         // Only one checksum comes from "the copy": the others are hashed by the seal.
-        manifest.files = [.init(path: "PG_VERSION", size: 3, sha256: FileDigest.sha256(Array("15\n".utf8)))]
+        manifest.files = [
+            .init(path: "PG_VERSION", size: 3, sha256: FileDigest.sha256(Array("15\n".utf8)))
+        ]
         try BackupSeal.seal(dir, manifest: manifest)
         let entry = try #require(BackupCatalog(fullBackup: dir).entry(at: dir))
-        #expect(entry.manifest.files?.map(\.path) == ["PG_VERSION", "backup_label", "base/5/16384"])
+        #expect(
+            entry.manifest.files?.map(\.path) == ["PG_VERSION", "backup_label", "base/5/16384"])
         #expect(BackupVerifier(entry: entry).check().problems == [])
 
         let relation = "\(dir)/base/5/16384"

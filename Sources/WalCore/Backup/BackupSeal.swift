@@ -70,7 +70,9 @@ enum BackupSeal {
                 let rel = relative.isEmpty ? name : "\(relative)/\(name)"
                 guard !skipped(rel) else { continue }
                 var st = stat()
-                guard lstat("\(dir)/\(rel)", &st) == 0 else { throw FileError("stat", "\(dir)/\(rel)") }
+                guard lstat("\(dir)/\(rel)", &st) == 0 else {
+                    throw FileError("stat", "\(dir)/\(rel)")
+                }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR: pending.append(rel)
                 case S_IFREG: out.append((rel, st))

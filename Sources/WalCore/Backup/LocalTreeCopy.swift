@@ -119,7 +119,8 @@ struct LocalTreeCopy {
             throw FileError("open", from)
         }
         defer { close(input) }
-        let output = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0o7777)
+        let output = open(
+            to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0o7777)
         guard output >= 0 else { throw FileError("create", to) }
         defer { close(output) }
         let copied: Int

@@ -90,7 +90,10 @@ struct StandbyBackup: Sendable {
         let spaces = BackupCopy.tablespaces(dataDir: config.slaveData)
         // (source, path inside the backup, excludes)
         var jobs = [
-            (config.slaveData, "", BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" })
+            (
+                config.slaveData, "",
+                BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
+            )
         ]
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"

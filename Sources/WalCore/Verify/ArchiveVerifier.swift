@@ -72,7 +72,8 @@ struct ArchiveVerifier {
                 return (header, problem)
             }
             var st = stat()
-            if stored.method == .none, fstat(fd, &st) == 0, UInt64(st.st_size) != header.segmentSize {
+            if stored.method == .none, fstat(fd, &st) == 0, UInt64(st.st_size) != header.segmentSize
+            {
                 return (
                     header,
                     "size expected \(header.segmentSize) bytes (the wal_segment_size in its "
