@@ -118,6 +118,26 @@ import Testing
         #expect(problems.count == 1 && problems[0].problem.contains("records no checksums"))
     }
 
+    /// SET, --all or the newest; both at once is a usage error, an unknown SET names the others.
+    @Test func pickChoosesTheBackupsToCheck() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for name in ["data.master", "data.master.0"] {
+            var manifest = Self.manifest()
+            manifest.name = name
+            try write("\(root)/\(name)/\(BackupManifest.fileName)", try manifest.encoded())
+        }
+        let catalog = BackupCatalog(fullBackup: "\(root)/data.master")
+        #expect(
+            try Verify.pick(catalog, name: nil, all: false).map(\.manifest.name) == ["data.master"])
+        #expect(try Verify.pick(catalog, name: nil, all: true).count == 2)
+        #expect(try Verify.pick(catalog, name: "data.master.0", all: false).count == 1)
+        #expect(throws: WalmgrFailure.self) {
+            try Verify.pick(catalog, name: "data.master", all: true)
+        }
+        #expect(throws: StandbyError.self) { try Verify.pick(catalog, name: "nope", all: false) }
+    }
+
     static func manifest() -> BackupManifest {
         BackupManifest(
             name: "data.master", label: "walmgr test", status: "complete",

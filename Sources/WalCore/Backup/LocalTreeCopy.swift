@@ -5,8 +5,9 @@ import Foundation
 /// byte through a pipe between two processes (about 230 MB/s here), while sendfile(2) copies
 /// in the kernel. Durability comes later from the backup's syncfs of the whole in-progress dir.
 ///
-/// With `checksums` on it reads each file into a buffer, hashes it and writes it out, so the
-/// backup's SHA-256 per file costs no second read (`verify` and `backup_manifest` use them).
+/// With `checksums` on (the backup's case) it reads each file into a buffer, writes it out and
+/// hashes it on a second thread (HashingCopier), so the SHA-256 per file that `verify` and
+/// `backup_manifest` need costs no second read; without, it copies with sendfile(2).
 struct LocalTreeCopy {
     /// One rsync-style exclude: `/x` (anchored at the top), `/x/*`, or a basename glob.
     struct Rule {
@@ -29,17 +30,18 @@ struct LocalTreeCopy {
     let rules: [Rule]
     /// Prepended to each recorded path (`walmgr_tblspc/<oid>/` for a tablespace).
     let prefix: String
-    let checksums: Bool
     private(set) var bytes: Int64 = 0
     private(set) var files = 0
-    /// Each copied file with its SHA-256, when `checksums`.
+    /// Each copied file with its SHA-256, when copying with checksums.
     private(set) var entries: [BackupManifest.File] = []
+    /// Copies and hashes, with checksums (two 1 MiB buffers, reused for every file).
+    private let hasher: HashingCopier?
 
     /// Creates a copier with rsync-syntax excludes.
     init(excludes: [String], prefix: String = "", checksums: Bool = false) {
         rules = excludes.map(Rule.init)
         self.prefix = prefix
-        self.checksums = checksums
+        hasher = checksums ? HashingCopier() : nil
     }
 
     /// One tree of a backup (`what` names it in errors), with the progress line when `progress`;
@@ -124,8 +126,8 @@ struct LocalTreeCopy {
         guard output >= 0 else { throw FileError("create", to) }
         defer { close(output) }
         let copied: Int
-        if checksums {
-            let digest = try Self.hashingCopy(from: input, to: output, sourcePath: from, path: to)
+        if let hasher {
+            let digest = try hasher.copy(from: input, to: output, sourcePath: from, path: to)
             copied = Int(digest.count)
             entries.append(.init(path: prefix + relative, size: digest.count, sha256: digest.hex()))
         } else {
@@ -135,29 +137,5 @@ struct LocalTreeCopy {
         futimens(output, &times)
         bytes += Int64(copied)
         files += 1
-    }
-
-    /// Copies through a buffer, hashing what is written: the checksum is of the copy's bytes
-    /// even when the server changes the source meanwhile (WAL replay repairs that, not us).
-    static func hashingCopy(from source: Int32, to fd: Int32, sourcePath: String, path: String)
-        throws -> FileDigest
-    {
-        var digest = FileDigest()
-        var writeback = Durable.Writeback(fd: fd)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: FileDigest.chunk, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(source, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileError("read", sourcePath)
-            }
-            if n == 0 { return digest }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            digest.update(chunk)
-            try Durable.writeAll(fd, chunk, path: path)
-            writeback.wrote(n)
-        }
     }
 }

@@ -35,6 +35,11 @@ enum Verify {
     static func pick(_ catalog: BackupCatalog, name: String?, all: Bool) throws
         -> [BackupCatalog.Entry]
     {
+        if all, name != nil {
+            throw WalmgrFailure(
+                "verify takes SET or --all, not both. Usage: walmgr CONFIG.ini verify "
+                    + "[SET|--all] [--json]", exitCode: 64)
+        }
         let complete = catalog.complete()
         if let name {
             guard let entry = complete.first(where: { $0.manifest.name == name }) else {
