@@ -29,7 +29,7 @@ struct ArchiveVerifier {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         } catch {
-            result.problems.append(.init(directory, "cannot list: \(FileError("list", directory))"))
+            result.problems.append(.init(directory, "\(FileError("list", directory))"))
             return result
         }
         var segmentSize: UInt64?
