@@ -19,6 +19,23 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         }
     }
 
+    /// One file of the backup with its checksum, as the copy saw it.
+    public struct File: Codable, Sendable, Equatable {
+        /// The path inside the backup dir (`base/5/1259`, `walmgr_tblspc/16384/…`).
+        public var path: String
+        /// Bytes.
+        public var size: Int64
+        /// SHA-256, lowercase hex.
+        public var sha256: String
+
+        /// Creates a record.
+        public init(path: String, size: Int64, sha256: String) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+        }
+    }
+
     /// The backup directory's name (`data.master`, `data.master.0`, …).
     public var name: String
     /// The label given to pg_backup_start.
@@ -53,9 +70,12 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var takenFrom: String
     /// True when the manifest was made up from a walmgr3 backup_label.
     public var legacy: Bool?
+    /// Every file of the backup with its SHA-256 (what `verify` re-reads); nil for backups
+    /// taken before walmgr recorded checksums. `listbackups` leaves it out.
+    public var files: [File]?
 
     enum CodingKeys: String, CodingKey {
-        case name, label, status, timeline, tablespaces, legacy
+        case name, label, status, timeline, tablespaces, legacy, files
         case startTime = "start_time"
         case stopTime = "stop_time"
         case startLSN = "start_lsn"

@@ -12,7 +12,12 @@ enum ListBackups {
                 // An empty list would read as "no backups" on the master.
                 throw WalmgrFailure("cannot list backups: \(blocked.detail); fix: \(blocked.fix)")
             }
-            manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
+            // The per-file checksums are verify's business, not a listing's.
+            manifests = BackupCatalog(fullBackup: full).list().map {
+                var manifest = $0.manifest
+                manifest.files = nil
+                return manifest
+            }
         case .master(let master):
             let link = try SlaveLink(config: master, invocation: context.invocation)
             let result = try await link.run("listbackups", ["--json"], runner: context.runner)

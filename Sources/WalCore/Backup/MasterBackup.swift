@@ -86,37 +86,43 @@ struct MasterBackup: Sendable {
         let dest = inProgress
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
-        var (bytes, files) = try await copyTree(
+        var (bytes, files, entries) = try await copyTree(
             "the data directory \(config.masterData)", from: config.masterData, to: dest,
             excludes: excludes, progress: true)
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
             let stats = try await copyTree(
                 "tablespace \(space.oid) at \(space.location)", from: space.location,
-                to: dest.appending(path), excludes: BackupCopy.tablespaceExcludes)
+                to: dest.appending(path), excludes: BackupCopy.tablespaceExcludes,
+                prefix: path + "/")
             bytes += stats.bytes
             files += stats.files
+            entries += stats.entries
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         manifest.sizeBytes = bytes
         manifest.fileCount = files
+        // Over rsync there are none: the slave hashes the copy when it seals the backup.
+        manifest.files = entries.isEmpty ? nil : entries
     }
 
-    /// Copies a tree: in-process with sendfile when the backup dir is local, else rsync over ssh.
+    /// Copies a tree: in-process, hashing each file, when the backup dir is local; else rsync
+    /// over ssh (no checksums: the slave computes them when it seals the backup).
     func copyTree(
         _ what: String, from source: String, to dest: Location, excludes: [String],
-        progress: Bool = false
-    ) async throws -> (bytes: Int64, files: Int) {
+        prefix: String = "", progress: Bool = false
+    ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
         guard case .local(let path) = dest else {
-            return try await rsync(
+            let stats = try await rsync(
                 what,
                 BackupCopy.rsync(
                     source: source, destination: dest, ssh: rsyncSSH(dest),
                     compress: config.compression, excludes: excludes),
                 progressFrom: progress ? source : nil)
+            return (stats.bytes, stats.files, [])
         }
         return try LocalTreeCopy.backup(
-            what, from: source, to: path, excludes: excludes, progress: progress)
+            what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress)
     }
 
     /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.

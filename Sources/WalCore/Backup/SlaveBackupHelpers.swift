@@ -109,15 +109,15 @@ enum SlaveBackupHelpers {
     }
 
     /// `xbackupfile NAME`: write stdin durably as NAME in the in-progress backup. The manifest
-    /// comes last: before it is written, everything copied so far is flushed to disk.
+    /// comes last: the backup is sealed (flushed, checksums completed, backup_manifest written).
     static func writeFile(_ context: CommandContext) async throws -> Int32 {
         let name = context.arguments[0]
         guard backupFiles.contains(name) else { throw BackupError.badName(name) }
         let catalog = try catalog(context, for: "backup")
         let bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
         if name == BackupManifest.fileName {
-            _ = try BackupManifest.decode(bytes)
-            try finishTree(catalog.inProgress)
+            try BackupSeal.seal(catalog.inProgress, manifest: try BackupManifest.decode(bytes))
+            return 0
         }
         try Durable.replace(bytes, at: "\(catalog.inProgress)/\(name)", mode: 0o600)
         return 0

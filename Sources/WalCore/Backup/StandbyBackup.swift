@@ -66,8 +66,7 @@ struct StandbyBackup: Sendable {
             try Durable.replace(Array(stop.spcmapFile.utf8), at: "\(dir)/tablespace_map")
         }
         try await waitForWAL(manifest, segmentSize: segmentSize)
-        try SlaveBackupHelpers.finishTree(dir)
-        try Durable.replace(try manifest.encoded(), at: "\(dir)/\(BackupManifest.fileName)")
+        try BackupSeal.seal(dir, manifest: manifest)
         let rotation = BackupRotation(
             catalog: catalog, keep: config.common.keepBackups, hook: config.archiveCommand)
         try await rotation.rotate(runner: context.runner, log: log)
@@ -85,27 +84,33 @@ struct StandbyBackup: Sendable {
         try Directories.make("\(catalog.inProgress)/\(BackupCopy.tablespaceDir)")
     }
 
-    /// Copies the standby's data dir and tablespaces locally, in-process (see LocalTreeCopy).
+    /// Copies the standby's data dir and tablespaces locally, in-process (see LocalTreeCopy),
+    /// recording each file's SHA-256 as it is copied.
     func copy(_ manifest: inout BackupManifest) throws {
         let spaces = BackupCopy.tablespaces(dataDir: config.slaveData)
+        // (source, path inside the backup, excludes)
         var jobs = [
             (
-                config.slaveData, catalog.inProgress,
+                config.slaveData, "",
                 BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
             )
         ]
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
-            jobs.append(
-                (space.location, "\(catalog.inProgress)/\(path)", BackupCopy.tablespaceExcludes))
+            jobs.append((space.location, path, BackupCopy.tablespaceExcludes))
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
-        for (source, dest, excludes) in jobs {
+        var files: [BackupManifest.File] = []
+        for (source, path, excludes) in jobs {
             let copied = try LocalTreeCopy.backup(
-                source, from: source, to: dest, excludes: excludes, progress: true)
+                source, from: source,
+                to: path.isEmpty ? catalog.inProgress : "\(catalog.inProgress)/\(path)",
+                excludes: excludes, prefix: path.isEmpty ? "" : path + "/", progress: true)
             manifest.sizeBytes += copied.bytes
             manifest.fileCount += copied.files
+            files += copied.entries
         }
+        manifest.files = files
     }
 
     /// Asks the master to switch WAL (when master_db is set) and waits for the stop segment.

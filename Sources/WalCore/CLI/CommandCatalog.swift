@@ -69,6 +69,10 @@ public enum CommandCatalog {
             "restore", [.slave], "[--move] [SET] [DST]",
             "put a backup in place as a standby and start it", flags: ["--move"],
             positional: 0...2),
+        CommandSpec(
+            "verify", [.slave], "[SET|--all] [--json]",
+            "re-read a backup against its checksums; check archived WAL headers and gaps",
+            flags: ["--all", "--json"], positional: 0...1),
         CommandSpec("boot", [.slave], "", "end recovery: promote the standby and wait"),
         CommandSpec("pause", [.slave], "", "pause WAL replay"),
         CommandSpec("continue", [.slave], "", "resume WAL replay"),

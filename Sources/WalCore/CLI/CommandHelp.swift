@@ -54,6 +54,8 @@ public enum CommandHelp {
         "xrestore": "0 file delivered; 1 not available (quietly) or failed; never above 125",
         "check": "0 every check passed; 1 at least one FAIL; 64 usage error",
         "status": "0 healthy; 1 unhealthy (see problems); 64 usage error",
+        "verify": "0 everything intact; 1 at least one PROBLEM (or the check could not run); "
+            + "64 usage error",
     ]
 
     static let details: [String: String] = [
@@ -98,6 +100,16 @@ public enum CommandHelp {
         copies SET (default: the newest backup) into place (--move moves it instead), restores
         config files, writes standby.signal and recovery settings, starts the standby.
         Refuses a DST where a server runs, /, $HOME, or a directory above walmgr's own.
+        """,
+        "verify": """
+        Re-reads every file of SET (default: the newest complete backup; --all: every one)
+        and compares its size and SHA-256 with walmgr_manifest.json; files missing or added
+        are problems too, and backup_manifest (PostgreSQL's format, for pg_verifybackup) must
+        vouch for walmgr_manifest.json. Reads the first page header of every segment in
+        completed_wals, compressed ones too (magic of the backup's version, page address,
+        timeline), and finds gaps: inside each timeline, and from each backup's start WAL to
+        the newest segment. Prints one PROBLEM line per finding (file: expected, found) and
+        exits 1; --json prints {"ok", "backups", "wal", "problems"}.
         """,
         "boot": "Checks that slave_db reaches slave_data's own server, waits until partial_wals "
             + "is unchanged for boot_sync_quiet s, promotes the standby (pg_ctl promote), waits "

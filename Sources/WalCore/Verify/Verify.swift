@@ -1,0 +1,84 @@
+import Foundation
+
+/// `verify [SET|--all] [--json]` (slave): re-read a backup's files against their checksums,
+/// check the archive's segment headers and that WAL runs on without a gap from each backup's
+/// start. Exit 1 when anything is wrong, each problem named.
+enum Verify {
+    /// The whole report (`--json` prints it).
+    struct Report: Codable, Sendable {
+        var ok: Bool
+        var backups: [BackupVerifier.Result]
+        var wal: ArchiveVerifier.Result
+        var problems: [String]
+    }
+
+    static func run(_ context: CommandContext) async throws -> Int32 {
+        guard case .slave(let config) = context.config else { return 1 }
+        let full = try config.need(config.common.fullBackup, key: "full_backup", for: "verify")
+        let wals = try config.need(
+            config.common.completedWals, key: "completed_wals", for: "verify")
+        let entries = try pick(
+            BackupCatalog(fullBackup: full), name: context.arguments.first,
+            all: context.has("--all"))
+        let report = check(entries, completedWals: wals, log: context.log)
+        if context.has("--json") {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data([10]))
+        } else {
+            FileHandle.standardOutput.write(Data(text(report).utf8))
+        }
+        return report.ok ? 0 : 1
+    }
+
+    /// The backups to check: SET, every complete one (`--all`), or the newest complete one.
+    static func pick(_ catalog: BackupCatalog, name: String?, all: Bool) throws
+        -> [BackupCatalog.Entry]
+    {
+        if all, name != nil {
+            throw WalmgrFailure(
+                "verify takes SET or --all, not both. Usage: walmgr CONFIG.ini verify "
+                    + "[SET|--all] [--json]", exitCode: 64)
+        }
+        let complete = catalog.complete()
+        if let name {
+            guard let entry = complete.first(where: { $0.manifest.name == name }) else {
+                throw StandbyError.unknownBackup(
+                    name: name, available: complete.map(\.manifest.name))
+            }
+            return [entry]
+        }
+        guard let newest = complete.first else {
+            throw StandbyError.noBackup(
+                fullBackup: catalog.fullBackup,
+                inProgress: FileManager.default.fileExists(atPath: catalog.inProgress))
+        }
+        return all ? complete : [newest]
+    }
+
+    /// Runs every check (pure of output).
+    static func check(_ entries: [BackupCatalog.Entry], completedWals: String, log: Log) -> Report {
+        let backups = entries.map { entry in
+            log.info("verifying \(entry.path)")
+            return BackupVerifier(entry: entry).check()
+        }
+        let manifests = entries.map(\.manifest)
+        let wal = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
+            .check(backups: manifests)
+        let problems = (backups.flatMap(\.problems) + wal.problems).map(\.description)
+        return Report(ok: problems.isEmpty, backups: backups, wal: wal, problems: problems)
+    }
+
+    /// One line per backup and for the archive, then each problem.
+    static func text(_ report: Report) -> String {
+        var lines = report.backups.map { b in
+            "\(b.name): \(b.files) files, \(ListBackups.humanSize(b.bytes)) re-read: "
+                + (b.problems.isEmpty ? "OK" : "\(b.problems.count) problem(s)")
+        }
+        lines.append(
+            "WAL \(report.wal.directory): \(report.wal.segments) segment headers read: "
+                + (report.wal.problems.isEmpty ? "OK" : "\(report.wal.problems.count) problem(s)"))
+        lines += report.problems.map { "PROBLEM \($0)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
