@@ -20,6 +20,19 @@ enum XRestore {
             context.log.info("replay is paused (\(files.pauseFile) exists); \(name) not handed out")
             return 1
         }
+        if let repository = try S3Repository(files.completedWals) {
+            let common = context.config.common
+            guard
+                let size = try S3WAL.restore(
+                    name, to: target, preferring: common.compressMethod, settings: common.s3,
+                    repository: repository)
+            else {
+                context.log.debug("\(name) is not in \(repository)")
+                return 1
+            }
+            context.log.debug("restored \(name) (\(size) bytes) from \(repository)")
+            return 0
+        }
         guard let source = locate(name, files) else {
             context.log.debug("\(name) is not in \(files.completedWals)")
             return 1
