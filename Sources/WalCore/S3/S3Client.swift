@@ -43,8 +43,8 @@ struct S3Client {
 
     /// Sends a request, retrying 5xx answers and transport failures with back-off.
     func send(
-        _ method: String, _ key: String, headers extra: [(String, String)] = [],
-        body: [UInt8] = [], bodyFD: Int32? = nil
+        _ method: String, _ key: String, query: [(String, String)] = [],
+        headers extra: [(String, String)] = [], body: [UInt8] = [], bodyFD: Int32? = nil
     ) throws(S3Error) -> HTTPResponse {
         let what = "\(method) \(describe(key))"
         var pause = backoff
@@ -53,7 +53,8 @@ struct S3Client {
                 _ = ftruncate(fd, 0)
                 _ = lseek(fd, 0, SEEK_SET)
             }
-            let request = signed(method, key, extra: extra, body: body, bodyFD: bodyFD)
+            let request = signed(
+                method, key, query: query, extra: extra, body: body, bodyFD: bodyFD)
             do {
                 let response = try HTTPClient.perform(request, endpoint: endpoint, what: what)
                 if response.status < 500 || attempt == attempts { return response }
@@ -72,10 +73,11 @@ struct S3Client {
 
     /// The request with `x-amz-date`, `x-amz-content-sha256` and `Authorization` added.
     func signed(
-        _ method: String, _ key: String, extra: [(String, String)], body: [UInt8], bodyFD: Int32?,
-        now: time_t = time(nil)
+        _ method: String, _ key: String, query: [(String, String)] = [],
+        extra: [(String, String)], body: [UInt8], bodyFD: Int32?, now: time_t = time(nil)
     ) -> HTTPRequest {
         let (url, host, path) = address(key)
+        let queryText = SigV4.canonicalQuery(query)
         var headers = [
             ("host", host), ("x-amz-date", Self.amzDate(now)),
             ("x-amz-content-sha256", Digest.hex(Digest.sha256(body))),
@@ -87,11 +89,12 @@ struct S3Client {
             region: settings.region)
         let auth = SigV4.authorization(
             SigV4.Request(
-                method: method, path: path, headers: headers,
+                method: method, path: path, query: query, headers: headers,
                 payloadHash: headers[2].1),
             amzDate: headers[1].1, key: key)
         return HTTPRequest(
-            method: method, url: url, headers: headers + [("Authorization", auth)], body: body,
+            method: method, url: queryText.isEmpty ? url : "\(url)?\(queryText)",
+            headers: headers + [("Authorization", auth)], body: body,
             bodyFD: bodyFD, caFile: settings.caFile)
     }
 

@@ -43,7 +43,7 @@ public struct S3Credentials: Sendable, Equatable, CustomStringConvertible {
 
     /// Reads an AWS-style credentials file: `aws_access_key_id`, `aws_secret_access_key` and
     /// optionally `aws_session_token`, under `[profile]` (or before any section). The file must
-    /// belong to the user walmgr runs as and be unreadable to group and others.
+    /// be unreadable to group and others, and belong to the user walmgr runs as (unless root).
     static func fromFile(_ path: String, profile: String, source: String) throws(S3Error)
         -> S3Credentials
     {
@@ -55,7 +55,8 @@ public struct S3Credentials: Sendable, Equatable, CustomStringConvertible {
                     + "\(UserAccount.currentName))")
         }
         let mode = Int(info.st_mode) & 0o7777
-        guard info.st_uid == geteuid(), mode & 0o077 == 0 else {
+        // root may use a file of the user it acts for; anyone else only their own.
+        guard info.st_uid == geteuid() || geteuid() == 0, mode & 0o077 == 0 else {
             let owner = UserAccount(uid: info.st_uid)?.name ?? "uid \(info.st_uid)"
             throw .badCredentialsFile(
                 path: path,
