@@ -146,4 +146,53 @@ struct S3IntegrationTests {
         #expect(try bench.lab.keys().isEmpty)
         bench.expectNoSecret()
     }
+
+    /// An endpoint nobody listens on: exit 1 after the bounded retries, naming the endpoint.
+    @Test func unreachableEndpointFailsBoundedNotHung() async throws {
+        let bench = try await Bench(tag: "down")
+        defer { bench.destroy() }
+        let port = try TestEnv.freePort()
+        let ini = try bench.masterIni("down", extra: "s3_endpoint = http://127.0.0.1:\(port)\n")
+        let name = try WALName.validate("000000010000000000000006")
+        let started = ContinuousClock.now
+        let result = try await bench.run([ini, "xarchive", try bench.segment(name, fill: 4), name.name])
+        #expect(result.status == 1, "\(result.stderrTail)")
+        #expect(result.stderrTail.contains("cannot reach S3 at http://127.0.0.1:\(port)"))
+        #expect(result.stderrTail.contains("after 5 attempt(s)"), "\(result.stderrTail)")
+        #expect(ContinuousClock.now - started < .seconds(30))
+        bench.expectNoSecret()
+    }
+
+    /// An object whose bytes do not match its sha256 metadata, and a truncated segment, are
+    /// never handed to PostgreSQL; no temp file is left behind.
+    @Test func damagedObjectsAreRefused() async throws {
+        let bench = try await Bench(tag: "bad")
+        defer { bench.destroy() }
+        let client = try S3Client(
+            settings: bench.lab.settings(),
+            repository: try #require(try S3Repository("s3://\(bench.lab.bucket)/wal")))
+        let bad = try WALName.validate("000000010000000000000007")
+        let segment = try S3Lab.fakeSegment(bad, fill: 5)
+        let wrongSHA = String(repeating: "0", count: 64)
+        let put = try client.send(
+            "PUT", "wal/\(bad.name)", headers: [("x-amz-meta-sha256", wrongSHA)], body: segment)
+        #expect(put.status == 200)
+        let short = try WALName.validate("000000010000000000000008")
+        let half = Array(try S3Lab.fakeSegment(short, fill: 6).prefix(8 << 20))
+        let putShort = try client.send(
+            "PUT", "wal/\(short.name)",
+            headers: [("x-amz-meta-sha256", Digest.hex(Digest.sha256(half)))], body: half)
+        #expect(putShort.status == 200)
+        let slave = try bench.slaveIni("slave")
+        let target = "\(bench.scratch)/restored"
+        let damaged = try await bench.run([slave, "xrestore", bad.name, target])
+        #expect(damaged.status == 1 && damaged.stderrTail.contains("is damaged"), "\(damaged.stderrTail)")
+        let truncated = try await bench.run([slave, "xrestore", short.name, target])
+        #expect(truncated.status == 1, "\(truncated.stderrTail)")
+        #expect(truncated.stderrTail.contains("wal_segment_size"), "\(truncated.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        let left = try FileManager.default.contentsOfDirectory(atPath: bench.scratch)
+        #expect(!left.contains { $0.contains("s3-download") || $0.contains("walmgr-tmp") }, "\(left)")
+        bench.expectNoSecret()
+    }
 }
