@@ -9,6 +9,9 @@ struct S3Client {
     var attempts = 5
     /// The first pause between tries; it doubles (0.2, 0.4, 0.8, 1.6 s: ~3 s in all).
     var backoff: Duration = .milliseconds(200)
+    /// Performs one HTTP exchange; tests replace it to script answers and failures.
+    var transport: @Sendable (HTTPRequest, String, String) throws(S3Error) -> HTTPResponse =
+        HTTPClient.perform
 
     /// The endpoint, for messages.
     var endpoint: String { settings.resolvedEndpoint }
@@ -16,9 +19,16 @@ struct S3Client {
     /// Loads libcrypto and the credentials.
     init(settings: S3Settings, repository: S3Repository) throws(S3Error) {
         try Digest.load()
+        self.init(
+            settings: settings, repository: repository,
+            credentials: try S3Credentials.resolve(settings))
+    }
+
+    /// A client with the given credentials (tests).
+    init(settings: S3Settings, repository: S3Repository, credentials: S3Credentials) {
         self.settings = settings
         self.repository = repository
-        self.credentials = try S3Credentials.resolve(settings)
+        self.credentials = credentials
     }
 
     /// `s3://bucket/key`, for messages.
@@ -56,7 +66,7 @@ struct S3Client {
             let request = signed(
                 method, key, query: query, extra: extra, body: body, bodyFD: bodyFD)
             do {
-                let response = try HTTPClient.perform(request, endpoint: endpoint, what: what)
+                let response = try transport(request, endpoint, what)
                 if response.status < 500 || attempt == attempts { return response }
             } catch {
                 if case .transport(_, _, let reason, _) = error, attempt == attempts {
@@ -65,7 +75,7 @@ struct S3Client {
                 }
                 if case .transport = error {} else { throw error }
             }
-            Thread.sleep(forTimeInterval: Double(pause.milliseconds) / 1000)
+            if pause > .zero { Thread.sleep(forTimeInterval: Double(pause.milliseconds) / 1000) }
             pause = pause * 2
         }
         fatalError("unreachable: the last attempt returns or throws")
