@@ -195,4 +195,27 @@ struct S3IntegrationTests {
         #expect(!left.contains { $0.contains("s3-download") || $0.contains("walmgr-tmp") }, "\(left)")
         bench.expectNoSecret()
     }
+
+    /// `check` on an S3 slave config proves endpoint and credentials; `status --json` names the
+    /// bucket, never the secret.
+    @Test func checkProbesTheBucketAndStatusHidesTheSecret() async throws {
+        let bench = try await Bench(tag: "check")
+        defer { bench.destroy() }
+        let slave = try bench.slaveIni("slave")
+        let check = try await bench.run([slave, "check"])
+        #expect(check.output.contains("OK   completed_wals reachable: s3://\(bench.lab.bucket)/wal"))
+        #expect(check.output.contains("access key id \(CephRGW.accessKey)"), "\(check.output)")
+        let wrong = "\(bench.scratch)/wrong"
+        try S3Lab.writeCredentials(wrong, key: CephRGW.accessKey, secret: "not-the-secret-at-all")
+        let bad = try bench.slaveIni("bad", extra: "s3_credentials_file = \(wrong)\n")
+        let failed = try await bench.run([bad, "check"])
+        #expect(failed.output.contains("FAIL completed_wals reachable: S3 at \(bench.lab.rgw.endpoint)"))
+        #expect(failed.output.contains("SignatureDoesNotMatch"), "\(failed.output)")
+        let status = try await bench.run([slave, "status", "--json"])
+        #expect(status.output.contains("\"path\" : \"s3:\\/\\/\(bench.lab.bucket)\\/wal\"")
+            || status.output.contains("s3://\(bench.lab.bucket)/wal"), "\(status.output)")
+        #expect(!status.output.contains("cannot read completed_wals"), "\(status.output)")
+        bench.expectNoSecret()
+        bench.expectNoSecret("not-the-secret-at-all")
+    }
 }
