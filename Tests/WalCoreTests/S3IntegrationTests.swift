@@ -218,4 +218,29 @@ struct S3IntegrationTests {
         bench.expectNoSecret()
         bench.expectNoSecret("not-the-secret-at-all")
     }
+
+    /// HTTPS: trusted through s3_ca_file it works; without it the certificate is refused and
+    /// the message points at s3_ca_file.
+    @Test func httpsWithCAFile() async throws {
+        let bench = try await Bench(tag: "tls")
+        defer { bench.destroy() }
+        let rgw = bench.lab.rgw
+        let tls = bench.lab.iniLines(endpoint: rgw.tlsEndpoint)
+        let trusted = "\(bench.scratch)/trusted.ini"
+        try TestEnv.writeOwned(
+            trusted,
+            "[walmgr]\nmaster_data = \(bench.scratch)\n\(tls)s3_ca_file = \(rgw.caFile)\n")
+        let name = try WALName.validate("00000001000000000000000A")
+        let segment = try bench.segment(name, fill: 9)
+        let archived = try await bench.run([trusted, "xarchive", segment, name.name])
+        #expect(archived.succeeded, "\(archived.stderrTail)")
+        #expect(try bench.lab.keys() == ["wal/\(name.name)"])
+        let untrusted = "\(bench.scratch)/untrusted.ini"
+        try TestEnv.writeOwned(untrusted, "[walmgr]\nmaster_data = \(bench.scratch)\n\(tls)")
+        let refused = try await bench.run([untrusted, "xarchive", segment, name.name])
+        #expect(refused.status == 1, "\(refused.stderrTail)")
+        #expect(refused.stderrTail.contains("cannot reach S3 at \(rgw.tlsEndpoint)"))
+        #expect(refused.stderrTail.contains("s3_ca_file"), "\(refused.stderrTail)")
+        bench.expectNoSecret()
+    }
 }

@@ -42,8 +42,11 @@ public enum S3Error: WalmgrError, Equatable {
             return "S3 at \(endpoint) answered \(request) with HTTP \(status)"
                 + (code.isEmpty ? "" : " \(code)") + (message.isEmpty ? "" : ": \(message)")
         case .transport(let endpoint, let request, let reason, let attempts):
+            let tls =
+                reason.contains("certificate") || reason.contains("SSL")
+                ? " (a private CA: name its PEM file in s3_ca_file)" : ""
             return "cannot reach S3 at \(endpoint) for \(request) after \(attempts) attempt(s): "
-                + "\(reason). Nothing was stored; PostgreSQL retries the command"
+                + "\(reason)\(tls). Nothing was stored; PostgreSQL retries the command"
         case .conflict(let object, let existing, let new):
             return "\(object) already exists in S3 with different content (sha256 \(existing), "
                 + "this WAL is sha256 \(new)); it was kept and nothing was overwritten. Two "

@@ -24,22 +24,31 @@ final class CephRGW: @unchecked Sendable {
     let dir: String
     /// The gateway's port.
     let port: Int
+    /// The gateway's TLS port (a self-signed certificate for 127.0.0.1, ``caFile``).
+    let tlsPort: Int
     /// `http://127.0.0.1:PORT`.
     var endpoint: String { "http://127.0.0.1:\(port)" }
+    /// `https://127.0.0.1:TLSPORT`.
+    var tlsEndpoint: String { "https://127.0.0.1:\(tlsPort)" }
+    /// The certificate the TLS port serves, to trust with `s3_ca_file`.
+    var caFile: String { "\(dir)/tls/cert.pem" }
     private var conf: String { "\(dir)/ceph.conf" }
 
     /// The cluster the current suite runs against (set by the ``CephRGWTrait`` scope).
     @TaskLocal static var current: CephRGW?
 
-    private init(dir: String, port: Int) {
+    private init(dir: String, port: Int, tlsPort: Int) {
         self.dir = dir
         self.port = port
+        self.tlsPort = tlsPort
     }
 
     /// Starts a cluster in a new scratch dir and creates the test user; stops what it started
     /// when a step fails.
     static func start() async throws -> CephRGW {
-        let rgw = CephRGW(dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort())
+        let rgw = CephRGW(
+            dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort(),
+            tlsPort: try TestEnv.freePort())
         do {
             try await rgw.boot()
         } catch {
@@ -51,10 +60,21 @@ final class CephRGW: @unchecked Sendable {
     }
 
     private func boot() async throws {
-        for sub in ["run", "log", "mon.a", "osd.0", "rgw.a", "crash"] {
+        for sub in ["run", "log", "mon.a", "osd.0", "rgw.a", "crash", "tls"] {
             try FileManager.default.createDirectory(
                 atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
         }
+        try await TestEnv.run(
+            Command(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", "\(dir)/tls/key.pem", "-out", caFile, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                ]))
+        // The run-as user reads it as s3_ca_file.
+        try TestEnv.chownToRunAsUser("\(dir)/tls", mode: 0o755)
+        try TestEnv.chownToRunAsUser(caFile, mode: 0o644)
         let fsid = UUID().uuidString.lowercased()
         let monPort = try TestEnv.freePort()
         let osdPorts = try TestEnv.freePort()
@@ -81,7 +101,7 @@ final class CephRGW: @unchecked Sendable {
             "--access-key=\(Self.accessKey)", "--secret-key=\(Self.secretKey)",
         ], timeout: .seconds(60))
         try await waitUntil("radosgw answers on \(endpoint)", timeout: .seconds(60)) {
-            TestEnv.accepts(port: port)
+            TestEnv.accepts(port: port) && TestEnv.accepts(port: tlsPort)
         }
     }
 
@@ -146,7 +166,8 @@ final class CephRGW: @unchecked Sendable {
 
         [client.rgw.a]
         rgw data = \(dir)/rgw.a
-        rgw frontends = beast endpoint=127.0.0.1:\(port)
+        rgw frontends = beast endpoint=127.0.0.1:\(port) ssl_endpoint=127.0.0.1:\(tlsPort) \
+        ssl_certificate=\(caFile) ssl_private_key=\(dir)/tls/key.pem
         rgw thread pool size = 16
         rgw gc obj min wait = 10
         rgw gc processor period = 10

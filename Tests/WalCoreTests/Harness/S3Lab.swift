@@ -41,8 +41,10 @@ struct S3Lab {
     }
 
     /// Ini lines: completed_wals in this bucket under `prefix`, plus the s3_* keys.
-    func iniLines(prefix: String = "wal", credentials: String? = nil) -> String {
-        "completed_wals = s3://\(bucket)/\(prefix)\ns3_endpoint = \(rgw.endpoint)\n"
+    func iniLines(prefix: String = "wal", credentials: String? = nil, endpoint: String? = nil)
+        -> String
+    {
+        "completed_wals = s3://\(bucket)/\(prefix)\ns3_endpoint = \(endpoint ?? rgw.endpoint)\n"
             + "s3_region = us-east-1\ns3_uri_style = path\n"
             + "s3_credentials_file = \(credentials ?? credentialsFile)\n"
     }
