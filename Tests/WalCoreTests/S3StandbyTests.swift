@@ -31,6 +31,19 @@ struct S3StandbyTests {
                 try await standby.psql("SELECT v FROM t WHERE id = 1") == value
             }
         }
+        // PAUSE/STOP live in walmgr_data (a bucket holds WAL only); boot promotes.
+        let pause = try await lab.walmgr(["pause"])
+        #expect(pause.succeeded && pause.output.contains("replay: pause"), "\(pause.stderrTail)")
+        #expect(FileManager.default.fileExists(atPath: "\(lab.walmgrData)/PAUSE"))
+        let resume = try await lab.walmgr(["continue"])
+        #expect(resume.succeeded, "\(resume.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.walmgrData)/PAUSE"))
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.succeeded && boot.output.contains("promoted: timeline 2"),
+            "boot: \(boot.output)\(boot.stderrTail)")
+        #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "c")
+        let stray = FileManager.default.fileExists(atPath: "\(lab.scratch)/s3:")
+        #expect(!stray, "no directory named after the URL")
         let keys = try s3.keys()
         #expect(keys.contains { $0.hasSuffix(".backup") }, "the backup history file: \(keys)")
         #expect(keys.filter { WALName(String($0.dropFirst(4)))?.kind == .segment }.count >= 3)
