@@ -26,8 +26,12 @@ final class CephRGW: @unchecked Sendable {
     let port: Int
     /// The gateway's TLS port (a self-signed certificate for 127.0.0.1, ``caFile``).
     let tlsPort: Int
-    /// `http://127.0.0.1:PORT`.
-    var endpoint: String { "http://127.0.0.1:\(port)" }
+    /// The address the gateway listens on: 127.0.0.1, or the slave address of ``netns``.
+    var host: String { netns?.slaveAddress ?? "127.0.0.1" }
+    /// The network namespace the whole cluster runs in (a separate "host"), or nil.
+    let netns: NetNS?
+    /// `http://HOST:PORT`.
+    var endpoint: String { "http://\(host):\(port)" }
     /// `https://127.0.0.1:TLSPORT`.
     var tlsEndpoint: String { "https://127.0.0.1:\(tlsPort)" }
     /// The certificate the TLS port serves, to trust with `s3_ca_file`.
@@ -37,7 +41,8 @@ final class CephRGW: @unchecked Sendable {
     /// The cluster the current suite runs against (set by the ``CephRGWTrait`` scope).
     @TaskLocal static var current: CephRGW?
 
-    private init(dir: String, port: Int, tlsPort: Int) {
+    private init(dir: String, port: Int, tlsPort: Int, netns: NetNS?) {
+        self.netns = netns
         self.dir = dir
         self.port = port
         self.tlsPort = tlsPort
@@ -45,10 +50,10 @@ final class CephRGW: @unchecked Sendable {
 
     /// Starts a cluster in a new scratch dir and creates the test user; stops what it started
     /// when a step fails.
-    static func start() async throws -> CephRGW {
+    static func start(netns: NetNS? = nil) async throws -> CephRGW {
         let rgw = CephRGW(
             dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort(),
-            tlsPort: try TestEnv.freePort())
+            tlsPort: try TestEnv.freePort(), netns: netns)
         do {
             try await rgw.boot()
         } catch {
@@ -101,7 +106,7 @@ final class CephRGW: @unchecked Sendable {
             "--access-key=\(Self.accessKey)", "--secret-key=\(Self.secretKey)",
         ], timeout: .seconds(60))
         try await waitUntil("radosgw answers on \(endpoint)", timeout: .seconds(60)) {
-            TestEnv.accepts(port: port) && TestEnv.accepts(port: tlsPort)
+            TestEnv.accepts(host: host, port: port) && TestEnv.accepts(host: host, port: tlsPort)
         }
     }
 
@@ -110,8 +115,8 @@ final class CephRGW: @unchecked Sendable {
     private func ceph(
         _ tool: String, _ args: [String], withConf: Bool = true, timeout: Duration = .seconds(60)
     ) async throws -> String {
-        let argv = withConf ? ["-c", conf] + args : args
-        return try await TestEnv.run(Command(tool, argv), timeout: timeout)
+        let argv = (netns?.launcher ?? []) + [tool] + (withConf ? ["-c", conf] + args : args)
+        return try await TestEnv.run(Command(argv: argv), timeout: timeout)
     }
 
     private func config(fsid: String, monPort: Int, osdPorts: Int) -> String {
@@ -166,7 +171,7 @@ final class CephRGW: @unchecked Sendable {
 
         [client.rgw.a]
         rgw data = \(dir)/rgw.a
-        rgw frontends = beast endpoint=127.0.0.1:\(port) ssl_endpoint=127.0.0.1:\(tlsPort) \
+        rgw frontends = beast endpoint=\(host):\(port) ssl_endpoint=\(host):\(tlsPort) \
         ssl_certificate=\(caFile) ssl_private_key=\(dir)/tls/key.pem
         rgw thread pool size = 16
         rgw gc obj min wait = 10

@@ -12,8 +12,8 @@ struct S3Lab {
     let credentialsFile: String
 
     /// Creates a bucket (`walmgr-<tag>-<random>`) and a credentials file in `scratch`.
-    init(scratch: String, tag: String) async throws {
-        guard let rgw = CephRGW.current else {
+    init(scratch: String, tag: String, rgw given: CephRGW? = nil) async throws {
+        guard let rgw = given ?? CephRGW.current else {
             throw HarnessError("no Ceph RGW: the suite needs the .cephRGW trait")
         }
         self.rgw = rgw
