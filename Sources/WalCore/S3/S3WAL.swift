@@ -89,11 +89,8 @@ enum S3WAL {
         _ key: String, name: WALName, method: CompressMethod, to target: String,
         _ client: S3Client
     ) throws -> Int? {
-        let dir = (target as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(name.name).s3-download"
-        unlink(tmp)
-        let fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileError("create", tmp) }
+        // A unique O_EXCL|O_NOFOLLOW temp beside the target (walmgr's temp-file rule).
+        let (fd, tmp) = try Durable.createTemp(for: target, mode: 0o600)
         defer { unlink(tmp) }
         defer { close(fd) }
         let response = try client.send("GET", key, bodyFD: fd)
