@@ -202,6 +202,9 @@ struct S3IntegrationTests {
         let bench = try await Bench(tag: "check")
         defer { bench.destroy() }
         let slave = try bench.slaveIni("slave")
+        let setup = try await bench.run([slave, "setup"])
+        #expect(setup.succeeded, "\(setup.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: "\(bench.scratch)/s3:"), "no dir named s3:")
         let check = try await bench.run([slave, "check"])
         #expect(check.output.contains("OK   completed_wals reachable: s3://\(bench.lab.bucket)/wal"))
         #expect(check.output.contains("access key id \(CephRGW.accessKey)"), "\(check.output)")
