@@ -249,4 +249,29 @@ struct S3IntegrationTests {
         #expect(refused.stderrTail.contains("s3_ca_file"), "\(refused.stderrTail)")
         bench.expectNoSecret()
     }
+
+    /// A backup's WAL check (`xwalcheck`) asks the bucket: missing segments are named, archived
+    /// ones (any suffix) pass; `xpurgewals` deletes nothing there.
+    @Test func walCheckAndPurgeAgainstTheBucket() async throws {
+        let bench = try await Bench(tag: "walck")
+        defer { bench.destroy() }
+        let slave = try bench.slaveIni("slave", extra: "full_backup = \(bench.scratch)/data.master\n")
+        let args = [slave, "xwalcheck", "000000010000000000000020", "000000010000000000000021",
+            String(16 << 20)]
+        let missing = try await bench.run(args)
+        #expect(missing.status == 1 && missing.stderrTail.contains("000000010000000000000020"),
+            "\(missing.stderrTail)")
+        let zstd = try bench.masterIni("zstd", extra: "compress_method = zstd\n")
+        for (ini, hex) in [(try bench.masterIni("plain"), "20"), (zstd, "21")] {
+            let name = try WALName.validate("0000000100000000000000\(hex)")
+            let result = try await bench.run([ini, "xarchive", try bench.segment(name, fill: 1), name.name])
+            #expect(result.succeeded, "\(result.stderrTail)")
+        }
+        let present = try await bench.run(args)
+        #expect(present.succeeded, "\(present.stderrTail)")
+        let purge = try await bench.run([slave, "xpurgewals"])
+        #expect(purge.succeeded, "\(purge.stderrTail)")
+        #expect(try bench.lab.keys().count == 2)
+        bench.expectNoSecret()
+    }
 }

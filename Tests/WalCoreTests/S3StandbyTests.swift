@@ -19,6 +19,17 @@ struct S3StandbyTests {
         defer { lab.destroy() }
         try await lab.master.psql(
             "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
+        // walmgr's own backup: BACKUPLOCK beside PAUSE, the WAL check by HEAD, no purge in S3.
+        let masterIni = "\(lab.scratch)/wal-master.ini"
+        let ini = try String(contentsOfFile: masterIni, encoding: .utf8)
+        try TestEnv.writeOwned(masterIni, ini + "master_db = \(lab.master.conninfo)\n")
+        let backup = try await TestEnv.runner.run(
+            Command(
+                lab.walmgr, [masterIni, "backup"], workingDirectory: lab.scratch,
+                user: TestEnv.runAsUser), input: .none, timeout: .seconds(300))
+        try #require(backup.succeeded, "backup: \(backup.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.walmgrData)/BACKUPLOCK"))
+        // The restore uses a backup whose config.backup carries the standby's port.
         try await lab.makeBackup()
         let restore = try await lab.walmgr(["restore"])
         let standby = lab.attachStandby()
@@ -45,6 +56,7 @@ struct S3StandbyTests {
         let stray = FileManager.default.fileExists(atPath: "\(lab.scratch)/s3:")
         #expect(!stray, "no directory named after the URL")
         let keys = try s3.keys()
+        #expect(keys.contains("wal/000000010000000000000001"), "xpurgewals deletes nothing in S3")
         #expect(keys.contains { $0.hasSuffix(".backup") }, "the backup history file: \(keys)")
         #expect(keys.filter { WALName(String($0.dropFirst(4)))?.kind == .segment }.count >= 3)
         let local = try FileManager.default.contentsOfDirectory(atPath: lab.completedWals)

@@ -14,7 +14,11 @@ public struct SlaveLink: Sendable {
     /// Builds the link from a master config.
     /// - Throws: ``TransportError/misconfigured(_:)`` when slave_config is missing.
     public init(config: MasterConfig, invocation: Invocation?) throws {
-        let host = config.slave ?? Location(config.common.completedWals).host
+        // An s3:// archive names no host ("s3" is not one): the backups' location does.
+        let common = config.common
+        let hostKey =
+            S3Repository.isS3(common.completedWals) ? common.fullBackup : common.completedWals
+        let host = config.slave ?? Location(hostKey).host
         guard let slaveConfig = config.slaveConfig, !slaveConfig.isEmpty else {
             throw TransportError.misconfigured(
                 "missing key slave_config in \(config.common.configFile): the master runs walmgr "
