@@ -36,9 +36,11 @@ import Testing
         client.backoff = .zero
         client.transport = { (request, endpoint, what) throws(S3Error) -> HTTPResponse in
             guard let status = script.next(request) else {
-                throw .transport(endpoint: endpoint, request: what, reason: "timed out", attempts: 1)
+                throw .transport(
+                    endpoint: endpoint, request: what, reason: "timed out", attempts: 1)
             }
-            let body = status == 403 ? Array("<Error><Code>SignatureDoesNotMatch</Code></Error>".utf8) : []
+            let body =
+                status == 403 ? Array("<Error><Code>SignatureDoesNotMatch</Code></Error>".utf8) : []
             return HTTPResponse(status: status, headers: [:], body: body, bodyBytesWritten: 0)
         }
         return client
@@ -55,7 +57,8 @@ import Testing
         let s3 = try client(script)
         let error = #expect(throws: S3Error.self) { try s3.send("GET", "pre/x") }
         #expect(script.requests.count == 5)
-        #expect("\(error!)".contains("https://rgw.example.com:8443 for GET s3://bucket/pre/x after 5"))
+        #expect(
+            "\(error!)".contains("https://rgw.example.com:8443 for GET s3://bucket/pre/x after 5"))
         let fives = try client(Script([503, 503, 503, 503, 503, 503]))
         #expect(try fives.send("GET", "pre/x").status == 503)
     }
@@ -67,7 +70,8 @@ import Testing
         #expect(response.status == 403 && script.requests.count == 1)
         let message = "\(s3.failure(response, "PUT", "pre/x"))"
         #expect(message.contains("https://rgw.example.com:8443") && message.contains("TESTKEYID"))
-        #expect(message.contains("SignatureDoesNotMatch") && !message.contains("never-shown-secret"))
+        #expect(
+            message.contains("SignatureDoesNotMatch") && !message.contains("never-shown-secret"))
         let sent = script.requests[0]
         #expect(!sent.headers.contains { $0.1.contains("never-shown-secret") })
         #expect(!sent.url.contains("never-shown-secret"))
@@ -80,9 +84,10 @@ import Testing
         let (path, host) = (script.requests[0], script.requests[1])
         #expect(path.url == "https://rgw.example.com:8443/bucket/pre/a%20b")
         #expect(path.headers.contains { $0 == ("host", "rgw.example.com:8443") })
-        #expect(path.headers.contains {
-            $0 == ("x-amz-content-sha256", Digest.hex(Digest.sha256([1])))
-        })
+        #expect(
+            path.headers.contains {
+                $0 == ("x-amz-content-sha256", Digest.hex(Digest.sha256([1])))
+            })
         #expect(path.headers.contains { $0.0 == "Authorization" && $0.1.contains("TESTKEYID/") })
         #expect(host.url == "https://bucket.rgw.example.com:8443/pre/a%20b")
         #expect(host.headers.contains { $0 == ("host", "bucket.rgw.example.com:8443") })

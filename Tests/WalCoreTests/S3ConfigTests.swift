@@ -39,7 +39,9 @@ import Testing
         #expect(s3.uriStyle == .host && s3.profile == "walmgr")
         #expect(s3.caFile == NSHomeDirectory() + "/ca.pem")
         #expect(s3.credentialsFile == "/etc/walmgr/s3.credentials")
-        #expect(S3Settings(region: "eu-west-1").resolvedEndpoint == "https://s3.eu-west-1.amazonaws.com")
+        #expect(
+            S3Settings(region: "eu-west-1").resolvedEndpoint == "https://s3.eu-west-1.amazonaws.com"
+        )
     }
 
     @Test func credentialSourcesInOrder() throws {

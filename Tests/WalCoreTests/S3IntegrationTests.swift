@@ -4,7 +4,8 @@ import Testing
 @testable import WalCore
 
 /// xarchive/xrestore with completed_wals = s3://… against a real Ceph RADOS Gateway.
-@Suite(.serialized, .enabled(if: CephRGW.isAvailable, "needs ceph-mon, ceph-osd, radosgw"), .cephRGW)
+@Suite(
+    .serialized, .enabled(if: CephRGW.isAvailable, "needs ceph-mon, ceph-osd, radosgw"), .cephRGW)
 struct S3IntegrationTests {
     /// Everything walmgr printed in this suite, for the grep for the secret.
     final class Outputs: @unchecked Sendable {
@@ -66,9 +67,10 @@ struct S3IntegrationTests {
         /// The secret appears in nothing walmgr printed or logged, nor in RGW's logs.
         func expectNoSecret(_ secret: String = CephRGW.secretKey) {
             let log = (try? String(contentsOfFile: "\(scratch)/walmgr.log", encoding: .utf8)) ?? ""
-            for (what, text) in [("output", outputs.text), ("walmgr.log", log),
-                ("rgw logs", lab.rgw.allLogs())]
-            {
+            for (what, text) in [
+                ("output", outputs.text), ("walmgr.log", log),
+                ("rgw logs", lab.rgw.allLogs()),
+            ] {
                 #expect(!text.contains(secret), "the secret leaked into \(what)")
             }
         }
@@ -102,8 +104,9 @@ struct S3IntegrationTests {
         let slave = try bench.slaveIni("slave")
         let restored = try await bench.run([slave, "xrestore", name.name, target])
         #expect(restored.succeeded, "\(restored.stderrTail)")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: target))
-            == Data(S3Lab.fakeSegment(name, fill: 1)))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: target))
+                == Data(S3Lab.fakeSegment(name, fill: 1)))
         let missing = try await bench.run([slave, "xrestore", "000000010000000000000009", target])
         #expect(missing.status == 1)
         bench.expectNoSecret()
@@ -114,15 +117,18 @@ struct S3IntegrationTests {
         defer { bench.destroy() }
         let ini = try bench.masterIni("master", extra: "compress_method = zstd\n")
         let name = try WALName.validate("000000010000000000000004")
-        let result = try await bench.run([ini, "xarchive", try bench.segment(name, fill: 7), name.name])
+        let result = try await bench.run([
+            ini, "xarchive", try bench.segment(name, fill: 7), name.name,
+        ])
         #expect(result.succeeded, "\(result.stderrTail)")
         #expect(try bench.lab.keys() == ["wal/\(name.name).zst"])
         let plain = try bench.slaveIni("plain")  // xrestore finds .zst even when set to none
         let target = "\(bench.scratch)/restored"
         let restored = try await bench.run([plain, "xrestore", name.name, target])
         #expect(restored.succeeded, "\(restored.stderrTail)")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: target))
-            == Data(S3Lab.fakeSegment(name, fill: 7)))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: target))
+                == Data(S3Lab.fakeSegment(name, fill: 7)))
         #expect(TestEnv.walmgrTemps(in: bench.scratch, for: "restored").isEmpty)
         bench.expectNoSecret()
     }
@@ -155,7 +161,9 @@ struct S3IntegrationTests {
         let ini = try bench.masterIni("down", extra: "s3_endpoint = http://127.0.0.1:\(port)\n")
         let name = try WALName.validate("000000010000000000000006")
         let started = ContinuousClock.now
-        let result = try await bench.run([ini, "xarchive", try bench.segment(name, fill: 4), name.name])
+        let result = try await bench.run([
+            ini, "xarchive", try bench.segment(name, fill: 4), name.name,
+        ])
         #expect(result.status == 1, "\(result.stderrTail)")
         #expect(result.stderrTail.contains("cannot reach S3 at http://127.0.0.1:\(port)"))
         #expect(result.stderrTail.contains("after 5 attempt(s)"), "\(result.stderrTail)")
@@ -186,13 +194,16 @@ struct S3IntegrationTests {
         let slave = try bench.slaveIni("slave")
         let target = "\(bench.scratch)/restored"
         let damaged = try await bench.run([slave, "xrestore", bad.name, target])
-        #expect(damaged.status == 1 && damaged.stderrTail.contains("is damaged"), "\(damaged.stderrTail)")
+        #expect(
+            damaged.status == 1 && damaged.stderrTail.contains("is damaged"),
+            "\(damaged.stderrTail)")
         let truncated = try await bench.run([slave, "xrestore", short.name, target])
         #expect(truncated.status == 1, "\(truncated.stderrTail)")
         #expect(truncated.stderrTail.contains("wal_segment_size"), "\(truncated.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: target))
         let left = try FileManager.default.contentsOfDirectory(atPath: bench.scratch)
-        #expect(!left.contains { $0.contains("s3-download") || $0.contains("walmgr-tmp") }, "\(left)")
+        #expect(
+            !left.contains { $0.contains("s3-download") || $0.contains("walmgr-tmp") }, "\(left)")
         bench.expectNoSecret()
     }
 
@@ -206,20 +217,24 @@ struct S3IntegrationTests {
         #expect(setup.succeeded, "\(setup.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: "\(bench.scratch)/s3:"), "no dir named s3:")
         let check = try await bench.run([slave, "check"])
-        #expect(check.output.contains("OK   completed_wals reachable: s3://\(bench.lab.bucket)/wal"))
+        #expect(
+            check.output.contains("OK   completed_wals reachable: s3://\(bench.lab.bucket)/wal"))
         #expect(check.output.contains("access key id \(CephRGW.accessKey)"), "\(check.output)")
         let wrong = "\(bench.scratch)/wrong"
         try S3Lab.writeCredentials(wrong, key: CephRGW.accessKey, secret: "not-the-secret-at-all")
         let bad = try bench.slaveIni("bad", extra: "s3_credentials_file = \(wrong)\n")
         let failed = try await bench.run([bad, "check"])
-        #expect(failed.output.contains("FAIL completed_wals reachable: S3 at \(bench.lab.rgw.endpoint)"))
+        #expect(
+            failed.output.contains("FAIL completed_wals reachable: S3 at \(bench.lab.rgw.endpoint)")
+        )
         #expect(failed.output.contains("SignatureDoesNotMatch"), "\(failed.output)")
         let master = try await bench.run([try bench.masterIni("master"), "check"])
         #expect(master.output.contains("OK   completed_wals reachable: s3://"), "\(master.output)")
         #expect(!master.output.contains("slave space"), "\(master.output)")
         let status = try await bench.run([slave, "status", "--json"])
-        #expect(status.output.contains("\"path\" : \"s3:\\/\\/\(bench.lab.bucket)\\/wal\"")
-            || status.output.contains("s3://\(bench.lab.bucket)/wal"), "\(status.output)")
+        #expect(
+            status.output.contains("\"path\" : \"s3:\\/\\/\(bench.lab.bucket)\\/wal\"")
+                || status.output.contains("s3://\(bench.lab.bucket)/wal"), "\(status.output)")
         #expect(!status.output.contains("cannot read completed_wals"), "\(status.output)")
         bench.expectNoSecret()
         bench.expectNoSecret("not-the-secret-at-all")
@@ -255,16 +270,22 @@ struct S3IntegrationTests {
     @Test func walCheckAndPurgeAgainstTheBucket() async throws {
         let bench = try await Bench(tag: "walck")
         defer { bench.destroy() }
-        let slave = try bench.slaveIni("slave", extra: "full_backup = \(bench.scratch)/data.master\n")
-        let args = [slave, "xwalcheck", "000000010000000000000020", "000000010000000000000021",
-            String(16 << 20)]
+        let slave = try bench.slaveIni(
+            "slave", extra: "full_backup = \(bench.scratch)/data.master\n")
+        let args = [
+            slave, "xwalcheck", "000000010000000000000020", "000000010000000000000021",
+            String(16 << 20),
+        ]
         let missing = try await bench.run(args)
-        #expect(missing.status == 1 && missing.stderrTail.contains("000000010000000000000020"),
+        #expect(
+            missing.status == 1 && missing.stderrTail.contains("000000010000000000000020"),
             "\(missing.stderrTail)")
         let zstd = try bench.masterIni("zstd", extra: "compress_method = zstd\n")
         for (ini, hex) in [(try bench.masterIni("plain"), "20"), (zstd, "21")] {
             let name = try WALName.validate("0000000100000000000000\(hex)")
-            let result = try await bench.run([ini, "xarchive", try bench.segment(name, fill: 1), name.name])
+            let result = try await bench.run([
+                ini, "xarchive", try bench.segment(name, fill: 1), name.name,
+            ])
             #expect(result.succeeded, "\(result.stderrTail)")
         }
         let present = try await bench.run(args)

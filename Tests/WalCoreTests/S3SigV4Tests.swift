@@ -79,7 +79,8 @@ import Testing
         #expect(
             SigV4.authorization(request, amzDate: "20130524T000000Z", key: key).hasSuffix(
                 "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
-                    + " Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"))
+                    + " Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        )
     }
 
     @Test func encodingKeepsUnreservedAndSlashOnly() {
@@ -89,8 +90,9 @@ import Testing
 
     @Test func digestsMatchKnownValues() throws {
         try Digest.load()
-        #expect(Digest.hex(Digest.sha256(Array("abc".utf8)))
-            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            Digest.hex(Digest.sha256(Array("abc".utf8)))
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Digest.hex(Digest.md5([])) == "d41d8cd98f00b204e9800998ecf8427e")
     }
 }

@@ -6,7 +6,8 @@ import Testing
 /// A master archiving to S3 (archive_command = walmgr xarchive, completed_wals = s3://…) and a
 /// standby replaying from the same bucket (restore_command = walmgr xrestore), on a real Ceph
 /// RGW, for every PostgreSQL version under test.
-@Suite(.serialized, .enabled(if: CephRGW.isAvailable, "needs ceph-mon, ceph-osd, radosgw"), .cephRGW)
+@Suite(
+    .serialized, .enabled(if: CephRGW.isAvailable, "needs ceph-mon, ceph-osd, radosgw"), .cephRGW)
 struct S3StandbyTests {
     @Test(arguments: TestEnv.pgBinDirs)
     func standbyReplaysFromS3(binDir: String) async throws {
@@ -50,7 +51,8 @@ struct S3StandbyTests {
         #expect(resume.succeeded, "\(resume.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: "\(lab.walmgrData)/PAUSE"))
         let boot = try await lab.walmgr(["boot"])
-        #expect(boot.succeeded && boot.output.contains("promoted: timeline 2"),
+        #expect(
+            boot.succeeded && boot.output.contains("promoted: timeline 2"),
             "boot: \(boot.output)\(boot.stderrTail)")
         #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "c")
         let stray = FileManager.default.fileExists(atPath: "\(lab.scratch)/s3:")
@@ -61,8 +63,10 @@ struct S3StandbyTests {
         #expect(keys.filter { WALName(String($0.dropFirst(4)))?.kind == .segment }.count >= 3)
         let local = try FileManager.default.contentsOfDirectory(atPath: lab.completedWals)
         #expect(local.isEmpty, "nothing went to the local completed_wals: \(local)")
-        let logs = [lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
-            restore.output, restore.stderrTail, s3.rgw.allLogs()]
+        let logs = [
+            lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
+            restore.output, restore.stderrTail, s3.rgw.allLogs(),
+        ]
         #expect(!logs.joined().contains(CephRGW.secretKey), "the secret leaked into a log")
     }
 }

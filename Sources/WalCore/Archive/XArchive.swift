@@ -50,7 +50,8 @@ enum XArchive {
         }
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
-        case .stored: log.info("archived \(name)\(method.suffix) to \(config.common.completedWals) in \(ms) ms")
+        case .stored:
+            log.info("archived \(name)\(method.suffix) to \(config.common.completedWals) in \(ms) ms")
         case .alreadyPresent: log.info("\(name) is already archived with identical content")
         }
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)

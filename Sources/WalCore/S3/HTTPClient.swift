@@ -74,7 +74,8 @@ enum HTTPClient {
         }
         _ = walmgr_curl_global_init(3)  // CURL_GLOBAL_DEFAULT
         guard let curl = walmgr_curl_easy_init() else {
-            throw .transport(endpoint: endpoint, request: what, reason: "curl_easy_init failed",
+            throw .transport(
+                endpoint: endpoint, request: what, reason: "curl_easy_init failed",
                 attempts: 1)
         }
         defer { walmgr_curl_easy_cleanup(curl) }
@@ -92,8 +93,11 @@ enum HTTPClient {
             return walmgr_curl_easy_perform(curl)
         }
         guard code == CURLE_OK else {
-            let reason = body.failed ? "cannot write the download" : String(
-                cString: walmgr_curl_easy_strerror(code))
+            let reason =
+                body.failed
+                ? "cannot write the download"
+                : String(
+                    cString: walmgr_curl_easy_strerror(code))
             throw .transport(endpoint: endpoint, request: what, reason: reason, attempts: 1)
         }
         var status = 0
@@ -118,9 +122,11 @@ enum HTTPClient {
         if let ca = request.caFile { _ = walmgr_curl_setopt_ptr(curl, CURLOPT_CAINFO, ca) }
         let sinkFn = unsafeBitCast(curlWrite, to: UnsafeRawPointer.self)
         _ = walmgr_curl_setopt_ptr(curl, CURLOPT_WRITEFUNCTION, sinkFn)
-        _ = walmgr_curl_setopt_ptr(curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(body).toOpaque())
+        _ = walmgr_curl_setopt_ptr(
+            curl, CURLOPT_WRITEDATA, Unmanaged.passUnretained(body).toOpaque())
         _ = walmgr_curl_setopt_ptr(curl, CURLOPT_HEADERFUNCTION, sinkFn)
-        _ = walmgr_curl_setopt_ptr(curl, CURLOPT_HEADERDATA, Unmanaged.passUnretained(head).toOpaque())
+        _ = walmgr_curl_setopt_ptr(
+            curl, CURLOPT_HEADERDATA, Unmanaged.passUnretained(head).toOpaque())
         switch request.method {
         case "HEAD": _ = walmgr_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
         case "GET": break

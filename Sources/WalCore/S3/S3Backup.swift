@@ -26,9 +26,11 @@ enum S3Backup {
         guard let repository = try S3Repository(common.completedWals) else { return nil }
         let client = try S3Client(settings: common.s3, repository: repository)
         let timelines = Set([first.timeline, last.timeline])
-        let methods = [common.compressMethod] + CompressMethod.allCases.filter {
-            $0 != common.compressMethod
-        }
+        let methods =
+            [common.compressMethod]
+            + CompressMethod.allCases.filter {
+                $0 != common.compressMethod
+            }
         return try (first.number...max(first.number, last.number)).compactMap { number in
             for timeline in timelines {
                 let wal = WALSegment(timeline: timeline, number: number, size: first.size).name

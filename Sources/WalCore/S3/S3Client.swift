@@ -70,7 +70,8 @@ struct S3Client {
                 if response.status < 500 || attempt == attempts { return response }
             } catch {
                 if case .transport(_, _, let reason, _) = error, attempt == attempts {
-                    throw .transport(endpoint: endpoint, request: what, reason: reason,
+                    throw .transport(
+                        endpoint: endpoint, request: what, reason: reason,
                         attempts: attempt)
                 }
                 if case .transport = error {} else { throw error }

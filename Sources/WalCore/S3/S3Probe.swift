@@ -8,8 +8,11 @@ enum S3Probe {
             guard let repository = try S3Repository(common.completedWals) else { return nil }
             let client = try S3Client(settings: common.s3, repository: repository)
             let response = try client.send(
-                "GET", "", query: [("list-type", "2"), ("max-keys", "1"),
-                    ("prefix", repository.prefix)])
+                "GET", "",
+                query: [
+                    ("list-type", "2"), ("max-keys", "1"),
+                    ("prefix", repository.prefix),
+                ])
             guard response.status == 200 else {
                 throw client.failure(response, "GET (list)", repository.prefix)
             }

@@ -57,7 +57,9 @@ enum S3WAL {
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
+            let n = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, size - done, off_t(done))
+            }
             guard n > 0 else {
                 if n < 0 { throw FileError("read", path) }
                 throw ArchiveError.shortTransfer(name: path, expected: size, received: done)
@@ -102,7 +104,8 @@ enum S3WAL {
                 ArchivedFile(path: tmp, method: method), name: name, to: target)
         }
         let size = response.bodyBytesWritten
-        if name.kind == .segment, let reason = SegmentCheck.problem(fd: fd, name: name, size: size) {
+        if name.kind == .segment, let reason = SegmentCheck.problem(fd: fd, name: name, size: size)
+        {
             throw StandbyError.badSegment(path: client.describe(key), reason: reason)
         }
         guard rename(tmp, target) == 0 else { throw FileError("rename \(tmp) to", target) }

@@ -114,7 +114,8 @@ public enum SigV4 {
         let toSign = stringToSign(canonical: canonical, amzDate: amzDate, key: key)
         let signature = Digest.hmacSHA256(
             key: signingKey(date: String(amzDate.prefix(8)), key: key), Array(toSign.utf8))
-        return "AWS4-HMAC-SHA256 Credential=\(key.accessKeyId)/\(scope(amzDate: amzDate, key: key)), "
+        return
+            "AWS4-HMAC-SHA256 Credential=\(key.accessKeyId)/\(scope(amzDate: amzDate, key: key)), "
             + "SignedHeaders=\(signed), Signature=\(Digest.hex(signature))"
     }
 }

@@ -12,8 +12,10 @@ import Testing
 /// are stopped by their pid files, never by name.
 final class CephRGW: @unchecked Sendable {
     /// True when the Ceph packages are installed (scripts/deps.sh installs them).
-    static let isAvailable = ["/usr/bin/ceph-mon", "/usr/bin/ceph-osd", "/usr/bin/radosgw",
-        "/usr/bin/radosgw-admin", "/usr/bin/monmaptool", "/usr/bin/ceph"].allSatisfy {
+    static let isAvailable = [
+        "/usr/bin/ceph-mon", "/usr/bin/ceph-osd", "/usr/bin/radosgw",
+        "/usr/bin/radosgw-admin", "/usr/bin/monmaptool", "/usr/bin/ceph",
+    ].allSatisfy {
         FileManager.default.isExecutableFile(atPath: $0)
     }
     /// The test user's keys.
@@ -85,10 +87,12 @@ final class CephRGW: @unchecked Sendable {
         let osdPorts = try TestEnv.freePort()
         try config(fsid: fsid, monPort: monPort, osdPorts: osdPorts)
             .write(toFile: conf, atomically: true, encoding: .utf8)
-        try await ceph("/usr/bin/monmaptool", [
-            "--create", "--fsid", fsid, "--addv", "a", "[v2:127.0.0.1:\(monPort)]",
-            "\(dir)/monmap",
-        ], withConf: false)
+        try await ceph(
+            "/usr/bin/monmaptool",
+            [
+                "--create", "--fsid", fsid, "--addv", "a", "[v2:127.0.0.1:\(monPort)]",
+                "\(dir)/monmap",
+            ], withConf: false)
         try await ceph("/usr/bin/ceph-mon", ["--mkfs", "-i", "a", "--monmap", "\(dir)/monmap"])
         try await ceph("/usr/bin/ceph-mon", ["-i", "a"])  // daemonizes: run/mon.a.pid
         let uuid = UUID().uuidString.lowercased()
@@ -101,10 +105,12 @@ final class CephRGW: @unchecked Sendable {
                 .contains("\"num_up_osds\":1")
         }
         try await ceph("/usr/bin/radosgw", ["-n", "client.rgw.a"])  // run/client.rgw.a.pid
-        try await ceph("/usr/bin/radosgw-admin", [
-            "user", "create", "--uid=walmgr", "--display-name=walmgr",
-            "--access-key=\(Self.accessKey)", "--secret-key=\(Self.secretKey)",
-        ], timeout: .seconds(60))
+        try await ceph(
+            "/usr/bin/radosgw-admin",
+            [
+                "user", "create", "--uid=walmgr", "--display-name=walmgr",
+                "--access-key=\(Self.accessKey)", "--secret-key=\(Self.secretKey)",
+            ], timeout: .seconds(60))
         try await waitUntil("radosgw answers on \(endpoint)", timeout: .seconds(60)) {
             TestEnv.accepts(host: host, port: port) && TestEnv.accepts(host: host, port: tlsPort)
         }

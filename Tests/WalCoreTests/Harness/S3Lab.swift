@@ -20,7 +20,8 @@ struct S3Lab {
         self.scratch = scratch
         bucket = "walmgr-\(tag)-\(UInt32.random(in: 0...UInt32.max))"
         credentialsFile = "\(scratch)/s3.credentials"
-        try Self.writeCredentials(credentialsFile, key: CephRGW.accessKey, secret: CephRGW.secretKey)
+        try Self.writeCredentials(
+            credentialsFile, key: CephRGW.accessKey, secret: CephRGW.secretKey)
         let client = try S3Client(settings: settings(), repository: S3Repository("s3://\(bucket)")!)
         let made = try client.send("PUT", "")
         guard made.status == 200 else {
