@@ -51,7 +51,8 @@ enum XArchive {
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
         case .stored:
-            log.info("archived \(name)\(method.suffix) to \(config.common.completedWals) in \(ms) ms")
+            let stored = "\(name)\(method.suffix)"
+            log.info("archived \(stored) to \(config.common.completedWals) in \(ms) ms")
         case .alreadyPresent: log.info("\(name) is already archived with identical content")
         }
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)
