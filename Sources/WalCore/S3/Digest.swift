@@ -43,6 +43,29 @@ public enum Digest {
         return out
     }
 
+    /// SHA-256 and MD5 of the first `size` bytes of `fd`, read with pread in 1 MiB pieces.
+    public static func file(_ fd: Int32, size: Int, path: String) throws -> (
+        sha256: [UInt8], md5: [UInt8]
+    ) {
+        var sha = SHA256Stream()
+        var md5 = SHA256Stream(md5: true)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = 0
+        while offset < size {
+            let n = pread(fd, buffer.baseAddress, min(buffer.count, size - offset), off_t(offset))
+            guard n > 0 else {
+                if n < 0 { throw FileError("read", path) }
+                throw ArchiveError.shortTransfer(name: path, expected: size, received: offset)
+            }
+            let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            sha.update(piece)
+            md5.update(piece)
+            offset += n
+        }
+        return (sha.finish(), md5.finish())
+    }
+
     /// Lowercase hex.
     public static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
@@ -64,6 +87,11 @@ public enum Digest {
             context = walmgr_EVP_MD_CTX_new()
             _ = walmgr_EVP_DigestInit_ex(
                 context, md5 ? walmgr_EVP_md5() : walmgr_EVP_sha256(), nil)
+        }
+
+        /// Adds bytes.
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            _ = walmgr_EVP_DigestUpdate(context, bytes.baseAddress, bytes.count)
         }
 
         /// Adds bytes.

@@ -9,12 +9,21 @@ struct HTTPRequest {
     var url: String
     /// Headers to send, `Host` included.
     var headers: [(String, String)]
-    /// The body of a PUT.
+    /// The body of a PUT held in memory (small requests).
     var body: [UInt8] = []
+    /// The body of a PUT read from a file as curl sends it (WAL: memory stays bounded).
+    var upload: FileBody? = nil
     /// Where a 2xx GET's body goes; nil keeps it in memory (bounded).
     var bodyFD: Int32? = nil
     /// `s3_ca_file`.
     var caFile: String? = nil
+}
+
+/// `size` bytes of `fd` from offset 0, and their SHA-256 (hex) for the signature.
+struct FileBody {
+    let fd: Int32
+    let size: Int
+    let sha256: String
 }
 
 /// What came back.
@@ -53,6 +62,29 @@ private final class Sink {
     }
 }
 
+/// Feeds an upload to curl's read callback with pread, so a retry can start over.
+private final class Source {
+    let body: FileBody
+    var offset = 0
+
+    init(_ body: FileBody) { self.body = body }
+
+    func give(_ pointer: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
+        let want = min(count, body.size - offset)
+        guard let pointer, want > 0 else { return 0 }
+        let n = pread(body.fd, pointer, want, off_t(offset))
+        guard n > 0 else { return 0x1000_0000 }  // CURL_READFUNC_ABORT: the file shrank or failed
+        offset += n
+        return n
+    }
+}
+
+private let curlRead:
+    @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+        pointer, size, count, user in
+        Unmanaged<Source>.fromOpaque(user!).takeUnretainedValue().give(pointer, size * count)
+    }
+
 private let curlWrite:
     @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
         pointer, size, count, user in
@@ -88,8 +120,10 @@ enum HTTPClient {
         let body = Sink()
         body.fd = request.bodyFD
         let head = Sink()
+        let source = request.upload.map(Source.init)
         let code = request.body.withUnsafeBytes { bytes -> CURLcode in
             setOptions(curl, request, list, body, head, bytes)
+            if let source { upload(curl, source) }
             return walmgr_curl_easy_perform(curl)
         }
         guard code == CURLE_OK else {
@@ -136,6 +170,16 @@ enum HTTPClient {
             _ = walmgr_curl_setopt_ptr(
                 curl, CURLOPT_POSTFIELDS, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
         }
+    }
+
+    /// Makes curl read the PUT body from `source` (with Content-Length) instead of memory.
+    private static func upload(_ curl: UnsafeMutableRawPointer, _ source: Source) {
+        _ = walmgr_curl_setopt_long(curl, CURLOPT_UPLOAD, 1)
+        _ = walmgr_curl_setopt_off(curl, CURLOPT_INFILESIZE_LARGE, curl_off_t(source.body.size))
+        _ = walmgr_curl_setopt_ptr(
+            curl, CURLOPT_READFUNCTION, unsafeBitCast(curlRead, to: UnsafeRawPointer.self))
+        _ = walmgr_curl_setopt_ptr(
+            curl, CURLOPT_READDATA, Unmanaged.passUnretained(source).toOpaque())
     }
 
     /// `Name: value` lines of the last response (after any 100 Continue), names lowercased.

@@ -54,7 +54,8 @@ struct S3Client {
     /// Sends a request, retrying 5xx answers and transport failures with back-off.
     func send(
         _ method: String, _ key: String, query: [(String, String)] = [],
-        headers extra: [(String, String)] = [], body: [UInt8] = [], bodyFD: Int32? = nil
+        headers extra: [(String, String)] = [], body: [UInt8] = [], upload: FileBody? = nil,
+        bodyFD: Int32? = nil
     ) throws(S3Error) -> HTTPResponse {
         let what = "\(method) \(describe(key))"
         var pause = backoff
@@ -64,7 +65,8 @@ struct S3Client {
                 _ = lseek(fd, 0, SEEK_SET)
             }
             let request = signed(
-                method, key, query: query, extra: extra, body: body, bodyFD: bodyFD)
+                method, key, query: query, extra: extra, body: body, upload: upload,
+                bodyFD: bodyFD)
             do {
                 let response = try transport(request, endpoint, what)
                 if response.status < 500 || attempt == attempts { return response }
@@ -85,13 +87,14 @@ struct S3Client {
     /// The request with `x-amz-date`, `x-amz-content-sha256` and `Authorization` added.
     func signed(
         _ method: String, _ key: String, query: [(String, String)] = [],
-        extra: [(String, String)], body: [UInt8], bodyFD: Int32?, now: time_t = time(nil)
+        extra: [(String, String)], body: [UInt8], upload: FileBody? = nil, bodyFD: Int32?,
+        now: time_t = time(nil)
     ) -> HTTPRequest {
         let (url, host, path) = address(key)
         let queryText = SigV4.canonicalQuery(query)
         var headers = [
             ("host", host), ("x-amz-date", Self.amzDate(now)),
-            ("x-amz-content-sha256", Digest.hex(Digest.sha256(body))),
+            ("x-amz-content-sha256", upload?.sha256 ?? Digest.hex(Digest.sha256(body))),
         ]
         if let token = credentials.sessionToken { headers.append(("x-amz-security-token", token)) }
         headers += extra
@@ -105,7 +108,7 @@ struct S3Client {
             amzDate: headers[1].1, key: key)
         return HTTPRequest(
             method: method, url: queryText.isEmpty ? url : "\(url)?\(queryText)",
-            headers: headers + [("Authorization", auth)], body: body,
+            headers: headers + [("Authorization", auth)], body: body, upload: upload,
             bodyFD: bodyFD, caFile: settings.caFile)
     }
 

@@ -13,25 +13,36 @@ enum S3WAL {
         settings: S3Settings, repository: S3Repository
     ) throws -> Durable.StoreResult {
         let client = try S3Client(settings: settings, repository: repository)
-        let raw = try readAll(fd, size: size, path: name.name)
-        var stored = raw
+        let raw = try Digest.file(fd, size: size, path: name.name)
+        // Compressed into an in-memory file that curl then reads; plain WAL is sent from the
+        // source file itself. Either way no copy of a segment sits in walmgr's own memory.
+        var compressed: MemoryFile? = nil
+        defer { if let compressed { close(compressed.fd) } }
+        var upload = FileBody(fd: fd, size: size, sha256: Digest.hex(raw.sha256))
+        var md5 = raw.md5
         if method != .none {
-            stored = []
-            _ = lseek(fd, 0, SEEK_SET)
-            _ = try WALCodec.compress(
+            var file = try MemoryFile()
+            compressed = file
+            let read = try WALCodec.compress(
                 method, level: level, threads: threads, from: fd, size: size,
                 sourcePath: name.name
-            ) { stored += $0 }
+            ) { try file.write($0) }
+            guard read == size else {
+                throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
+            }
+            let digests = try Digest.file(file.fd, size: file.size, path: name.name)
+            upload = FileBody(fd: file.fd, size: file.size, sha256: Digest.hex(digests.sha256))
+            md5 = digests.md5
         }
-        let walSHA = Digest.hex(Digest.sha256(raw))
+        let walSHA = Digest.hex(raw.sha256)
         let key = repository.key(ArchivedWAL(name: name, method: method).fileName)
         let headers = [
-            ("Content-MD5", Data(Digest.md5(stored)).base64EncodedString()),
+            ("Content-MD5", Data(md5).base64EncodedString()),
             ("If-None-Match", "*"),
-            ("x-amz-meta-sha256", Digest.hex(Digest.sha256(stored))),
+            ("x-amz-meta-sha256", upload.sha256),
             ("x-amz-meta-wal-sha256", walSHA),
         ]
-        let response = try client.send("PUT", key, headers: headers, body: stored)
+        let response = try client.send("PUT", key, headers: headers, upload: upload)
         switch response.status {
         case 200: return .stored
         case 412: return try compareExisting(key, walSHA: walSHA, client: client)
@@ -50,23 +61,6 @@ enum S3WAL {
             throw S3Error.conflict(object: client.describe(key), existing: existing, new: walSHA)
         }
         return .alreadyPresent
-    }
-
-    /// Reads exactly `size` bytes of `fd` from its start.
-    static func readAll(_ fd: Int32, size: Int, path: String) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes {
-                pread(fd, $0.baseAddress! + done, size - done, off_t(done))
-            }
-            guard n > 0 else {
-                if n < 0 { throw FileError("read", path) }
-                throw ArchiveError.shortTransfer(name: path, expected: size, received: done)
-            }
-            done += n
-        }
-        return bytes
     }
 
     /// Downloads `name` into `target` (via a temp file, checked, then renamed); nil when no
@@ -120,7 +114,7 @@ enum S3WAL {
                 object: object, reason: "\(written) of \(length) bytes arrived")
         }
         guard let expected = response.headers["x-amz-meta-sha256"] else { return }
-        let actual = Digest.hex(Digest.sha256(try readAll(fd, size: written, path: object)))
+        let actual = Digest.hex(try Digest.file(fd, size: written, path: object).sha256)
         guard actual == expected else {
             throw S3Error.corruptDownload(
                 object: object, reason: "its sha256 is \(actual), its metadata says \(expected)")
