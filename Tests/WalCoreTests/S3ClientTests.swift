@@ -92,4 +92,23 @@ import Testing
         #expect(host.url == "https://bucket.rgw.example.com:8443/pre/a%20b")
         #expect(host.headers.contains { $0 == ("host", "bucket.rgw.example.com:8443") })
     }
+
+    /// Temporary credentials: the session token is sent as x-amz-security-token and signed.
+    @Test func sessionTokenIsSentAndSigned() throws {
+        try Digest.load()
+        let client = S3Client(
+            settings: S3Settings(endpoint: "https://s3.example.com"),
+            repository: try #require(try S3Repository("s3://bucket")),
+            credentials: S3Credentials(
+                accessKeyId: "TMPKEY", secret: "tmpsecret", sessionToken: "TOKEN123",
+                source: "test"))
+        let request = client.signed("GET", "x", extra: [], body: [], bodyFD: nil, now: 0)
+        #expect(request.headers.contains { $0 == ("x-amz-security-token", "TOKEN123") })
+        let auth = try #require(request.headers.first { $0.0 == "Authorization" }?.1)
+        #expect(
+            auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token")
+        )
+        #expect(auth.contains("Credential=TMPKEY/19700101/us-east-1/s3/aws4_request"))
+        #expect(request.headers.contains { $0 == ("x-amz-date", "19700101T000000Z") })
+    }
 }
