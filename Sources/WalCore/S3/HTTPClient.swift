@@ -132,6 +132,12 @@ enum HTTPClient {
                 ? "cannot write the download"
                 : String(
                     cString: walmgr_curl_easy_strerror(code))
+            // A certificate problem is configuration: retrying cannot fix it.
+            if [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM]
+                .contains(code)
+            {
+                throw .untrusted(endpoint: endpoint, request: what, reason: reason)
+            }
             throw .transport(endpoint: endpoint, request: what, reason: reason, attempts: 1)
         }
         var status = 0

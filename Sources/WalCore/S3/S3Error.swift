@@ -13,6 +13,8 @@ public enum S3Error: WalmgrError, Equatable {
     case accessDenied(endpoint: String, object: String, keyId: String, code: String)
     /// The server answered with an unexpected status.
     case status(endpoint: String, request: String, status: Int, code: String, message: String)
+    /// The server's certificate was not trusted (or the CA file is unusable): not retried.
+    case untrusted(endpoint: String, request: String, reason: String)
     /// The request did not complete (connection, TLS, timeout), after the retries.
     case transport(endpoint: String, request: String, reason: String, attempts: Int)
     /// An object of that name exists with other content; it was kept.
@@ -41,6 +43,10 @@ public enum S3Error: WalmgrError, Equatable {
         case .status(let endpoint, let request, let status, let code, let message):
             return "S3 at \(endpoint) answered \(request) with HTTP \(status)"
                 + (code.isEmpty ? "" : " \(code)") + (message.isEmpty ? "" : ": \(message)")
+        case .untrusted(let endpoint, let request, let reason):
+            return "cannot reach S3 at \(endpoint) for \(request): \(reason); if the endpoint uses "
+                + "a private CA, name its PEM file in s3_ca_file. Nothing was stored; PostgreSQL "
+                + "retries the command"
         case .transport(let endpoint, let request, let reason, let attempts):
             let tls =
                 reason.contains("certificate") || reason.contains("SSL")
