@@ -20,9 +20,15 @@ struct S3IntegrationTests {
         let outputs = Outputs()
 
         init(tag: String) async throws {
-            scratch = try TestEnv.scratchDir(prefix: "wms3")
-            walmgr = try TestEnv.walmgrBinary(in: scratch)
-            lab = try await S3Lab(scratch: scratch, tag: tag)
+            let scratch = try TestEnv.scratchDir(prefix: "wms3")
+            self.scratch = scratch
+            do {
+                walmgr = try TestEnv.walmgrBinary(in: scratch)
+                lab = try await S3Lab(scratch: scratch, tag: tag)
+            } catch {
+                TestEnv.removeScratch(scratch)
+                throw error
+            }
         }
 
         /// Writes a master ini (`extra` appended) and returns its path.
