@@ -27,6 +27,12 @@ let package = Package(
             name: "CLibPQ",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            // No pkgConfig or link: libcurl and libcrypto are dlopened by shim.h on first use
+            // by an s3:// repository, so start-up stays as it is (see docs/walmgr.md).
+            name: "CCurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .systemLibrary(name: "CLinux"),
         .systemLibrary(
             name: "CZstd",
@@ -42,6 +48,7 @@ let package = Package(
             name: "WalCore",
             dependencies: [
                 "CLibPQ",
+                "CCurl",
                 "CLinux",
                 "CZstd",
                 "CLZ4",

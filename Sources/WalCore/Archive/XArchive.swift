@@ -35,7 +35,11 @@ enum XArchive {
         let threads = try WALCodec.threads(
             config.common.compressThreads, configFile: config.common.configFile)
         let result: Durable.StoreResult
-        if target.host != nil {
+        if let repository = try S3Repository(config.common.completedWals) {
+            result = try S3WAL.archive(
+                name, fd: fd, size: Int(st.st_size), method: method, level: level,
+                threads: threads, settings: config.common.s3, repository: repository)
+        } else if target.host != nil {
             result = try await sendToSlave(
                 name, fd: fd, size: Int(st.st_size), method: method, level: level, threads: threads,
                 context: context, config: config)
@@ -46,7 +50,9 @@ enum XArchive {
         }
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
-        case .stored: log.info("archived \(name)\(method.suffix) to \(target) in \(ms) ms")
+        case .stored:
+            let stored = "\(name)\(method.suffix)"
+            log.info("archived \(stored) to \(config.common.completedWals) in \(ms) ms")
         case .alreadyPresent: log.info("\(name) is already archived with identical content")
         }
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)

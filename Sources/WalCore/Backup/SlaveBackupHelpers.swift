@@ -19,6 +19,12 @@ enum SlaveBackupHelpers {
         return try common.need(common.completedWals, key: "completed_wals", for: command)
     }
 
+    /// Where BACKUPLOCK lives (see ``S3Backup/lockDirectory(_:completedWals:)``).
+    static func lockDirectory(_ context: CommandContext, for command: String) throws -> String {
+        S3Backup.lockDirectory(
+            context.config.common, completedWals: try completedWals(context, for: command))
+    }
+
     /// `xlock [PID [HOST]]`: take the backup lock for the master's walmgr (PID on HOST). Without
     /// a PID it is a DBA's manual lock: it records no pid, so it is never taken for stale and
     /// every backup is refused until `xrelease`.
@@ -41,7 +47,7 @@ enum SlaveBackupHelpers {
         } else {
             holder = .manual(host: host, since: since)
         }
-        let lock = BackupLock(completedWals: try completedWals(context, for: "xlock"))
+        let lock = BackupLock(completedWals: try lockDirectory(context, for: "xlock"))
         try lock.acquire(holder, log: context.log)
         if holder.manual {
             context.log.info(
@@ -55,7 +61,7 @@ enum SlaveBackupHelpers {
 
     /// `xrelease [PID]`: drop the backup lock (only PID's, when given).
     static func release(_ context: CommandContext) async throws -> Int32 {
-        let lock = BackupLock(completedWals: try completedWals(context, for: "xrelease"))
+        let lock = BackupLock(completedWals: try lockDirectory(context, for: "xrelease"))
         // A PID that is not a number must not fall back to "release whoever holds it".
         let pid = try context.arguments.first.map { text in
             guard let pid = Int32(text), pid > 0 else {
@@ -83,8 +89,10 @@ enum SlaveBackupHelpers {
 
     /// `xpurgewals`: remove archived WAL older than the oldest kept backup.
     static func purge(_ context: CommandContext) async throws -> Int32 {
+        let wals = try completedWals(context, for: "xpurgewals")
+        if S3Backup.skipPurge(wals, log: context.log) { return 0 }
         try WALPurge.purge(
-            completedWals: try completedWals(context, for: "xpurgewals"),
+            completedWals: wals,
             catalog: try catalog(context, for: "xpurgewals"), log: context.log)
         return 0
     }
@@ -142,7 +150,9 @@ enum SlaveBackupHelpers {
         let dir = try completedWals(context, for: "xwalcheck")
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
-            let missing = missingSegments(from: first, to: last, in: dir)
+            let missing =
+                try S3Backup.missingSegments(from: first, to: last, common: context.config.common)
+                ?? missingSegments(from: first, to: last, in: dir)
             if missing.isEmpty { return 0 }
             guard ContinuousClock.now < deadline else {
                 throw BackupError.missingWAL(names: missing, directory: dir)

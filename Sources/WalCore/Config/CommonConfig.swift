@@ -56,6 +56,8 @@ public struct CommonConfig: Sendable, Equatable {
     public let replicationSlotName: String
     /// `status_max_slot_retained_mb`: WAL a slot may hold back before status complains.
     public let statusMaxSlotRetainedMB: Int
+    /// The `s3_*` keys, used when completed_wals is `s3://bucket/prefix`.
+    public let s3: S3Settings
 
     /// Creates common settings; the WAL/backup directories default to subdirs of `walmgrData`.
     public init(
@@ -68,7 +70,7 @@ public struct CommonConfig: Sendable, Equatable {
         primaryConninfo: String? = nil, pgBin: String? = nil,
         statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10,
         useReplicationSlot: Bool = false, replicationSlotName: String? = nil,
-        statusMaxSlotRetainedMB: Int = 1024
+        statusMaxSlotRetainedMB: Int = 1024, s3: S3Settings = S3Settings()
     ) {
         func under(_ name: String) -> String {
             walmgrData?.configJoined(name) ?? ""
@@ -96,6 +98,7 @@ public struct CommonConfig: Sendable, Equatable {
         self.useReplicationSlot = useReplicationSlot
         self.replicationSlotName = replicationSlotName ?? Self.slotName(fromJobName: jobName)
         self.statusMaxSlotRetainedMB = statusMaxSlotRetainedMB
+        self.s3 = s3
     }
 
     /// A valid slot name from a job name: lowercase, anything but `[a-z0-9_]` becomes `_`, at
@@ -133,7 +136,8 @@ public struct CommonConfig: Sendable, Equatable {
             statusMaxReadyFiles: try r.int("status_max_ready", minimum: 1) ?? 10,
             useReplicationSlot: try r.bool("use_replication_slot", default: false),
             replicationSlotName: try r.string("replication_slot_name"),
-            statusMaxSlotRetainedMB: try r.int("status_max_slot_retained_mb", minimum: 1) ?? 1024
+            statusMaxSlotRetainedMB: try r.int("status_max_slot_retained_mb", minimum: 1) ?? 1024,
+            s3: try S3Settings(r)
         )
     }
 }

@@ -18,6 +18,9 @@ public enum ConfigKeys {
         "primary_conninfo", "master_db", "pg_bin", "use_replication_slot", "replication_slot_name",
         // status / check thresholds.
         "status_max_archive_age", "status_max_ready", "status_max_slot_retained_mb",
+        // Object storage (completed_wals = s3://bucket/prefix).
+        "s3_endpoint", "s3_region", "s3_uri_style", "s3_ca_file", "s3_credentials_file",
+        "s3_profile",
     ]
 
     /// Keys only a master config uses.
@@ -49,6 +52,7 @@ public enum ConfigKeys {
         "logfile", "pidfile", "walmgr_data", "completed_wals", "partial_wals", "full_backup",
         "config_backup", "slave_walmgr", "pg_bin", "master_data", "master_config", "master_bin",
         "slave_config", "slave_data", "slave_bin", "slave_config_dir", "slave_pg_xlog",
+        "s3_ca_file", "s3_credentials_file",
     ]
 
     /// Keys whose value is a command, split into argv with ``ShellWords/split(_:)``, never run

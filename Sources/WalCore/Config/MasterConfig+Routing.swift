@@ -16,7 +16,9 @@ extension MasterConfig {
     /// `slave`, else (no `slave` key) the `host:` of completed_wals, as walmgr3 allowed.
     public var slaveDirectoryHost: String? {
         if let slave { return Location.isLocalHost(slave) ? nil : slave }
-        return Location(common.completedWals).host
+        // An s3:// archive names no host ("s3" is not one): the backups' location does.
+        let key = S3Repository.isS3(common.completedWals) ? common.fullBackup : common.completedWals
+        return Location(key).host
     }
 
     /// Where a directory key's value is. With a remote slave the directories are on the slave,
@@ -36,7 +38,7 @@ extension MasterConfig {
             ("full_backup", common.fullBackup), ("config_backup", common.configBackup),
         ]
         return keys.compactMap { key, value in
-            guard !value.isEmpty, let host = Location(value).host else {
+            guard !value.isEmpty, !S3Repository.isS3(value), let host = Location(value).host else {
                 return nil
             }
             return host == slaveDirectoryHost ? nil : (key, value)

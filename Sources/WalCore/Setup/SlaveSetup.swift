@@ -4,7 +4,9 @@ import Foundation
 enum SlaveSetup {
     static func run(_ context: CommandContext) async throws -> Int32 {
         let common = context.config.common
-        for dir in [common.completedWals, common.partialWals, common.configBackup] {
+        // An s3:// completed_wals is a bucket, not a directory to make.
+        for dir in [common.completedWals, common.partialWals, common.configBackup]
+        where !S3Repository.isS3(dir) {
             try Directories.make(dir, notReally: context.notReally, log: context.log)
         }
         if let base = common.walmgrData, !base.isEmpty {

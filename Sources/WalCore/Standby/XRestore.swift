@@ -20,7 +20,18 @@ enum XRestore {
             context.log.info("replay is paused (\(files.pauseFile) exists); \(name) not handed out")
             return 1
         }
-        guard let source = locate(name, files) else {
+        if let repository = try S3Repository(files.completedWals) {
+            let common = context.config.common
+            if let size = try S3WAL.restore(
+                name, to: target, preferring: common.compressMethod, settings: common.s3,
+                repository: repository)
+            {
+                context.log.debug("restored \(name) (\(size) bytes) from \(repository)")
+                return 0
+            }
+        }
+        let inS3 = S3Repository.isS3(files.completedWals)
+        guard let source = inS3 ? locatePartial(name, files) : locate(name, files) else {
             context.log.debug("\(name) is not in \(files.completedWals)")
             return 1
         }
@@ -56,6 +67,11 @@ enum XRestore {
             return ArchivedFile(
                 path: "\(files.completedWals)/\(stored.fileName)", method: stored.method)
         }
+        return locatePartial(name, files)
+    }
+
+    /// A segment in partial_wals, once boot wrote STOP.
+    static func locatePartial(_ name: WALName, _ files: StandbyFiles) -> ArchivedFile? {
         guard name.kind == .segment, StandbyFiles.exists(files.stopFile) else { return nil }
         for candidate in [name.name, name.name + ".partial"] {
             let path = "\(files.partialWals)/\(candidate)"

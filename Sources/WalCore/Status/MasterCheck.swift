@@ -29,6 +29,12 @@ struct MasterCheck {
                         + "xarchive fails on purpose and WAL piles up in pg_wal",
                     fix: "walmgr \(common.configFile) setup"))
         }
+        if let probe = S3Probe.check(common) {
+            // WAL goes to the bucket, not the slave: the slave's dirs and xwalcheck do not apply.
+            report.add(probe)
+            if config.slave != nil, let link = slaveLink() { _ = await slaveAnswers(link) }
+            return
+        }
         guard let link = slaveLink() else { return }
         guard await slaveAnswers(link) else { return }
         let blocked = await slaveSpace(link)

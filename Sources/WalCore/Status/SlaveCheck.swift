@@ -15,7 +15,9 @@ struct SlaveCheck {
             report.add(.fail("completed_wals", "\(common.missing("completed_wals", "check"))"))
             return
         }
-        report.add(PathCheck.writableDir("completed_wals", common.completedWals, mustExist: true))
+        report.add(
+            S3Probe.check(common)
+                ?? PathCheck.writableDir("completed_wals", common.completedWals, mustExist: true))
         for (key, path) in [
             ("partial_wals", common.partialWals), ("config_backup", common.configBackup),
             ("full_backup", (common.fullBackup as NSString).deletingLastPathComponent),

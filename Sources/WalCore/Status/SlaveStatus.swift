@@ -40,6 +40,10 @@ struct SlaveStatus {
     /// completed_wals: file count, the newest segment and how old it is.
     func archive() -> String? {
         let dir = config.common.completedWals
+        if S3Repository.isS3(dir) {  // not listed: a prefix may hold millions of objects
+            report.set("completed_wals", .object(["path": .string(dir)]))
+            return nil
+        }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
             report.problem("cannot read completed_wals \(dir): \(FileError("list", dir))")
             return nil

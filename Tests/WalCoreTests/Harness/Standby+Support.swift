@@ -17,7 +17,9 @@ final class StandbyLab {
     /// The restored standby, attached so teardown always stops it.
     private(set) var standby: PGCluster?
 
-    init(binDir: String, streaming: Bool, slaveExtra: String = "") async throws {
+    init(
+        binDir: String, streaming: Bool, slaveExtra: String = "", masterExtra: String = ""
+    ) async throws {
         scratch = try TestEnv.scratchDir(prefix: "wmr")
         master = try await PGCluster(binDir: binDir, scratch: scratch, name: "master")
         walmgr = try TestEnv.walmgrBinary(in: scratch)
@@ -29,7 +31,7 @@ final class StandbyLab {
         try TestEnv.writeOwned(
             masterIni,
             "[walmgr]\nmaster_data = \(master.dataDir)\nmaster_config = \(master.dataDir)/postgresql.conf\n"
-                + "walmgr_data = \(walmgrData)\nslave_config = \(slaveIni)\n")
+                + "walmgr_data = \(walmgrData)\nslave_config = \(slaveIni)\n\(masterExtra)")
         let conninfo = streaming ? "primary_conninfo = \(master.tcpConninfo)\n" : ""
         try TestEnv.writeOwned(
             slaveIni,

@@ -1,0 +1,47 @@
+import Foundation
+
+/// What the backup helpers (`xlock`, `xrelease`, `xwalcheck`, `xpurgewals`) do when
+/// completed_wals is an `s3://` bucket and the backups stay in a directory.
+enum S3Backup {
+    /// The directory that holds BACKUPLOCK: completed_wals, or for an S3 archive the control
+    /// directory beside PAUSE and STOP (a bucket holds WAL only).
+    static func lockDirectory(_ common: CommonConfig, completedWals: String) -> String {
+        S3Repository.isS3(completedWals) ? StandbyFiles(common).controlDir : completedWals
+    }
+
+    /// `xpurgewals` on an S3 archive: nothing is deleted; true when that applies.
+    static func skipPurge(_ completedWals: String, log: Log) -> Bool {
+        guard S3Repository.isS3(completedWals) else { return false }
+        log.info(
+            "completed_wals is \(completedWals): walmgr does not delete WAL there; expire old "
+                + "WAL with a lifecycle rule on the bucket")
+        return true
+    }
+
+    /// The segments from `first` to `last` with no object in the bucket (any suffix, either
+    /// timeline), by HEAD requests; nil when completed_wals is not S3.
+    static func missingSegments(
+        from first: WALSegment, to last: WALSegment, common: CommonConfig
+    ) throws -> [String]? {
+        guard let repository = try S3Repository(common.completedWals) else { return nil }
+        let client = try S3Client(settings: common.s3, repository: repository)
+        let timelines = Set([first.timeline, last.timeline])
+        let methods =
+            [common.compressMethod]
+            + CompressMethod.allCases.filter {
+                $0 != common.compressMethod
+            }
+        return try (first.number...max(first.number, last.number)).compactMap { number in
+            for timeline in timelines {
+                let wal = WALSegment(timeline: timeline, number: number, size: first.size).name
+                for method in methods {
+                    let key = repository.key(wal + method.suffix)
+                    let head = try client.send("HEAD", key)
+                    if head.status == 200 { return nil }
+                    guard head.status == 404 else { throw client.failure(head, "HEAD", key) }
+                }
+            }
+            return WALSegment(timeline: first.timeline, number: number, size: first.size).name
+        }
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// A throwaway single-node Ceph cluster (1 mon, 1 memstore OSD, no mgr) with its RADOS Gateway
+/// on 127.0.0.1: a real S3 server that checks SigV4, payload hashes and Content-MD5.
+///
+/// Port of the verified recipe in ../shared/reference/s3 (start-ceph.sh, stop-ceph.sh).
+/// Everything lives in its own scratch dir (conf, data, logs, sockets, pid files) with its own
+/// ports, so clusters run side by side; /etc/ceph and /var/lib/ceph are never touched. Daemons
+/// are stopped by their pid files, never by name.
+final class CephRGW: @unchecked Sendable {
+    /// True when the Ceph packages are installed (scripts/deps.sh installs them).
+    static let isAvailable = [
+        "/usr/bin/ceph-mon", "/usr/bin/ceph-osd", "/usr/bin/radosgw",
+        "/usr/bin/radosgw-admin", "/usr/bin/monmaptool", "/usr/bin/ceph",
+    ].allSatisfy {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+    /// The test user's keys.
+    static let accessKey = "walmgrtestaccesskey"
+    static let secretKey = "walmgrtestsecretkey0123456789abcdefghij"
+
+    /// The cluster directory.
+    let dir: String
+    /// The gateway's port.
+    let port: Int
+    /// The gateway's TLS port (a self-signed certificate for 127.0.0.1, ``caFile``).
+    let tlsPort: Int
+    /// The address the gateway listens on: 127.0.0.1, or the slave address of ``netns``.
+    var host: String { netns?.slaveAddress ?? "127.0.0.1" }
+    /// The network namespace the whole cluster runs in (a separate "host"), or nil.
+    let netns: NetNS?
+    /// `http://HOST:PORT`.
+    var endpoint: String { "http://\(host):\(port)" }
+    /// `https://127.0.0.1:TLSPORT`.
+    var tlsEndpoint: String { "https://127.0.0.1:\(tlsPort)" }
+    /// The certificate the TLS port serves, to trust with `s3_ca_file`.
+    var caFile: String { "\(dir)/tls/cert.pem" }
+    private var conf: String { "\(dir)/ceph.conf" }
+
+    /// The cluster the current suite runs against (set by the ``CephRGWTrait`` scope).
+    @TaskLocal static var current: CephRGW?
+
+    private init(dir: String, port: Int, tlsPort: Int, netns: NetNS?) {
+        self.netns = netns
+        self.dir = dir
+        self.port = port
+        self.tlsPort = tlsPort
+    }
+
+    /// Starts a cluster in a new scratch dir and creates the test user; stops what it started
+    /// when a step fails.
+    static func start(netns: NetNS? = nil) async throws -> CephRGW {
+        let rgw = CephRGW(
+            dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort(),
+            tlsPort: try TestEnv.freePort(), netns: netns)
+        do {
+            try await rgw.boot()
+        } catch {
+            let logs = rgw.logTail()
+            rgw.stop()
+            throw HarnessError("ceph: \(error)\n\(logs)")
+        }
+        return rgw
+    }
+
+    private func boot() async throws {
+        for sub in ["run", "log", "mon.a", "osd.0", "rgw.a", "crash", "tls"] {
+            try FileManager.default.createDirectory(
+                atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
+        }
+        try await TestEnv.run(
+            Command(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", "\(dir)/tls/key.pem", "-out", caFile, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                ]))
+        // The run-as user reads it as s3_ca_file.
+        try TestEnv.chownToRunAsUser("\(dir)/tls", mode: 0o755)
+        try TestEnv.chownToRunAsUser(caFile, mode: 0o644)
+        let fsid = UUID().uuidString.lowercased()
+        let monPort = try TestEnv.freePort()
+        let osdPorts = try TestEnv.freePort()
+        try config(fsid: fsid, monPort: monPort, osdPorts: osdPorts)
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        try await ceph(
+            "/usr/bin/monmaptool",
+            [
+                "--create", "--fsid", fsid, "--addv", "a", "[v2:127.0.0.1:\(monPort)]",
+                "\(dir)/monmap",
+            ], withConf: false)
+        try await ceph("/usr/bin/ceph-mon", ["--mkfs", "-i", "a", "--monmap", "\(dir)/monmap"])
+        try await ceph("/usr/bin/ceph-mon", ["-i", "a"])  // daemonizes: run/mon.a.pid
+        let uuid = UUID().uuidString.lowercased()
+        let id = try await ceph("/usr/bin/ceph", ["osd", "new", uuid], timeout: .seconds(60))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try await ceph("/usr/bin/ceph-osd", ["-i", id, "--mkfs", "--osd-uuid", uuid])
+        try await ceph("/usr/bin/ceph-osd", ["-i", id])  // run/osd.0.pid
+        try await waitUntil("the OSD is up", timeout: .seconds(60)) {
+            try await ceph("/usr/bin/ceph", ["osd", "stat", "-f", "json"], timeout: .seconds(10))
+                .contains("\"num_up_osds\":1")
+        }
+        try await ceph("/usr/bin/radosgw", ["-n", "client.rgw.a"])  // run/client.rgw.a.pid
+        try await ceph(
+            "/usr/bin/radosgw-admin",
+            [
+                "user", "create", "--uid=walmgr", "--display-name=walmgr",
+                "--access-key=\(Self.accessKey)", "--secret-key=\(Self.secretKey)",
+            ], timeout: .seconds(60))
+        try await waitUntil("radosgw answers on \(endpoint)", timeout: .seconds(60)) {
+            TestEnv.accepts(host: host, port: port) && TestEnv.accepts(host: host, port: tlsPort)
+        }
+    }
+
+    /// Runs a Ceph tool with `-c ceph.conf`; returns stdout.
+    @discardableResult
+    private func ceph(
+        _ tool: String, _ args: [String], withConf: Bool = true, timeout: Duration = .seconds(60)
+    ) async throws -> String {
+        let argv = (netns?.launcher ?? []) + [tool] + (withConf ? ["-c", conf] + args : args)
+        return try await TestEnv.run(Command(argv: argv), timeout: timeout)
+    }
+
+    private func config(fsid: String, monPort: Int, osdPorts: Int) -> String {
+        """
+        [global]
+        fsid = \(fsid)
+        mon host = v2:127.0.0.1:\(monPort)
+        public addr = 127.0.0.1
+        cluster addr = 127.0.0.1
+        ms bind ipv6 = false
+        ms bind msgr1 = false
+        ms bind port min = \(osdPorts)
+        ms bind port max = \(min(osdPorts + 40, 65535))
+        auth cluster required = none
+        auth service required = none
+        auth client required = none
+        # radosgw would wait 300 s for a "secure" mon session that auth=none cannot give
+        ms mon client mode = crc
+        run dir = \(dir)/run
+        pid file = \(dir)/run/$name.pid
+        log file = \(dir)/log/$cluster-$name.log
+        mon cluster log file = \(dir)/log/$cluster.log
+        crash dir = \(dir)/crash
+        keyring = \(dir)/keyring
+        log to stderr = false
+        err to stderr = false
+        osd pool default size = 1
+        osd pool default min size = 1
+        osd pool default pg num = 8
+        osd pool default pgp num = 8
+        osd pool default pg autoscale mode = off
+        osd crush chooseleaf type = 0
+        mon allow pool size one = true
+        mon allow pool delete = true
+        mon warn on pool no redundancy = false
+        mon max pg per osd = 1000
+        mon data avail warn = 1
+        mon data avail crit = 0
+        osd objectstore = memstore
+        memstore device bytes = 2147483648
+        client mount timeout = 60
+        # start in ~1.5 s instead of 12 s
+        paxos propose interval = 0.05
+        paxos min wait = 0.01
+        mon osd report timeout = 60
+
+        [mon.a]
+        mon data = \(dir)/mon.a
+
+        [osd.0]
+        osd data = \(dir)/osd.0
+
+        [client.rgw.a]
+        rgw data = \(dir)/rgw.a
+        rgw frontends = beast endpoint=\(host):\(port) ssl_endpoint=\(host):\(tlsPort) \
+        ssl_certificate=\(caFile) ssl_private_key=\(dir)/tls/key.pem
+        rgw thread pool size = 16
+        rgw gc obj min wait = 10
+        rgw gc processor period = 10
+
+        """
+    }
+
+    /// The last lines of every daemon log, for failure messages.
+    func logTail() -> String {
+        let logs = (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/log")) ?? []
+        return logs.sorted().compactMap { name in
+            guard let text = try? String(contentsOfFile: "\(dir)/log/\(name)", encoding: .utf8)
+            else { return nil }
+            return "== \(name)\n" + text.split(separator: "\n").suffix(10).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    /// Every log file's text (for the test that greps for the secret).
+    func allLogs() -> String {
+        let logs = (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/log")) ?? []
+        return logs.compactMap { try? String(contentsOfFile: "\(dir)/log/\($0)", encoding: .utf8) }
+            .joined(separator: "\n")
+    }
+
+    /// Stops rgw, osd, mon (in that order: the OSD waits for a dead mon otherwise) by their pid
+    /// files, then removes the directory.
+    func stop() {
+        for name in ["client.rgw.a", "osd.0", "mon.a"] {
+            guard let text = try? String(contentsOfFile: "\(dir)/run/\(name).pid", encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+            else { continue }
+            TestEnv.terminate(pid, signal: SIGTERM, timeout: .seconds(20))
+        }
+        TestEnv.removeScratch(dir)
+    }
+}
+
+/// Starts one Ceph RGW for a whole suite and stops it afterwards, also when a test fails.
+struct CephRGWTrait: SuiteTrait, TestScoping {
+    var isRecursive: Bool { false }
+
+    func provideScope(
+        for test: Test, testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
+    ) async throws {
+        let rgw = try await CephRGW.start()
+        defer { rgw.stop() }
+        try await CephRGW.$current.withValue(rgw) { try await function() }
+    }
+}
+
+extension Trait where Self == CephRGWTrait {
+    /// Runs the suite against its own Ceph RGW.
+    static var cephRGW: Self { Self() }
+}
