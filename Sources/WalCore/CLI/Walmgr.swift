@@ -25,6 +25,7 @@ public enum Walmgr {
         "setup": byRole(master: MasterSetup.run, slave: SlaveSetup.run),
         "xrestore": XRestore.run,
         "restore": Restore.run,
+        "restore-point": RestorePoint.run,
         "boot": Boot.run,
         "pause": Replay.pause,
         "continue": Replay.resume,

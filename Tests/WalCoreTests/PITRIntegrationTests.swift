@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// Point-in-time recovery on real servers: back to just before a DROP TABLE by time, by restore
+/// point and by LSN; refusals before anything moves; a target on timeline 2 after a boot.
+@Suite(.serialized) struct PITRIntegrationTests {
+    /// The table's rows as one string, to compare a recovered copy with the original.
+    static let rowsSQL = "SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM keep"
+
+    /// What the drill left behind: the rows before the drop, the time, restore point and LSN.
+    struct Drill {
+        let before: String
+        let time: String
+        let lsn: String
+    }
+
+    /// Backup, then 100 more rows, note the time, a restore point, keep writing, DROP TABLE.
+    func drill(_ lab: StandbyLab) async throws -> Drill {
+        try await lab.master.psql(
+            "CREATE TABLE keep (id int PRIMARY KEY, v text); "
+                + "INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 100) g")
+        try await lab.makeBackup()
+        let stop = try #require(
+            BackupCatalog(fullBackup: lab.fullBackup).complete().first.flatMap {
+                ISO8601DateFormatter().date(from: $0.manifest.stopTime)
+            })
+        // A target must lie after the backup's stop time, which is recorded to the second.
+        try await waitUntil("a second past the backup's stop") { Date() > stop + 1.2 }
+        try await lab.master.psql(
+            "INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(101, 200) g")
+        let before = try await lab.master.psql(Self.rowsSQL)
+        let time = try await lab.master.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        let point = try await masterWalmgr(lab, ["restore-point", "before drop"])
+        try #require(point.succeeded, "restore-point: \(point.stderrTail)")
+        let lsn = point.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(LSN(lsn) != nil, "restore-point prints the LSN: \(point.output)")
+        try await lab.master.psql(
+            "CREATE TABLE later AS SELECT g FROM generate_series(1, 1000) g; DROP TABLE keep")
+        try await archiveCurrentWAL(lab.master, into: lab.completedWals)
+        return Drill(before: before, time: time, lsn: lsn)
+    }
+
+    /// Switches WAL on `server` and waits until the segment it ended is in `dir`.
+    func archiveCurrentWAL(_ server: PGCluster, into dir: String) async throws {
+        let segment = try await server.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        try await waitUntil("\(segment) archived") {
+            FileManager.default.fileExists(atPath: "\(dir)/\(segment)")
+        }
+    }
+
+    /// walmgr with the master's ini and master_db pointing at the lab's master.
+    func masterWalmgr(_ lab: StandbyLab, _ arguments: [String]) async throws -> ProcessResult {
+        let command = Command(
+            lab.walmgr,
+            ["--set", "master_db=\(lab.master.conninfo)", "\(lab.scratch)/wal-master.ini"]
+                + arguments, workingDirectory: lab.scratch, user: TestEnv.runAsUser)
+        return try await TestEnv.runner.run(command, input: .none, timeout: .seconds(120))
+    }
+
+    /// Restores with `arguments`, waits until replay paused at the target (or, with
+    /// `--target-action promote`, until promoted), promotes with `boot`, returns the rows.
+    /// (Paused before the DROP's commit, the standby still holds its lock: reads would wait.)
+    func recover(_ lab: StandbyLab, _ arguments: [String], status: Bool = false) async throws
+        -> String
+    {
+        let restore = try await lab.walmgr(["restore"] + arguments)
+        let standby = lab.attachStandby()
+        try #require(
+            restore.succeeded, "restore \(arguments): \(restore.stderrTail)\n\(standby.logTail())")
+        if arguments.contains("promote") {
+            try await waitUntil("promoted at the target") {
+                try await standby.psql("SELECT pg_is_in_recovery()") == "f"
+            }
+        } else {
+            try await waitUntil("replay paused at the target") {
+                try await standby.psql("SELECT pg_get_wal_replay_pause_state()") == "paused"
+            }
+            #expect(FileManager.default.fileExists(atPath: "\(lab.standbyData)/recovery.signal"))
+        }
+        if status {
+            let report = try await lab.walmgr(["status", "--json"])
+            #expect(report.output.contains("paused at the target"), "\(report.output)")
+            #expect(report.output.contains("stopped_lsn"), "\(report.output)")
+        }
+        let boot = try await lab.walmgr(["boot"])
+        try #require(boot.succeeded, "boot: \(boot.stderrTail)")
+        return try await standby.psql(Self.rowsSQL)
+    }
+
+    @Test(arguments: TestEnv.pgBinDirs)
+    func recoversToJustBeforeTheDrop(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: false)
+        defer { lab.destroy() }
+        let drill = try await drill(lab)
+
+        #expect(try await recover(lab, ["--target-time", drill.time], status: true) == drill.before)
+        let promoted = try await lab.walmgr(["status", "--json"])
+        #expect(promoted.output.contains("\"promoted\""), "\(promoted.output)")
+        #expect(promoted.output.contains("recovery_target_time"), "\(promoted.output)")
+
+        #expect(try await recover(lab, ["--target-name=before drop"]) == drill.before)
+        let auto = try String(
+            contentsOfFile: "\(lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
+        #expect(!auto.contains("recovery_target_time ="), "one target only:\n\(auto)")
+        #expect(auto.components(separatedBy: "recovery_target_name").count == 2, "\(auto)")
+        #expect(!FileManager.default.fileExists(atPath: "\(lab.standbyData)/standby.signal"))
+
+        #expect(
+            try await recover(lab, ["--target-lsn", drill.lsn, "--target-action", "promote"])
+                == drill.before)
+        try await timelineTwo(lab, drill: drill)
+    }
+
+    /// On the promoted server (timeline 2) write, and recover to a time on timeline 2 from the
+    /// timeline-1 backup, timeline 2's history and segments copied into the archive.
+    func timelineTwo(_ lab: StandbyLab, drill: Drill) async throws {
+        let standby = lab.attachStandby()
+        try await standby.psql("INSERT INTO keep VALUES (1001, 'on timeline 2')")
+        let rows = try await standby.psql(Self.rowsSQL)
+        let time = try await standby.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        try await standby.psql("DELETE FROM keep")
+        _ = try await standby.psql("SELECT pg_switch_wal()")
+        let wal = "\(lab.standbyData)/pg_wal"
+        for name in try FileManager.default.contentsOfDirectory(atPath: wal)
+        where name.hasPrefix("00000002") && WALName(name) != nil {
+            try FileManager.default.copyItem(atPath: "\(wal)/\(name)", toPath: "\(lab.completedWals)/\(name)")
+        }
+        try await TestEnv.run(Command("chown", ["-R", TestEnv.serverUserName, lab.completedWals]))
+        let without = try await lab.walmgr(["restore", "--target-time", time])
+        #expect(!without.succeeded, "timeline 1 alone never reaches a time on timeline 2")
+        #expect(try await recover(lab, ["--target-time", time, "--target-timeline", "latest"]) == rows)
+        #expect(rows != drill.before)
+    }
+}
