@@ -135,4 +135,53 @@ import Testing
         #expect(try await recover(lab, ["--target-time", time, "--target-timeline", "latest"]) == rows)
         #expect(rows != drill.before)
     }
+
+    /// A target before the oldest backup, a gap in the archive before a time target, and a
+    /// time without zone are refused before anything moves; an LSN target before the gap works.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func refusesWhatCannotBeReached(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: false)
+        defer { lab.destroy() }
+        try await lab.master.psql(
+            "CREATE TABLE keep (id int PRIMARY KEY, v text); INSERT INTO keep VALUES (1, 'a')")
+        let early = try await lab.master.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        try await waitUntil("a second past the early time") {
+            Date() > (ISO8601DateFormatter().date(from: String(early.prefix(19)) + "Z") ?? .distantFuture) + 1.2
+        }
+        try await lab.makeBackup()
+        let stop = try #require(
+            BackupCatalog(fullBackup: lab.fullBackup).complete().first.flatMap {
+                ISO8601DateFormatter().date(from: $0.manifest.stopTime)
+            })
+        try await waitUntil("a second past the backup's stop") { Date() > stop + 1.2 }
+        try await lab.master.psql("INSERT INTO keep VALUES (2, 'b')")
+        let before = try await lab.master.psql(Self.rowsSQL)
+        let time = try await lab.master.psql(
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        let lsn = try await lab.master.psql("SELECT pg_current_wal_lsn()::text")
+        var segments: [String] = []
+        for row in 3...5 {
+            try await lab.master.psql("INSERT INTO keep VALUES (\(row), 'later')")
+            segments.append(try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+            try await archiveCurrentWAL(lab.master, into: lab.completedWals)
+        }
+
+        let tooEarly = try await lab.walmgr(["restore", "--target-time", early])
+        #expect(tooEarly.status == 1)
+        #expect(tooEarly.stderrTail.contains("no complete backup ends before"), "\(tooEarly.stderrTail)")
+        #expect(tooEarly.stderrTail.contains("data.master: stopped \(BackupManifest.isoTime(stop))"))
+
+        let noZone = try await lab.walmgr(["restore", "--target-time", "2026-11-30 14:02:00"])
+        #expect(noZone.status == 64 && noZone.stderrTail.contains("with a zone"), "\(noZone.stderrTail)")
+
+        let gap = segments[1]
+        try FileManager.default.removeItem(atPath: "\(lab.completedWals)/\(gap)")
+        let refused = try await lab.walmgr(["restore", "--target-time", time])
+        #expect(refused.status == 1)
+        #expect(refused.stderrTail.contains("WAL segment \(gap) is missing"), "\(refused.stderrTail)")
+        #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "nothing moved")
+
+        #expect(try await recover(lab, ["--target-lsn", lsn]) == before)
+    }
 }
