@@ -36,7 +36,8 @@ public struct TimelineHistory: Sendable, Equatable {
                 separator: "\t", maxSplits: 2, omittingEmptySubsequences: true)
             guard fields.count >= 2, let parent = UInt32(fields[0].trimmingCharacters(in: .whitespaces)),
                 let switchpoint = LSN(fields[1].trimmingCharacters(in: .whitespaces)),
-                parent < timeline, steps.last.map({ $0.timeline < parent }) ?? true
+                parent < timeline, steps.last.map({ $0.timeline < parent }) ?? true,
+                switchpoint >= begin
             else { return nil }
             let reason = fields.count > 2 ? fields[2].trimmingCharacters(in: .whitespaces) : nil
             steps.append(Step(timeline: parent, begin: begin, end: switchpoint, reason: reason))
