@@ -175,13 +175,27 @@ import Testing
         let noZone = try await lab.walmgr(["restore", "--target-time", "2026-11-30 14:02:00"])
         #expect(noZone.status == 64 && noZone.stderrTail.contains("with a zone"), "\(noZone.stderrTail)")
 
+        let listed = try await listed(lab)
+        #expect(listed["recoverable_from"] as? String == BackupManifest.isoTime(stop))
+        #expect(listed["recoverable_to"] is String && listed["recoverable_gap"] is NSNull)
+
         let gap = segments[1]
         try FileManager.default.removeItem(atPath: "\(lab.completedWals)/\(gap)")
+        #expect(try await self.listed(lab)["recoverable_gap"] as? String == gap)
+        let status = try await lab.walmgr(["status"])
+        #expect(status.status == 1 && status.output.contains("\(gap) is missing"), "\(status.output)")
         let refused = try await lab.walmgr(["restore", "--target-time", time])
         #expect(refused.status == 1)
         #expect(refused.stderrTail.contains("WAL segment \(gap) is missing"), "\(refused.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "nothing moved")
 
         #expect(try await recover(lab, ["--target-lsn", lsn]) == before)
+    }
+
+    /// The newest backup as `listbackups --json` prints it.
+    func listed(_ lab: StandbyLab) async throws -> [String: Any] {
+        let list = try await lab.walmgr(["listbackups", "--json"])
+        let array = try JSONSerialization.jsonObject(with: Data(list.stdout)) as? [[String: Any]]
+        return try #require(array?.first, "\(list.output) \(list.stderrTail)")
     }
 }
