@@ -190,6 +190,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "nothing moved")
 
         #expect(try await recover(lab, ["--target-lsn", lsn]) == before)
+
+        let hostile = try await masterWalmgr(lab, ["restore-point", "bad\nname"])
+        #expect(hostile.status == 64, "\(hostile.stderrTail)")
+        let quoted = try await masterWalmgr(lab, ["restore-point", "x'); DROP TABLE keep; --"])
+        #expect(quoted.succeeded, "a name is a parameter, never SQL: \(quoted.stderrTail)")
+        #expect(try await lab.master.psql("SELECT count(*) FROM keep") == "5")
+
+        let shutdown = try await lab.walmgr(
+            ["restore", "--target-lsn", lsn, "--target-action", "shutdown"])
+        #expect(shutdown.succeeded, "\(shutdown.stderrTail)")
+        try await waitUntil("the server shut down at the target") {
+            !FileManager.default.fileExists(atPath: "\(lab.standbyData)/postmaster.pid")
+        }
+        let stopped = try await lab.walmgr(["status", "--json"])
+        #expect(stopped.output.contains("server not running"), "\(stopped.output)")
     }
 
     /// The newest backup as `listbackups --json` prints it.

@@ -236,3 +236,37 @@ import Testing
         #expect(rendered.output == .recoveryConf(golden))
     }
 }
+
+/// The recoverable window listbackups and status print, and its JSON round trip (the master
+/// reads the slave's listbackups --json).
+@Suite struct RecoverableWindowTests {
+    @Test func windowRunsFromTheStopToTheLastContiguousSegment() throws {
+        let base = Date(timeIntervalSince1970: 1_800_000_000)
+        let m = PITRUnitTests.backup("data.master", start: 2, stopTime: base + 120)
+        let whole = try #require(RecoverableWindow.of(m, archive: PITRUnitTests.archive(base: base)))
+        #expect(whole.from == m.stopTime && whole.to == BackupManifest.isoTime(base + 480))
+        #expect(whole.gap == nil && whole.last == "000000010000000000000008")
+        let cut = try #require(
+            RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [5], base: base)))
+        #expect(cut.to == BackupManifest.isoTime(base + 240) && cut.gap == "000000010000000000000005")
+        let broken = try #require(
+            RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [2], base: base)))
+        #expect(broken.to == nil && broken.gap == "000000010000000000000002")
+        #expect(ListBackups.window(broken) == "none: 000000010000000000000002 missing")
+        #expect(ListBackups.window(cut).hasSuffix("(gap at 000000010000000000000005)"))
+    }
+
+    @Test func listedBackupsKeepTheManifestKeysAndAddTheWindow() throws {
+        let base = Date(timeIntervalSince1970: 1_800_000_000)
+        let m = PITRUnitTests.backup("data.master", start: 2, stopTime: base + 120)
+        let window = RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [5], base: base))
+        let json = try ListBackups.json([ListedBackup(manifest: m, window: window)])
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("\"recoverable_gap\" : \"000000010000000000000005\""), "\(text)")
+        #expect(text.contains("\"stop_lsn\""))
+        let back = try JSONDecoder().decode([ListedBackup].self, from: Data(json))
+        #expect(back.first?.manifest == m && back.first?.window == window)
+        // The manifest decoder still reads it (older masters, status).
+        #expect(try JSONDecoder().decode([BackupManifest].self, from: Data(json)) == [m])
+    }
+}
