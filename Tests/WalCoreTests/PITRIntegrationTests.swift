@@ -7,7 +7,8 @@ import Testing
 /// point and by LSN; refusals before anything moves; a target on timeline 2 after a boot.
 @Suite(.serialized) struct PITRIntegrationTests {
     /// The table's rows as one string, to compare a recovered copy with the original.
-    static let rowsSQL = "SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM keep"
+    static let rowsSQL =
+        "SELECT count(*) || ':' || md5(string_agg(id || '=' || v, ',' ORDER BY id)) FROM keep"
 
     /// What the drill left behind: the rows before the drop, the time, restore point and LSN.
     struct Drill {
@@ -32,7 +33,8 @@ import Testing
             "INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(101, 200) g")
         let before = try await lab.master.psql(Self.rowsSQL)
         let time = try await lab.master.psql(
-            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
         let point = try await masterWalmgr(lab, ["restore-point", "before drop"])
         try #require(point.succeeded, "restore-point: \(point.stderrTail)")
         let lsn = point.output.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -96,7 +98,8 @@ import Testing
         defer { lab.destroy() }
         let drill = try await drill(lab)
 
-        #expect(try await recover(lab, ["--target-time", drill.time], status: true) == drill.before)
+        #expect(
+            try await recover(lab, ["--target-time", drill.time], status: true) == drill.before)
         let promoted = try await lab.walmgr(["status", "--json"])
         #expect(promoted.output.contains("\"promoted\""), "\(promoted.output)")
         #expect(promoted.output.contains("recovery_target_time"), "\(promoted.output)")
@@ -121,18 +124,21 @@ import Testing
         try await standby.psql("INSERT INTO keep VALUES (1001, 'on timeline 2')")
         let rows = try await standby.psql(Self.rowsSQL)
         let time = try await standby.psql(
-            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
         try await standby.psql("DELETE FROM keep")
         _ = try await standby.psql("SELECT pg_switch_wal()")
         let wal = "\(lab.standbyData)/pg_wal"
         for name in try FileManager.default.contentsOfDirectory(atPath: wal)
         where name.hasPrefix("00000002") && WALName(name) != nil {
-            try FileManager.default.copyItem(atPath: "\(wal)/\(name)", toPath: "\(lab.completedWals)/\(name)")
+            try FileManager.default.copyItem(
+                atPath: "\(wal)/\(name)", toPath: "\(lab.completedWals)/\(name)")
         }
         try await TestEnv.run(Command("chown", ["-R", TestEnv.serverUserName, lab.completedWals]))
         let without = try await lab.walmgr(["restore", "--target-time", time])
         #expect(!without.succeeded, "timeline 1 alone never reaches a time on timeline 2")
-        #expect(try await recover(lab, ["--target-time", time, "--target-timeline", "latest"]) == rows)
+        #expect(
+            try await recover(lab, ["--target-time", time, "--target-timeline", "latest"]) == rows)
         #expect(rows != drill.before)
     }
 
@@ -145,9 +151,12 @@ import Testing
         try await lab.master.psql(
             "CREATE TABLE keep (id int PRIMARY KEY, v text); INSERT INTO keep VALUES (1, 'a')")
         let early = try await lab.master.psql(
-            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
         try await waitUntil("a second past the early time") {
-            Date() > (ISO8601DateFormatter().date(from: String(early.prefix(19)) + "Z") ?? .distantFuture) + 1.2
+            Date()
+                > (ISO8601DateFormatter().date(from: String(early.prefix(19)) + "Z")
+                    ?? .distantFuture) + 1.2
         }
         try await lab.makeBackup()
         let stop = try #require(
@@ -158,22 +167,29 @@ import Testing
         try await lab.master.psql("INSERT INTO keep VALUES (2, 'b')")
         let before = try await lab.master.psql(Self.rowsSQL)
         let time = try await lab.master.psql(
-            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+            "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
         let lsn = try await lab.master.psql("SELECT pg_current_wal_lsn()::text")
         var segments: [String] = []
         for row in 3...5 {
             try await lab.master.psql("INSERT INTO keep VALUES (\(row), 'later')")
-            segments.append(try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())"))
+            segments.append(
+                try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())"))
             try await archiveCurrentWAL(lab.master, into: lab.completedWals)
         }
 
         let tooEarly = try await lab.walmgr(["restore", "--target-time", early])
         #expect(tooEarly.status == 1)
-        #expect(tooEarly.stderrTail.contains("no complete backup ends before"), "\(tooEarly.stderrTail)")
-        #expect(tooEarly.stderrTail.contains("data.master: stopped \(BackupManifest.isoTime(stop))"))
+        #expect(
+            tooEarly.stderrTail.contains("no complete backup ends before"), "\(tooEarly.stderrTail)"
+        )
+        #expect(
+            tooEarly.stderrTail.contains("data.master: stopped \(BackupManifest.isoTime(stop))"))
 
         let noZone = try await lab.walmgr(["restore", "--target-time", "2026-11-30 14:02:00"])
-        #expect(noZone.status == 64 && noZone.stderrTail.contains("with a zone"), "\(noZone.stderrTail)")
+        #expect(
+            noZone.status == 64 && noZone.stderrTail.contains("with a zone"), "\(noZone.stderrTail)"
+        )
 
         let listed = try await listed(lab)
         #expect(listed["recoverable_from"] as? String == BackupManifest.isoTime(stop))
@@ -183,10 +199,12 @@ import Testing
         try FileManager.default.removeItem(atPath: "\(lab.completedWals)/\(gap)")
         #expect(try await self.listed(lab)["recoverable_gap"] as? String == gap)
         let status = try await lab.walmgr(["status"])
-        #expect(status.status == 1 && status.output.contains("\(gap) is missing"), "\(status.output)")
+        #expect(
+            status.status == 1 && status.output.contains("\(gap) is missing"), "\(status.output)")
         let refused = try await lab.walmgr(["restore", "--target-time", time])
         #expect(refused.status == 1)
-        #expect(refused.stderrTail.contains("WAL segment \(gap) is missing"), "\(refused.stderrTail)")
+        #expect(
+            refused.stderrTail.contains("WAL segment \(gap) is missing"), "\(refused.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "nothing moved")
 
         #expect(try await recover(lab, ["--target-lsn", lsn]) == before)

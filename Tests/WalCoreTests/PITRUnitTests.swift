@@ -25,14 +25,18 @@ import Testing
     @Test func optionsParseIntoOneTarget() throws {
         let target = try #require(
             try RecoveryTarget.parse(
-                options: ["--target-lsn": "0/3000148", "--target-action": "promote",
-                    "--target-timeline": "latest"],
+                options: [
+                    "--target-lsn": "0/3000148", "--target-action": "promote",
+                    "--target-timeline": "latest",
+                ],
                 flags: ["--target-exclusive"]))
         #expect(target.kind == .lsn(LSN("0/3000148")!))
         #expect(target.inclusive == false && target.action == .promote)
         #expect(target.timeline == "latest")
         #expect(try RecoveryTarget.parse(options: [:], flags: ["--move"]) == nil)
-        #expect(try RecoveryTarget.parse(options: [:], flags: ["--target-immediate"])?.kind == .immediate)
+        #expect(
+            try RecoveryTarget.parse(options: [:], flags: ["--target-immediate"])?.kind
+                == .immediate)
     }
 
     @Test func badOrContradictoryOptionsAreUsageErrors() {
@@ -60,7 +64,10 @@ import Testing
     @Test func optionValuesAreTakenOutOfTheArguments() throws {
         let spec = try #require(CommandCatalog.spec("restore"))
         let (rest, options) = try Walmgr.takeOptions(
-            ["--target-time", "2026-11-30 14:02:00Z", "--move", "--target-name=a b", "data.master"],
+            [
+                "--target-time", "2026-11-30 14:02:00Z", "--move", "--target-name=a b",
+                "data.master",
+            ],
             for: spec)
         #expect(rest == ["--move", "data.master"])
         #expect(options == ["--target-time": "2026-11-30 14:02:00Z", "--target-name": "a b"])
@@ -71,7 +78,8 @@ import Testing
     }
 
     @Test func historyFilesGiveTheTimelinePath() throws {
-        let text = "1\t0/5000000\tno recovery target specified\n\n2\t0/70000A0\tbefore 2026-11-30 13:02:03+00\n"
+        let text =
+            "1\t0/5000000\tno recovery target specified\n\n2\t0/70000A0\tbefore 2026-11-30 13:02:03+00\n"
         let history = try #require(TimelineHistory(timeline: 3, text: text))
         #expect(history.steps.map(\.timeline) == [1, 2, 3])
         #expect(history.timelines(forSegment: 4, size: Self.size) == [1])
@@ -93,14 +101,16 @@ import Testing
             segments[WALSegment(timeline: 1, number: n, size: size)] = base + Double(n) * 60
         }
         for s in extra { segments[s] = base + Double(s.number) * 60 }
-        return ArchiveIndex(dir: "/w/logs.complete", segmentSize: size, segments: segments, histories: histories)
+        return ArchiveIndex(
+            dir: "/w/logs.complete", segmentSize: size, segments: segments, histories: histories)
     }
 
     static func backup(_ name: String, start: UInt64, stopTime: Date) -> BackupManifest {
         let startSeg = WALSegment(timeline: 1, number: start, size: size)
         return BackupManifest(
             name: name, label: "", status: "complete", startTime: "",
-            stopTime: BackupManifest.isoTime(stopTime), startLSN: LSN(start * size + 40).description,
+            stopTime: BackupManifest.isoTime(stopTime),
+            startLSN: LSN(start * size + 40).description,
             stopLSN: LSN(start * size + 4000).description, startWAL: startSeg.name,
             stopWAL: startSeg.name, timeline: 1, pgVersion: 160000, systemIdentifier: "",
             sizeBytes: 0, fileCount: 0, tablespaces: [], takenFrom: "master")
@@ -116,15 +126,21 @@ import Testing
         func target(_ offset: Double) -> RecoveryTarget {
             RecoveryTarget(kind: .time(TargetTime(base + offset)))
         }
-        #expect(try PITRPlan.make(target: target(400), backups: backups, named: nil, archive: archive).backup.name == "data.master")
-        let older = try PITRPlan.make(target: target(200), backups: backups, named: nil, archive: archive)
+        #expect(
+            try PITRPlan.make(target: target(400), backups: backups, named: nil, archive: archive)
+                .backup.name == "data.master")
+        let older = try PITRPlan.make(
+            target: target(200), backups: backups, named: nil, archive: archive)
         #expect(older.backup.name == "data.master.0")
-        #expect(older.first.name == "000000010000000000000002" && older.last.number == 8 && older.lastIsNewest)
+        #expect(
+            older.first.name == "000000010000000000000002" && older.last.number == 8
+                && older.lastIsNewest)
         #expect(throws: PITRError.self) {
             try PITRPlan.make(target: target(60), backups: backups, named: nil, archive: archive)
         }
         #expect(throws: PITRError.self) {
-            try PITRPlan.make(target: target(200), backups: backups, named: "data.master", archive: archive)
+            try PITRPlan.make(
+                target: target(200), backups: backups, named: "data.master", archive: archive)
         }
         // After the newest archived segment: nothing proves that time.
         #expect(throws: PITRError.self) {
@@ -137,12 +153,14 @@ import Testing
         let backups = [Self.backup("data.master", start: 2, stopTime: base + 120)]
         let archive = Self.archive(without: [5], base: base)
         let time = RecoveryTarget(kind: .time(TargetTime(base + 200)))
-        #expect(throws: PITRError.missingSegment(
-            segment: "000000010000000000000005", dir: "/w/logs.complete",
-            from: "000000010000000000000002", to: "000000010000000000000008",
-            note: " (the newest archived segment on timeline 1's path: where a time "
-                + "2027-01-15 08:03:20+00 lies in the WAL is unknown until replay, so all of it must be there)"
-        )) {
+        #expect(
+            throws: PITRError.missingSegment(
+                segment: "000000010000000000000005", dir: "/w/logs.complete",
+                from: "000000010000000000000002", to: "000000010000000000000008",
+                note: " (the newest archived segment on timeline 1's path: where a time "
+                    + "2027-01-15 08:03:20+00 lies in the WAL is unknown until replay, so all of it must be there)"
+            )
+        ) {
             try PITRPlan.make(target: time, backups: backups, named: nil, archive: archive)
         }
         let lsn = RecoveryTarget(kind: .lsn(LSN(4 * Self.size + 100)))
@@ -159,7 +177,8 @@ import Testing
         let backups = [Self.backup("data.master", start: 2, stopTime: base + 120)]
         let timeline2 = (4...6).map { WALSegment(timeline: 2, number: UInt64($0), size: Self.size) }
         let history = "1\t0/4000100\tbefore 2027-01-15 08:00:00+00\n"
-        let archive = Self.archive(extra: timeline2, without: [4], histories: [2: history], base: base)
+        let archive = Self.archive(
+            extra: timeline2, without: [4], histories: [2: history], base: base)
         let lsn = RecoveryTarget(kind: .lsn(LSN(6 * Self.size + 8)), timeline: "latest")
         let plan = try PITRPlan.make(target: lsn, backups: backups, named: nil, archive: archive)
         #expect(plan.history.timeline == 2 && plan.last.name == "000000020000000000000006")
@@ -213,7 +232,8 @@ import Testing
         #expect(once == golden)
         #expect(rendered.apply(to: once) == golden)
         // A plain restore afterwards removes every target: the standby must follow the archive.
-        let plain = RecoverySettings.render(for: ServerVersion(num: 160_004), RecoverySettingsTests.inputs)
+        let plain = RecoverySettings.render(
+            for: ServerVersion(num: 160_004), RecoverySettingsTests.inputs)
         #expect(!plain.apply(to: once).contains("recovery_target_time ="))
         #expect(!plain.apply(to: once).contains("recovery_target_action"))
     }
@@ -243,12 +263,14 @@ import Testing
     @Test func windowRunsFromTheStopToTheLastContiguousSegment() throws {
         let base = Date(timeIntervalSince1970: 1_800_000_000)
         let m = PITRUnitTests.backup("data.master", start: 2, stopTime: base + 120)
-        let whole = try #require(RecoverableWindow.of(m, archive: PITRUnitTests.archive(base: base)))
+        let whole = try #require(
+            RecoverableWindow.of(m, archive: PITRUnitTests.archive(base: base)))
         #expect(whole.from == m.stopTime && whole.to == BackupManifest.isoTime(base + 480))
         #expect(whole.gap == nil && whole.last == "000000010000000000000008")
         let cut = try #require(
             RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [5], base: base)))
-        #expect(cut.to == BackupManifest.isoTime(base + 240) && cut.gap == "000000010000000000000005")
+        #expect(
+            cut.to == BackupManifest.isoTime(base + 240) && cut.gap == "000000010000000000000005")
         let broken = try #require(
             RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [2], base: base)))
         #expect(broken.to == nil && broken.gap == "000000010000000000000002")
@@ -259,7 +281,8 @@ import Testing
     @Test func listedBackupsKeepTheManifestKeysAndAddTheWindow() throws {
         let base = Date(timeIntervalSince1970: 1_800_000_000)
         let m = PITRUnitTests.backup("data.master", start: 2, stopTime: base + 120)
-        let window = RecoverableWindow.of(m, archive: PITRUnitTests.archive(without: [5], base: base))
+        let window = RecoverableWindow.of(
+            m, archive: PITRUnitTests.archive(without: [5], base: base))
         let json = try ListBackups.json([ListedBackup(manifest: m, window: window)])
         let text = String(decoding: json, as: UTF8.self)
         #expect(text.contains("\"recoverable_gap\" : \"000000010000000000000005\""), "\(text)")

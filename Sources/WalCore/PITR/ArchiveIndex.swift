@@ -24,7 +24,9 @@ public struct ArchiveIndex: Sendable {
         self.archivedAt = segments
         self.histories = histories
         var byTimeline: [UInt32: Set<UInt64>] = [:]
-        for segment in segments.keys { byTimeline[segment.timeline, default: []].insert(segment.number) }
+        for segment in segments.keys {
+            byTimeline[segment.timeline, default: []].insert(segment.number)
+        }
         self.segments = byTimeline
     }
 
@@ -115,7 +117,9 @@ public struct ArchiveIndex: Sendable {
     public func newest(along path: TimelineHistory, from start: UInt64) -> WALSegment? {
         path.steps.compactMap { step -> WALSegment? in
             let lastAllowed = step.end.map { $0.value / segmentSize } ?? .max
-            guard let max = segments[step.timeline]?.filter({ $0 >= start && $0 <= lastAllowed }).max()
+            guard
+                let max = segments[step.timeline]?.filter({ $0 >= start && $0 <= lastAllowed })
+                    .max()
             else { return nil }
             return WALSegment(timeline: step.timeline, number: max, size: segmentSize)
         }.max()

@@ -53,7 +53,8 @@ public enum PITRError: WalmgrError, Equatable {
             return "\(option) has no meaning with --target-immediate (it stops where the backup "
                 + "becomes consistent); drop it. Nothing was changed"
         case .noBackupBefore(let target, let backups):
-            let list = backups.isEmpty
+            let list =
+                backups.isEmpty
                 ? " (none)"
                 : backups.map {
                     "\n  \($0.name): stopped \($0.stopTime.isEmpty ? "at an unknown time" : $0.stopTime)"
@@ -76,7 +77,10 @@ public enum PITRError: WalmgrError, Equatable {
                 + "segments lead to timeline \(timeline); copy it there from the pg_wal of the "
                 + "server that was promoted to timeline \(timeline). Nothing was changed"
         case .notAncestor(let backupTimeline, let target, let switchpoint):
-            let how = switchpoint.map { " (it left timeline \(backupTimeline) at \($0), before the backup)" } ?? ""
+            let how =
+                switchpoint.map {
+                    " (it left timeline \(backupTimeline) at \($0), before the backup)"
+                } ?? ""
             return "timeline \(target) does not descend from the backup's timeline "
                 + "\(backupTimeline)\(how): choose --target-timeline current or a backup on "
                 + "timeline \(target)'s history. Nothing was changed"

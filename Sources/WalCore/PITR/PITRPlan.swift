@@ -32,17 +32,8 @@ public struct PITRPlan: Sendable {
         let (history, setting) = try path(
             target: target, backupTimeline: start.timeline, startLSN: backupStart(backup, start),
             archive: archive)
-        let stop = LSN(backup.stopLSN).map { $0.value / size }
-            ?? WALSegment(name: backup.stopWAL, size: size)?.number ?? start.number
-        var end = stop
-        var lastIsNewest = false
-        switch target.kind {
-        case .lsn(let lsn): end = max(stop, lsn.value / size)
-        case .immediate: break
-        case .time, .xid, .name:
-            end = max(stop, archive.newest(along: history, from: start.number)?.number ?? stop)
-            lastIsNewest = true
-        }
+        let (end, lastIsNewest) = endSegment(
+            target: target, backup: backup, start: start, history: history, archive: archive)
         let (last, missing) = archive.run(from: start.number, along: history, through: end)
         guard let last, last.number >= end else {
             let note =
@@ -53,7 +44,8 @@ public struct PITRPlan: Sendable {
                 : ""
             throw .missingSegment(
                 segment: missing.name, dir: archive.dir, from: start.name,
-                to: WALSegment(timeline: history.timeline, number: end, size: size).name, note: note)
+                to: WALSegment(timeline: history.timeline, number: end, size: size).name, note: note
+            )
         }
         if case .time(let time) = target.kind, let archived = archive.archivedAt[last],
             archived < time.date
@@ -65,6 +57,26 @@ public struct PITRPlan: Sendable {
         return PITRPlan(
             backup: backup, history: history, timelineSetting: setting, first: start, last: last,
             lastIsNewest: lastIsNewest)
+    }
+
+    /// The last segment recovery needs: the target's own for an LSN, the backup's stop
+    /// segment for immediate, else the newest archived one on the path (true in the result).
+    static func endSegment(
+        target: RecoveryTarget, backup: BackupManifest, start: WALSegment,
+        history: TimelineHistory, archive: ArchiveIndex
+    ) -> (UInt64, Bool) {
+        let size = archive.segmentSize
+        let stop =
+            LSN(backup.stopLSN).map { $0.value / size }
+            ?? WALSegment(name: backup.stopWAL, size: size)?.number ?? start.number
+        switch target.kind {
+        case .lsn(let lsn): return (max(stop, lsn.value / size), false)
+        case .immediate: return (stop, false)
+        case .time, .xid, .name:
+            return (
+                max(stop, archive.newest(along: history, from: start.number)?.number ?? stop), true
+            )
+        }
     }
 
     /// The backup's start LSN, or its start segment's first byte.
@@ -82,7 +94,8 @@ public struct PITRPlan: Sendable {
             }
             if endsBefore(backup, target) == false {
                 throw .backupAfterTarget(
-                    name: named, stop: [backup.stopTime, backup.stopLSN].filter { !$0.isEmpty }
+                    name: named,
+                    stop: [backup.stopTime, backup.stopLSN].filter { !$0.isEmpty }
                         .joined(separator: ", "), target: target.summary)
             }
             return backup

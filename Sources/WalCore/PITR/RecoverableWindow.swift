@@ -22,7 +22,8 @@ public struct RecoverableWindow: Sendable, Equatable {
         else { return nil }
         let path = TimelineHistory(timeline: start.timeline)
         let (last, missing) = archive.run(from: start.number, along: path)
-        let stop = LSN(m.stopLSN).map { $0.value / archive.segmentSize }
+        let stop =
+            LSN(m.stopLSN).map { $0.value / archive.segmentSize }
             ?? WALSegment(name: m.stopWAL, size: archive.segmentSize)?.number ?? start.number
         let newest = archive.newest(along: path, from: start.number)
         let gap = newest.map { $0.number > missing.number } == true ? missing.name : nil

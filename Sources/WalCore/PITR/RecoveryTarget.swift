@@ -33,7 +33,9 @@ public struct RecoveryTarget: Sendable, Equatable {
     public var action: Action = .pause
 
     /// Creates a target.
-    public init(kind: Kind, inclusive: Bool? = nil, timeline: String? = nil, action: Action = .pause) {
+    public init(
+        kind: Kind, inclusive: Bool? = nil, timeline: String? = nil, action: Action = .pause
+    ) {
         self.kind = kind
         self.inclusive = inclusive
         self.timeline = timeline
@@ -73,10 +75,12 @@ public struct RecoveryTarget: Sendable, Equatable {
             kinds.append(("--target-xid", .xid(xid)))
         }
         if let text = options["--target-name"] {
-            kinds.append(("--target-name", .name(try restorePointName(text, option: "--target-name"))))
+            kinds.append(
+                ("--target-name", .name(try restorePointName(text, option: "--target-name"))))
         }
         if flags.contains("--target-immediate") { kinds.append(("--target-immediate", .immediate)) }
-        let modifiers = ["--target-timeline", "--target-action"].filter { options[$0] != nil }
+        let modifiers =
+            ["--target-timeline", "--target-action"].filter { options[$0] != nil }
             + ["--target-inclusive", "--target-exclusive"].filter(flags.contains)
         guard let (_, kind) = kinds.first else {
             if let stray = modifiers.first { throw .modifierWithoutTarget(stray) }

@@ -18,7 +18,8 @@ enum RestorePoint {
         let segment = try db.scalar("SELECT pg_walfile_name(pg_switch_wal())") ?? "?"
         context.log.info(
             "created restore point \"\(name)\" at \(lsn) (in \(segment), switched for archiving); "
-                + "recover to it with walmgr SLAVE.ini restore --target-name \(ShellWords.quote(name))")
+                + "recover to it with walmgr SLAVE.ini restore --target-name \(ShellWords.quote(name))"
+        )
         FileHandle.standardOutput.write(Data("\(lsn)\n".utf8))
         return 0
     }

@@ -34,7 +34,8 @@ public struct TimelineHistory: Sendable, Equatable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(
                 separator: "\t", maxSplits: 2, omittingEmptySubsequences: true)
-            guard fields.count >= 2, let parent = UInt32(fields[0].trimmingCharacters(in: .whitespaces)),
+            guard fields.count >= 2,
+                let parent = UInt32(fields[0].trimmingCharacters(in: .whitespaces)),
                 let switchpoint = LSN(fields[1].trimmingCharacters(in: .whitespaces)),
                 parent < timeline, steps.last.map({ $0.timeline < parent }) ?? true,
                 switchpoint >= begin
@@ -58,7 +59,8 @@ public struct TimelineHistory: Sendable, Equatable {
     /// end (the switch segment exists on both sides of a promotion).
     public func timelines(forSegment number: UInt64, size: UInt64) -> [UInt32] {
         steps.reversed().filter { step in
-            step.begin.value / size <= number && (step.end.map { number <= $0.value / size } ?? true)
+            step.begin.value / size <= number
+                && (step.end.map { number <= $0.value / size } ?? true)
         }.map(\.timeline)
     }
 

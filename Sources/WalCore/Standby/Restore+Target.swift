@@ -17,10 +17,10 @@ extension Restore {
         let archive = try ArchiveIndex.read(config.common.completedWals)
         let plan = try PITRPlan.make(
             target: target, backups: backups, named: named, archive: archive)
+        let stopped = [plan.backup.stopTime, plan.backup.stopLSN].filter { !$0.isEmpty }
         log.info(
             "recovering to \(target.summary) from \(plan.backup.name) (stopped "
-                + "\([plan.backup.stopTime, plan.backup.stopLSN].filter { !$0.isEmpty }.joined(separator: ", "))"
-                + "), timeline \(plan.history.timeline) (\(plan.timelineSetting)), then "
+                + "\(stopped.joined(separator: ", "))), timeline \(plan.history.timeline) (\(plan.timelineSetting)), then "
                 + "\(target.action.rawValue)")
         log.info(
             "the archive holds every segment from \(plan.first.name) to \(plan.last.name)"
@@ -36,7 +36,8 @@ extension Restore {
             try await server.start()
         } catch let error as StandbyError {
             guard target?.action == .shutdown, server.runningPID == nil else { throw error }
-            log.info("the server stopped, as --target-action shutdown asks, once it reached the target")
+            log.info(
+                "the server stopped, as --target-action shutdown asks, once it reached the target")
             return
         }
         if let target {

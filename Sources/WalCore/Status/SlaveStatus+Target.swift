@@ -16,7 +16,10 @@ extension SlaveStatus {
     /// The `recovery_target` section; nil when the data dir has no target.
     func targetSection(_ state: StandbyState, db: PGConnection?, inRecovery: Bool?) -> JSONValue? {
         let settings = Self.targetSettings(state)
-        guard let kind = settings.keys.filter({ $0 != "recovery_target_action" && $0 != "recovery_target_inclusive" }).min()
+        guard
+            let kind = settings.keys.filter({
+                $0 != "recovery_target_action" && $0 != "recovery_target_inclusive"
+            }).min()
         else { return nil }
         var fields: [String: JSONValue] = [
             "target": .string("\(kind) = \(settings[kind]!)"),
@@ -38,7 +41,8 @@ extension SlaveStatus {
     func recoveringFields(_ db: PGConnection) -> [String: JSONValue] {
         let pausedSQL =
             db.serverVersion.num >= 140000
-            ? "SELECT pg_get_wal_replay_pause_state() = 'paused'" : "SELECT pg_is_wal_replay_paused()"
+            ? "SELECT pg_get_wal_replay_pause_state() = 'paused'"
+            : "SELECT pg_is_wal_replay_paused()"
         let row = try? db.query(
             "SELECT (\(pausedSQL)) AS paused, pg_last_wal_replay_lsn()::text AS lsn, "
                 + "to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', "
@@ -48,8 +52,10 @@ extension SlaveStatus {
         return [
             "state": .string(
                 paused
-                    ? (byWalmgr ? "paused (walmgr pause)" : "paused at the target: inspect, then "
-                        + "walmgr SLAVE.ini boot to promote, or restore with another target")
+                    ? (byWalmgr
+                        ? "paused (walmgr pause)"
+                        : "paused at the target: inspect, then "
+                            + "walmgr SLAVE.ini boot to promote, or restore with another target")
                     : "recovering toward the target"),
             "stopped_lsn": paused ? .text(row?[0, "lsn"]) : .null,
             "last_replayed_commit_time": .text(row?[0, "at"]),
