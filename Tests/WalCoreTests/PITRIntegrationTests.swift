@@ -13,8 +13,10 @@ import Testing
     /// What the drill left behind: the rows before the drop, the time, restore point and LSN.
     struct Drill {
         let before: String
+        let dump: String
         let time: String
         let lsn: String
+        let xid: String
     }
 
     /// Backup, then 100 more rows, note the time, a restore point, keep writing, DROP TABLE.
@@ -32,6 +34,7 @@ import Testing
         try await lab.master.psql(
             "INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(101, 200) g")
         let before = try await lab.master.psql(Self.rowsSQL)
+        let dump = try await dump(lab.master)
         let time = try await lab.master.psql(
             "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         )
@@ -39,10 +42,32 @@ import Testing
         try #require(point.succeeded, "restore-point: \(point.stderrTail)")
         let lsn = point.output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(LSN(lsn) != nil, "restore-point prints the LSN: \(point.output)")
-        try await lab.master.psql(
-            "CREATE TABLE later AS SELECT g FROM generate_series(1, 1000) g; DROP TABLE keep")
+        try await lab.master.psql("CREATE TABLE later AS SELECT g FROM generate_series(1, 1000) g")
+        // Separate -c commands run in one session: the DROP's transaction ID is printed.
+        let drop = lab.master.pgCommand(
+            "psql",
+            [
+                "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", lab.master.socketDir, "-p",
+                "\(lab.master.port)", "-U", "postgres", "-d", "postgres", "-c", "BEGIN", "-c",
+                "SELECT pg_current_xact_id()", "-c", "DROP TABLE keep", "-c", "COMMIT",
+            ])
+        let xid = try await TestEnv.run(drop).trimmingCharacters(in: .whitespacesAndNewlines)
         try await archiveCurrentWAL(lab.master, into: lab.completedWals)
-        return Drill(before: before, time: time, lsn: lsn)
+        return Drill(before: before, dump: dump, time: time, lsn: lsn, xid: xid)
+    }
+
+    /// `pg_dump --data-only -t keep`, without the random \restrict key newer pg_dumps write.
+    func dump(_ server: PGCluster) async throws -> String {
+        let out = try await TestEnv.run(
+            server.pgCommand(
+                "pg_dump",
+                [
+                    "-h", server.socketDir, "-p", "\(server.port)", "-U", "postgres", "--data-only",
+                    "-t", "keep", "postgres",
+                ]))
+        return out.split(separator: "\n").filter {
+            !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict")
+        }.joined(separator: "\n")
     }
 
     /// Switches WAL on `server` and waits until the segment it ended is in `dir`.
@@ -100,6 +125,7 @@ import Testing
 
         #expect(
             try await recover(lab, ["--target-time", drill.time], status: true) == drill.before)
+        #expect(try await dump(lab.attachStandby()) == drill.dump, "pg_dump of the table matches")
         let promoted = try await lab.walmgr(["status", "--json"])
         #expect(promoted.output.contains("\"promoted\""), "\(promoted.output)")
         #expect(promoted.output.contains("recovery_target_time"), "\(promoted.output)")
@@ -110,6 +136,11 @@ import Testing
         #expect(!auto.contains("recovery_target_time ="), "one target only:\n\(auto)")
         #expect(auto.components(separatedBy: "recovery_target_name").count == 2, "\(auto)")
         #expect(!FileManager.default.fileExists(atPath: "\(lab.standbyData)/standby.signal"))
+
+        #expect(UInt64(drill.xid) != nil, "the DROP's xid: \(drill.xid)")
+        #expect(
+            try await recover(lab, ["--target-xid", drill.xid, "--target-exclusive"])
+                == drill.before)
 
         #expect(
             try await recover(lab, ["--target-lsn", drill.lsn, "--target-action", "promote"])
@@ -166,6 +197,7 @@ import Testing
         try await waitUntil("a second past the backup's stop") { Date() > stop + 1.2 }
         try await lab.master.psql("INSERT INTO keep VALUES (2, 'b')")
         let before = try await lab.master.psql(Self.rowsSQL)
+        let dump = try await dump(lab.master)
         let time = try await lab.master.psql(
             "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         )
