@@ -62,7 +62,7 @@ public enum PITRError: WalmgrError, Equatable {
                 }.joined()
             return "no complete backup ends before the target \(target), so no recovery can reach "
                 + "it; nothing was changed. Backups:\(list)\nChoose a later target, or a backup "
-                + "taken before it (walmgr keeps full_backup_count backups)"
+                + "taken before it (keep_backups in the master ini keeps older backups)"
         case .backupAfterTarget(let name, let stop, let target):
             return "backup \(name) ends at \(stop), after the target \(target): PostgreSQL cannot "
                 + "stop before the backup is consistent. Name an older backup (listbackups) or "
