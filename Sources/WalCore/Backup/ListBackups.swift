@@ -1,9 +1,10 @@
 import Foundation
 
-/// `listbackups [--json]`: the slave reads its catalog; the master asks the slave and prints.
+/// `listbackups [--json]`: the slave reads its catalog and its archive (for each backup's
+/// recoverable window); the master asks the slave and prints.
 enum ListBackups {
     static func run(_ context: CommandContext) async throws -> Int32 {
-        let manifests: [BackupManifest]
+        let manifests: [ListedBackup]
         switch context.config {
         case .slave(let slave):
             let full = try slave.need(
@@ -12,16 +13,20 @@ enum ListBackups {
                 // An empty list would read as "no backups" on the master.
                 throw WalmgrFailure("cannot list backups: \(blocked.detail); fix: \(blocked.fix)")
             }
+            // An unreadable archive leaves the windows unknown; the list itself still prints.
             // The per-file checksums are verify's business, not a listing's.
-            manifests = BackupCatalog(fullBackup: full).list().map {
-                var manifest = $0.manifest
+            let archive = try? ArchiveIndex.read(slave.common.completedWals)
+            manifests = BackupCatalog(fullBackup: full).list().map { entry in
+                var manifest = entry.manifest
                 manifest.files = nil
-                return manifest
+                return ListedBackup(
+                    manifest: manifest,
+                    window: archive.flatMap { RecoverableWindow.of(entry.manifest, archive: $0) })
             }
         case .master(let master):
             let link = try SlaveLink(config: master, invocation: context.invocation)
             let result = try await link.run("listbackups", ["--json"], runner: context.runner)
-            manifests = try JSONDecoder().decode([BackupManifest].self, from: Data(result.stdout))
+            manifests = try JSONDecoder().decode([ListedBackup].self, from: Data(result.stdout))
         }
         let text =
             context.has("--json")
@@ -31,25 +36,28 @@ enum ListBackups {
     }
 
     /// The JSON array DESIGN.md specifies, newest first.
-    static func json(_ manifests: [BackupManifest]) throws -> [UInt8] {
+    static func json(_ manifests: [ListedBackup]) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(manifests)) + [10]
     }
 
-    /// A fixed-width table: name, label, start, duration, start WAL, stop LSN, TLI, size, version.
-    static func table(_ manifests: [BackupManifest]) -> String {
-        guard !manifests.isEmpty else { return "no backups\n" }
+    /// A fixed-width table: name, label, start, duration, start WAL, stop LSN, TLI, size,
+    /// version, and the recoverable window.
+    static func table(_ listed: [ListedBackup]) -> String {
+        guard !listed.isEmpty else { return "no backups\n" }
         let header = [
             "name", "label", "start time", "duration", "start WAL", "stop LSN", "tli", "size",
-            "pg",
+            "pg", "recoverable",
         ]
-        let rows = manifests.map { m in
-            [
+        let rows = listed.map { item in
+            let m = item.manifest
+            return [
                 m.name, m.label, m.startTime, duration(m), m.startWAL,
                 m.stopLSN.isEmpty ? "-" : m.stopLSN, "\(m.timeline)",
                 m.sizeBytes > 0 ? humanSize(m.sizeBytes) : "-",
                 m.pgVersion > 0 ? ServerVersion(num: m.pgVersion).description : "-",
+                window(item.window),
             ]
         }
         let all = [header] + rows
@@ -60,6 +68,13 @@ enum ListBackups {
                     ? row[i] : row[i].padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
+    }
+
+    /// `FROM … TO` (`gap at SEGMENT` when a missing segment cuts it), or `-`.
+    static func window(_ w: RecoverableWindow?) -> String {
+        guard let w else { return "-" }
+        guard let to = w.to else { return "none: \(w.gap ?? "?") missing" }
+        return "\(w.from ?? "?") … \(to)" + (w.gap.map { " (gap at \($0))" } ?? "")
     }
 
     /// `1m05s`-style duration between start and stop, or `-` when unknown.

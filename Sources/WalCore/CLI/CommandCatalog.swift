@@ -12,6 +12,8 @@ public struct CommandSpec: Sendable {
     public let summary: String
     /// Flags the command accepts after its name (e.g. `--json`).
     public let flags: [String]
+    /// Options that take a value (`--target-time T` or `--target-time=T`).
+    public let options: [String]
     /// How many positional arguments it takes.
     public let positional: ClosedRange<Int>
     /// True for commands PostgreSQL runs (xarchive, xrestore): never exit above 125.
@@ -21,14 +23,15 @@ public struct CommandSpec: Sendable {
 
     init(
         _ name: String, _ roles: Set<Role>, _ usage: String, _ summary: String,
-        flags: [String] = [], positional: ClosedRange<Int> = 0...0, calledByPostgres: Bool = false,
-        nameArgument: Int? = nil
+        flags: [String] = [], options: [String] = [], positional: ClosedRange<Int> = 0...0,
+        calledByPostgres: Bool = false, nameArgument: Int? = nil
     ) {
         self.name = name
         self.roles = roles
         self.usage = usage
         self.summary = summary
         self.flags = flags
+        self.options = options
         self.positional = positional
         self.calledByPostgres = calledByPostgres
         self.nameArgument = nameArgument
@@ -66,13 +69,18 @@ public enum CommandCatalog {
         CommandSpec(
             "check", both, "[--archive]", "preflight checks with fixes", flags: ["--archive"]),
         CommandSpec(
-            "restore", [.slave], "[--move] [SET] [DST]",
-            "put a backup in place as a standby and start it", flags: ["--move"],
-            positional: 0...2),
+            "restore", [.slave], "[--move] [--target-KIND VALUE ...] [--standby] [SET] [DST]",
+            "put a backup in place as a standby and start it; with a target, recover to that "
+                + "point in time", flags: ["--move", "--standby"] + RecoveryTarget.flags,
+            options: RecoveryTarget.valueOptions, positional: 0...2),
         CommandSpec(
             "verify", [.slave], "[SET|--all] [--json]",
             "re-read a backup against its checksums; check archived WAL headers and gaps",
             flags: ["--all", "--json"], positional: 0...1),
+        CommandSpec(
+            "restore-point", [.master], "NAME",
+            "create a named restore point (pg_create_restore_point) and print its LSN",
+            positional: 1...1),
         CommandSpec("boot", [.slave], "", "end recovery: promote the standby and wait"),
         CommandSpec("pause", [.slave], "", "pause WAL replay"),
         CommandSpec("continue", [.slave], "", "resume WAL replay"),

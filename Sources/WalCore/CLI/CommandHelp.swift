@@ -79,7 +79,9 @@ public enum CommandHelp {
         master (master_db) to switch WAL.
         """,
         "listbackups": "Prints a table, or with --json an array (newest first) with name, label, "
-            + "status, start/stop time, LSNs, WAL names, timeline, pg_version, size_bytes.",
+            + "status, start/stop time, LSNs, WAL names, timeline, pg_version, size_bytes, and "
+            + "the recoverable window: recoverable_from (the stop time), recoverable_to (when "
+            + "the last contiguous archived segment was archived, its mtime), recoverable_gap.",
         "check": """
         Prints one line per check: OK or FAIL with the fix. Both roles: config, writable
         directories (path, owner:group, mode, user, exact chown/chmod), PostgreSQL programs.
@@ -92,7 +94,8 @@ public enum CommandHelp {
         master: pg_stat_archiver (last archived WAL and age, failures), .ready backlog, walmgr
         stop marker, syncdaemon, newest backup on the slave. slave: recovery state, replay and
         receive LSN, lag in bytes and seconds, streaming, newest WAL in completed_wals, backups,
-        PAUSE/STOP. --json prints {"role", "ok", "problems", ...details}. Thresholds:
+        PAUSE/STOP, the recoverable window (a gap that cuts it is a problem) and, after restore
+        --target-*, where recovery stopped (LSN, time, paused or promoted). --json prints {"role", "ok", "problems", ...details}. Thresholds:
         status_max_archive_age (seconds, 600) and status_max_ready (10).
         """,
         "restore": """
@@ -100,6 +103,23 @@ public enum CommandHelp {
         copies SET (default: the newest backup) into place (--move moves it instead), restores
         config files, writes standby.signal and recovery settings, starts the standby.
         Refuses a DST where a server runs, /, $HOME, or a directory above walmgr's own.
+
+        Point-in-time recovery: one target, --target-time T (ISO 8601 with a zone),
+        --target-lsn L, --target-xid X, --target-name N (a restore point) or
+        --target-immediate; --target-inclusive|--target-exclusive; --target-timeline
+        TLI|latest|current (default current); --target-action pause|promote|shutdown (default
+        pause); --standby keeps standby.signal and primary_conninfo (default recovery.signal).
+        Without SET the newest backup that ends before the target is taken (none: refused,
+        the backups listed with their stop times). Before anything moves, completed_wals must
+        hold every segment from the backup's start to the target along the target timeline's
+        history (to the newest archived segment for a time, xid or name target); a gap exits 1
+        naming the segment. status then shows where recovery stopped.
+        """,
+        "restore-point": """
+        Runs pg_create_restore_point(NAME) on the master (master_db), the name passed as a
+        query parameter (1 to 63 bytes, no control characters), then switches WAL so the point
+        is archived at once. Prints the LSN. Recover to it with walmgr SLAVE.ini restore
+        --target-name NAME.
         """,
         "verify": """
         Re-reads every file of SET (default: the newest complete backup; --all: every one)

@@ -41,6 +41,8 @@ public struct CommandContext: Sendable {
     public let flags: Set<String>
     /// Global options, to pass on to walmgr calls on the slave.
     public let invocation: Invocation
+    /// Options given with a value after the command word (`--target-time T`).
+    public var options: [String: String] = [:]
 
     /// True when the flag was given.
     public func has(_ flag: String) -> Bool { flags.contains(flag) }

@@ -26,6 +26,7 @@ public enum Walmgr {
         "xrestore": XRestore.run,
         "restore": Restore.run,
         "verify": Verify.run,
+        "restore-point": RestorePoint.run,
         "boot": Boot.run,
         "pause": Replay.pause,
         "continue": Replay.resume,
@@ -81,10 +82,11 @@ public enum Walmgr {
                 )
                 return 1
             }
-            let (positional, flags) = try split(invocation.arguments, for: spec)
+            let (rest, options) = try takeOptions(invocation.arguments, for: spec)
+            let (positional, flags) = try split(rest, for: spec)
             let context = CommandContext(
                 config: loaded.config, log: log, runner: runner, notReally: invocation.notReally,
-                arguments: positional, flags: flags, invocation: invocation)
+                arguments: positional, flags: flags, invocation: invocation, options: options)
             guard let handler = handlers[spec.name] else {
                 log.error("\(spec.name) is not implemented yet in walmgr \(version)")
                 return 1
@@ -126,6 +128,38 @@ public enum Walmgr {
                 exitCode: 64)
         }
         return (positional, flags)
+    }
+
+    /// Takes the options that carry a value (`--opt VALUE` or `--opt=VALUE`) out of the
+    /// arguments; a missing or repeated value is a usage error.
+    static func takeOptions(_ arguments: [String], for spec: CommandSpec) throws(WalmgrFailure)
+        -> ([String], [String: String])
+    {
+        var rest: [String] = []
+        var options: [String: String] = [:]
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            let (name, inline) = argument.firstIndex(of: "=").map {
+                (String(argument[..<$0]), String(argument[argument.index(after: $0)...]))
+            } ?? (argument, nil)
+            guard spec.options.contains(name) else {
+                rest.append(argument)
+                continue
+            }
+            let value = inline ?? (index < arguments.count ? arguments[index] : nil)
+            if inline == nil { index += 1 }
+            guard let value, inline != nil || !value.hasPrefix("--") else {
+                throw WalmgrFailure(
+                    "\(name) needs a value. Usage: walmgr CONFIG.ini \(spec.name) \(spec.usage)",
+                    exitCode: 64)
+            }
+            guard options.updateValue(value, forKey: name) == nil else {
+                throw WalmgrFailure("\(name) is given twice; give it once", exitCode: 64)
+            }
+        }
+        return (rest, options)
     }
 
     /// Writes a message to stderr unbuffered.

@@ -166,6 +166,6 @@ extension CommandContext {
     func with(log: Log) -> CommandContext {
         CommandContext(
             config: config, log: log, runner: runner, notReally: notReally, arguments: arguments,
-            flags: flags, invocation: invocation)
+            flags: flags, invocation: invocation, options: options)
     }
 }

@@ -38,6 +38,11 @@ public struct RecoverySettings: Sendable, Equatable {
         public var triggerFile: String
         /// 12+: `recovery_target_timeline` (`current` pins the backup's timeline).
         public var targetTimeline: String
+        /// A point-in-time target (`restore --target-*`), or nil to follow the archive.
+        public var target: RecoveryTarget?
+        /// With a target: stay a standby (`standby.signal`, primary_conninfo) instead of
+        /// `recovery.signal`. Without a target the data dir is always a standby.
+        public var standby = true
 
         /// Creates inputs; `targetTimeline` defaults to `current` (see docs/walmgr.md, Standby).
         public init(
@@ -62,6 +67,13 @@ public struct RecoverySettings: Sendable, Equatable {
     public static let managedNames = [
         "restore_command", "archive_cleanup_command", "primary_conninfo",
         "recovery_target_timeline", "archive_mode", "primary_slot_name",
+    ] + targetNames
+
+    /// The target settings a restore removes unless it sets them: a target left over from
+    /// an earlier point-in-time recovery would stop the next standby there.
+    public static let targetNames = [
+        "recovery_target", "recovery_target_time", "recovery_target_lsn", "recovery_target_xid",
+        "recovery_target_name", "recovery_target_inclusive", "recovery_target_action",
     ]
 
     /// Renders the settings for a server version (pure).
@@ -75,7 +87,8 @@ public struct RecoverySettings: Sendable, Equatable {
             settings.append(
                 Setting(name: "archive_cleanup_command", value: PostgresConf.quote(cleanup)))
         }
-        if let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
+        let standby = inputs.target == nil || inputs.standby
+        if standby, let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
             settings.append(Setting(name: "primary_conninfo", value: PostgresConf.quote(conninfo)))
             if let slot = inputs.primarySlotName {
                 settings.append(Setting(name: "primary_slot_name", value: PostgresConf.quote(slot)))
@@ -84,9 +97,11 @@ public struct RecoverySettings: Sendable, Equatable {
         settings.append(
             Setting(
                 name: "recovery_target_timeline", value: PostgresConf.quote(inputs.targetTimeline)))
+        settings += inputs.target?.settings ?? []
         // The standby must never run the master's archive_command into the master's archive.
         settings.append(Setting(name: "archive_mode", value: "'off'"))
-        return RecoverySettings(output: .autoConf(signalFile: "standby.signal", settings: settings))
+        let signal = standby ? "standby.signal" : "recovery.signal"
+        return RecoverySettings(output: .autoConf(signalFile: signal, settings: settings))
     }
 
     /// `'<walmgr> <ini> xrestore %f %p %r'` with each path shell-quoted and `%` doubled.
@@ -105,13 +120,18 @@ public struct RecoverySettings: Sendable, Equatable {
     }
 
     private static func recoveryConf(_ inputs: Inputs, restore: String) -> String {
+        let standby = inputs.target == nil || inputs.standby
         var lines = [
             "# Written by walmgr restore; walmgr replaces this file on the next restore.",
-            "standby_mode = 'on'",
+            "standby_mode = '\(standby ? "on" : "off")'",
             "restore_command = \(PostgresConf.quote(restore))",
             "trigger_file = \(PostgresConf.quote(inputs.triggerFile))",
         ]
-        if let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
+        if let target = inputs.target {
+            lines.append("recovery_target_timeline = \(PostgresConf.quote(inputs.targetTimeline))")
+            lines += target.settings.map { "\($0.name) = \($0.value)" }
+        }
+        if standby, let conninfo = inputs.primaryConninfo, !conninfo.isEmpty {
             lines.append("primary_conninfo = \(PostgresConf.quote(conninfo))")
             if let slot = inputs.primarySlotName {
                 lines.append("primary_slot_name = \(PostgresConf.quote(slot))")
@@ -129,6 +149,7 @@ public struct RecoverySettings: Sendable, Equatable {
     public func apply(to autoConf: String) -> String {
         guard case .autoConf(_, let settings) = output else { return autoConf }
         let names = Set(settings.map(\.name))
+        let stale = Set(Self.targetNames).subtracting(names)
         let conf = PostgresConf.parse(autoConf)
         var lastIndex: [String: Int] = [:]
         for (index, line) in conf.lines.enumerated() {
@@ -137,9 +158,9 @@ public struct RecoverySettings: Sendable, Equatable {
             }
         }
         let kept = conf.lines.enumerated().filter { index, line in
-            guard let name = PostgresConf.assignment(line)?.name, names.contains(name) else {
-                return true
-            }
+            guard let name = PostgresConf.assignment(line)?.name else { return true }
+            if stale.contains(name) { return false }
+            guard names.contains(name) else { return true }
             return lastIndex[name] == index
         }.map(\.element)
         let text = kept.joined(separator: "\n")

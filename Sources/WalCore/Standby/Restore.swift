@@ -10,7 +10,12 @@ enum Restore {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let log = context.log
-        let entry = try pick(config: config, name: context.arguments.first, log: log)
+        let target = try RecoveryTarget.parse(options: context.options, flags: context.flags)
+        let plan = try target.map {
+            try Self.plan(config, target: $0, named: context.arguments.first, log: log)
+        }
+        let entry = try pick(
+            config: config, name: plan?.backup.name ?? context.arguments.first, log: log)
         let slaveData = try config.need(config.slaveData, key: "slave_data", for: "restore")
         // No trailing slash: the staging dir `<DST>.walmgr-restore` must be DST's sibling.
         let destination = TargetGuard.trimmingSlashes(
@@ -47,10 +52,13 @@ enum Restore {
         if isStandby { try await server.stop() }
         let started = ContinuousClock.now
         let tablespaces = try await copy.prepare()
-        let slot = isStandby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
+        let standby = target == nil || context.has("--standby")
+        let slot =
+            isStandby && standby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
         try configure(
             copy.staging, destination: destination, configFiles: configFiles, config: config,
-            version: version, slot: slot, log: log)
+            version: version, slot: slot, log: log,
+            target: target.map { ($0, plan?.timelineSetting ?? "current", standby) })
         try copy.swap(tablespaceTargets: tablespaces)
         log.info(
             "\(destination) holds \(entry.manifest.name) (copied in \(seconds(since: started)) s)")
@@ -58,7 +66,7 @@ enum Restore {
             log.info("restored into \(destination); start it yourself (it is not slave_data)")
             return 0
         }
-        try await server.start()
+        try await startServer(server, target: target, log: log)
         return 0
     }
 
@@ -115,7 +123,8 @@ enum Restore {
     /// Config files, recovery settings and control files for the staged data dir.
     static func configure(
         _ staging: String, destination: String, configFiles: ConfigRestore.Choice,
-        config: SlaveConfig, version: ServerVersion, slot: String? = nil, log: Log
+        config: SlaveConfig, version: ServerVersion, slot: String? = nil, log: Log,
+        target: (RecoveryTarget, timeline: String, standby: Bool)? = nil
     ) throws {
         let common = config.common
         let record =
@@ -123,10 +132,15 @@ enum Restore {
         try ConfigRestore.apply(
             configFiles, staging: staging, destination: destination,
             configBackup: common.configBackup, record: record, log: log)
-        let inputs = RecoverySettings.Inputs(
+        var inputs = RecoverySettings.Inputs(
             walmgr: CommandContext.executablePath, configFile: common.configFile,
             primaryConninfo: common.primaryConninfo,
             triggerFile: "\(config.slaveData)/\(Boot.triggerFileName)", primarySlotName: slot)
+        if let (recoveryTarget, timeline, standby) = target {
+            inputs.target = recoveryTarget
+            inputs.targetTimeline = timeline
+            inputs.standby = standby
+        }
         try RecoveryWriter.write(
             RecoverySettings.render(for: version, inputs), into: staging, log: log)
         let files = StandbyFiles(common)

@@ -23,6 +23,7 @@ extension SlaveStatus {
         let server = StandbyServer(config, runner: context.runner, log: context.log)
         guard let pid = server.runningPID else {
             fields["state"] = .string("stopped")
+            fields["recovery_target"] = targetSection(state, db: nil, inRecovery: nil)
             report.set("standby", .object(fields))
             if state.signal != nil {
                 report.problem(
@@ -36,8 +37,13 @@ extension SlaveStatus {
         do {
             let db = try server.connect()
             let row = try db.query(Self.recoverySQL)
-            fields.merge(recoveryFields(row, newestArchived: newestArchived)) { $1 }
+            let hasTarget = !Self.targetSettings(state).isEmpty
+            fields.merge(
+                recoveryFields(row, newestArchived: newestArchived, hasTarget: hasTarget)
+            ) { $1 }
             fields.merge(streamingFields(db)) { $1 }
+            fields["recovery_target"] = targetSection(
+                state, db: db, inRecovery: row.bool(row: 0, column: "in_recovery"))
         } catch {
             report.problem("cannot query the standby: \(error)")
         }
@@ -45,7 +51,10 @@ extension SlaveStatus {
     }
 
     /// Fields from the recovery query, and the lag problem when replay is behind for too long.
-    func recoveryFields(_ row: PGResult, newestArchived: String?) -> [String: JSONValue] {
+    /// With a recovery target replay stops there on purpose: its lag is no problem.
+    func recoveryFields(_ row: PGResult, newestArchived: String?, hasTarget: Bool = false)
+        -> [String: JSONValue]
+    {
         let inRecovery = row.bool(row: 0, column: "in_recovery") == true
         let receiver = row[0, "receiver_status"]
         var fields: [String: JSONValue] = [
@@ -70,7 +79,7 @@ extension SlaveStatus {
         fields["replay_behind_archive"] = .bool(behindArchive)
         let maxAge = config.common.statusMaxArchiveAgeSeconds
         let lagBytes = row.int(row: 0, column: "lag_bytes") ?? 0
-        if let lag = row.int(row: 0, column: "lag_seconds"), lag > maxAge,
+        if !hasTarget, let lag = row.int(row: 0, column: "lag_seconds"), lag > maxAge,
             lagBytes > 0 || behindArchive
         {
             report.problem(

@@ -88,9 +88,32 @@ struct SlaveStatus {
         }
         let manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
         report.set("backups", BackupSummary.json(manifests))
+        recoverableWindow(manifests)
         if !manifests.contains(where: { $0.status == "complete" }) {
             report.problem(
                 "no complete backup under \(full): take one with walmgr MASTER.ini backup")
         }
+    }
+
+    /// The overall window point-in-time recovery can reach, and a problem when a missing
+    /// segment cuts the newest backup's window short.
+    func recoverableWindow(_ manifests: [BackupManifest]) {
+        guard let archive = try? ArchiveIndex.read(config.common.completedWals) else { return }
+        let windows = manifests.compactMap { RecoverableWindow.of($0, archive: archive) }
+        let usable = windows.filter { $0.to != nil }
+        var fields: [String: JSONValue] = [
+            "from": .text(usable.compactMap(\.from).min()),
+            "to": .text(usable.compactMap(\.to).max()),
+            "approximate": .string("times of archived segments are their files' mtimes"),
+        ]
+        if let newest = windows.first, let gap = newest.gap {
+            fields["gap"] = .string(gap)
+            report.problem(
+                "gap in \(config.common.completedWals): \(gap) is missing but later WAL exists, so "
+                    + "recovery from the newest backup stops at \(newest.last ?? "its start") "
+                    + "(archived \(newest.to ?? "-")); copy \(gap) from the master's pg_wal if it is "
+                    + "still there, else take a new backup (walmgr MASTER.ini backup)")
+        }
+        report.set("recoverable_window", .object(fields))
     }
 }

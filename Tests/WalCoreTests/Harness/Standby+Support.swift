@@ -84,15 +84,19 @@ final class StandbyLab {
         }
         try FileManager.default.createDirectory(
             atPath: "\(inProgress)/pg_wal/archive_status", withIntermediateDirectories: true)
-        let stop = try db.query("SELECT lsn::text, labelfile FROM pg_backup_stop(true)")
+        let stop = try db.query(
+            "SELECT lsn::text, labelfile, pg_walfile_name(lsn) AS wal FROM pg_backup_stop(true)")
+        // Recorded after the stop, as BackupRun does: a PITR target must lie after it.
+        let stopTime = BackupManifest.isoTime(Date())
         let labelText = stop[0, "labelfile"] ?? ""
         try labelText.write(toFile: "\(inProgress)/backup_label", atomically: true, encoding: .utf8)
         let label = BackupLabel.parse(labelText)
         let manifest = BackupManifest(
             name: "data.master", label: labelName, status: "complete", startTime: "",
-            stopTime: "", startLSN: label.startLSN?.description ?? "",
+            stopTime: stopTime, startLSN: label.startLSN?.description ?? "",
             stopLSN: stop[0, "lsn"] ?? "",
-            startWAL: label.startWAL ?? "", stopWAL: "", timeline: label.timeline ?? 1,
+            startWAL: label.startWAL ?? "", stopWAL: stop[0, "wal"] ?? "",
+            timeline: label.timeline ?? 1,
             pgVersion: master.version.num, systemIdentifier: "", sizeBytes: 0, fileCount: 0,
             tablespaces: [], takenFrom: "master")
         try Data(manifest.encoded()).write(
