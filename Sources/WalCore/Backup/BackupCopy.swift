@@ -25,15 +25,20 @@ public enum BackupCopy {
     /// The directory inside a backup that holds tablespace copies: `walmgr_tblspc/<oid>/`.
     public static let tablespaceDir = "walmgr_tblspc"
 
-    /// `rsync -a --delete --stats [-z] [-s -e SSH] --exclude=… -- SOURCE/ DEST/`.
+    /// `rsync -a --delete --stats [-z] [--link-dest=DIR] [-s -e SSH] --exclude=… -- SOURCE/ DEST/`.
     /// - Parameters:
     ///   - destination: a ``Location``; a remote one goes over `ssh`.
     ///   - ssh: the ssh builder for a remote destination (made from the destination's host).
+    ///   - linkDest: the previous backup's copy of this tree, on the destination's host: rsync
+    ///     hard-links a file from it instead of sending it when size, mtime, mode and owner match
+    ///     (rsync's quick check; a missing dir only draws a warning).
     public static func rsync(
-        source: String, destination: Location, ssh: SSH?, compress: Bool, excludes: [String]
+        source: String, destination: Location, ssh: SSH?, compress: Bool, excludes: [String],
+        linkDest: String? = nil
     ) -> Command {
         var args = ["-a", "--delete", "--stats", "--no-human-readable"]
         if compress { args.append("-z") }
+        if let linkDest { args.append("--link-dest=\(linkDest)") }
         args += remoteShell(destination, ssh)
         args += excludes.map { "--exclude=\($0)" }
         args += ["--", slash(source), slash(target(destination))]

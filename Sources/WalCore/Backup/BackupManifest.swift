@@ -73,6 +73,13 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     /// Every file of the backup with its SHA-256 (what `verify` re-reads); nil for backups
     /// taken before walmgr recorded checksums. `listbackups` leaves it out.
     public var files: [File]?
+    /// Files hard-linked from the previous backup instead of copied (nil: a full copy, or a
+    /// backup taken before walmgr made incremental ones).
+    public var reusedFiles: Int?
+    /// Bytes of those files.
+    public var reusedBytes: Int64?
+    /// Bytes actually copied (`size_bytes` minus `reused_bytes`).
+    public var copiedBytes: Int64?
 
     enum CodingKeys: String, CodingKey {
         case name, label, status, timeline, tablespaces, legacy, files
@@ -87,6 +94,9 @@ public struct BackupManifest: Codable, Sendable, Equatable {
         case sizeBytes = "size_bytes"
         case fileCount = "file_count"
         case takenFrom = "taken_from"
+        case reusedFiles = "reused_files"
+        case reusedBytes = "reused_bytes"
+        case copiedBytes = "copied_bytes"
     }
 
     /// The manifest's file name inside a backup dir.

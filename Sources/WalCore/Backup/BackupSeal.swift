@@ -7,7 +7,9 @@ import Foundation
 /// Checksums come from the copy when it ran in-process (LocalTreeCopy hashes what it writes).
 /// Files without one (all of them after an rsync over ssh, plus backup_label and
 /// tablespace_map) are hashed here, on the slave, after the copy: a second read, but local to
-/// the disk that holds the backup, and rsync's own transfer check covers the wire.
+/// the disk that holds the backup, and rsync's own transfer check covers the wire. A file that
+/// is the very inode of the same path in the previous backup (hard-linked by an incremental
+/// backup, in-process or by rsync's `--link-dest`) has that backup's checksum: not read again.
 enum BackupSeal {
     /// Top-level names that are not part of the checked content.
     static func skipped(_ path: String) -> Bool {
@@ -16,15 +18,26 @@ enum BackupSeal {
     }
 
     /// Flushes the tree, completes `manifest.files`, and writes both manifests durably.
-    static func seal(_ dir: String, manifest: BackupManifest) throws {
+    /// `previous` is the backup an incremental one linked files from (nil: none).
+    static func seal(_ dir: String, manifest: BackupManifest, previous: IncrementalBase? = nil)
+        throws
+    {
         try SlaveBackupHelpers.finishTree(dir)
         var manifest = manifest
         let known = Dictionary(
             (manifest.files ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var files: [BackupManifest.File] = []
         var lines: [PGBackupManifest.File] = []
+        var reused = (files: 0, bytes: Int64(0))
         for (path, st) in try regularFiles(in: dir) {
             var file = known[path]
+            if let previous, previous.shares(path, with: st),
+                let old = previous.files[path], old.size == Int64(st.st_size)
+            {
+                file = file ?? old
+                reused.files += 1
+                reused.bytes += old.size
+            }
             if file == nil || file?.size != Int64(st.st_size) {
                 let sum = try FileDigest.sha256(file: "\(dir)/\(path)")
                 file = .init(path: path, size: sum.size, sha256: sum.hex)
@@ -39,6 +52,9 @@ enum BackupSeal {
         }
         manifest.files = files
         manifest.fileCount = files.count
+        manifest.reusedFiles = reused.files
+        manifest.reusedBytes = reused.bytes
+        manifest.copiedBytes = max(0, manifest.sizeBytes - reused.bytes)
         let walmgrManifest = try manifest.encoded()
         lines.append(
             .init(

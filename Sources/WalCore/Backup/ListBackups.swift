@@ -42,13 +42,13 @@ enum ListBackups {
         return Array(try encoder.encode(manifests)) + [10]
     }
 
-    /// A fixed-width table: name, label, start, duration, start WAL, stop LSN, TLI, size,
-    /// version, and the recoverable window.
+    /// A fixed-width table: name, label, start, duration, start WAL, stop LSN, TLI, size, bytes
+    /// copied (the rest was linked from the previous backup), version, and the recoverable window.
     static func table(_ listed: [ListedBackup]) -> String {
         guard !listed.isEmpty else { return "no backups\n" }
         let header = [
             "name", "label", "start time", "duration", "start WAL", "stop LSN", "tli", "size",
-            "pg", "recoverable",
+            "copied", "pg", "recoverable",
         ]
         let rows = listed.map { item in
             let m = item.manifest
@@ -56,6 +56,7 @@ enum ListBackups {
                 m.name, m.label, m.startTime, duration(m), m.startWAL,
                 m.stopLSN.isEmpty ? "-" : m.stopLSN, "\(m.timeline)",
                 m.sizeBytes > 0 ? humanSize(m.sizeBytes) : "-",
+                m.copiedBytes.map(humanSize) ?? "-",
                 m.pgVersion > 0 ? ServerVersion(num: m.pgVersion).description : "-",
                 window(item.window),
             ]

@@ -8,6 +8,9 @@ import Foundation
 /// With `checksums` on (the backup's case) it reads each file into a buffer, writes it out and
 /// hashes it on a second thread (HashingCopier), so the SHA-256 per file that `verify` and
 /// `backup_manifest` need costs no second read; without, it copies with sendfile(2).
+///
+/// With a `base` (an incremental backup) a file unchanged since the previous backup is
+/// hard-linked from it and keeps its recorded checksum: neither read nor written.
 struct LocalTreeCopy {
     /// One rsync-style exclude: `/x` (anchored at the top), `/x/*`, or a basename glob.
     struct Rule {
@@ -36,24 +39,34 @@ struct LocalTreeCopy {
     private(set) var entries: [BackupManifest.File] = []
     /// Copies and hashes, with checksums (two 1 MiB buffers, reused for every file).
     private let hasher: HashingCopier?
+    /// The previous backup to link unchanged files from (checksums only).
+    let base: IncrementalBase?
+    /// Files and bytes linked from `base` rather than copied.
+    private(set) var reusedFiles = 0
+    private(set) var reusedBytes: Int64 = 0
 
     /// Creates a copier with rsync-syntax excludes.
-    init(excludes: [String], prefix: String = "", checksums: Bool = false) {
+    init(
+        excludes: [String], prefix: String = "", checksums: Bool = false,
+        base: IncrementalBase? = nil
+    ) {
         rules = excludes.map(Rule.init)
         self.prefix = prefix
         hasher = checksums ? HashingCopier() : nil
+        self.base = checksums ? base : nil
     }
 
     /// One tree of a backup (`what` names it in errors), with the progress line when `progress`;
     /// a failure is the backup's ``BackupError/copyFailed(what:command:status:stderr:)``.
     static func backup(
         _ what: String, from source: String, to destination: String, excludes: [String],
-        prefix: String = "", progress: Bool
+        prefix: String = "", progress: Bool, base: IncrementalBase? = nil
     ) throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
         let watcher =
             progress ? BackupProgress.start(source: source, destination: .local(destination)) : nil
         defer { watcher?.cancel() }
-        var copier = LocalTreeCopy(excludes: excludes, prefix: prefix, checksums: true)
+        var copier = LocalTreeCopy(
+            excludes: excludes, prefix: prefix, checksums: true, base: base)
         do {
             try copier.copy(source, to: destination)
         } catch {
@@ -115,6 +128,7 @@ struct LocalTreeCopy {
         throws
     {
         try Task.checkCancellation()  // e.g. the master went away (MasterBackup.watchingMaster)
+        if linkUnchanged(to: to, stat: st, relative: relative) { return }
         let input = open(from, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
             if errno == ENOENT { return }
@@ -137,5 +151,18 @@ struct LocalTreeCopy {
         futimens(output, &times)
         bytes += Int64(copied)
         files += 1
+    }
+
+    /// Links the file from the previous backup when it is unchanged there; true when done.
+    private mutating func linkUnchanged(to: String, stat st: stat, relative: String) -> Bool {
+        guard let base, let file = base.reusable(prefix + relative, source: st),
+            base.link(prefix + relative, as: to)
+        else { return false }
+        entries.append(file)
+        bytes += file.size
+        files += 1
+        reusedFiles += 1
+        reusedBytes += file.size
+        return true
     }
 }

@@ -117,12 +117,26 @@ struct MasterBackup: Sendable {
                 what,
                 BackupCopy.rsync(
                     source: source, destination: dest, ssh: rsyncSSH(dest),
-                    compress: config.compression, excludes: excludes),
+                    compress: config.compression, excludes: excludes,
+                    linkDest: linkDest(prefix: prefix)),
                 progressFrom: progress ? source : nil)
             return (stats.bytes, stats.files, [])
         }
+        let base = IncrementalBase.find(
+            BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental)
         return try LocalTreeCopy.backup(
-            what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress)
+            what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress,
+            base: base)
+    }
+
+    /// rsync's `--link-dest`: the previous backup's copy of the tree (`prefix` inside it) on
+    /// the slave, or nil with `backup_incremental = off`. The slave's seal step tells which
+    /// files were linked (same inode) and reuses their checksums.
+    func linkDest(prefix: String) -> String? {
+        // A relative --link-dest would be read relative to the destination dir.
+        guard config.common.backupIncremental, target.path.hasPrefix("/") else { return nil }
+        let dir = prefix.isEmpty ? target.path : "\(target.path)/\(prefix)"
+        return dir.hasSuffix("/") ? String(dir.dropLast()) : dir
     }
 
     /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.

@@ -124,7 +124,9 @@ enum SlaveBackupHelpers {
         let catalog = try catalog(context, for: "backup")
         let bytes = Array(FileHandle.standardInput.readDataToEndOfFile())
         if name == BackupManifest.fileName {
-            try BackupSeal.seal(catalog.inProgress, manifest: try BackupManifest.decode(bytes))
+            try BackupSeal.seal(
+                catalog.inProgress, manifest: try BackupManifest.decode(bytes),
+                previous: IncrementalBase.find(catalog))
             return 0
         }
         try Durable.replace(bytes, at: "\(catalog.inProgress)/\(name)", mode: 0o600)

@@ -66,7 +66,7 @@ struct StandbyBackup: Sendable {
             try Durable.replace(Array(stop.spcmapFile.utf8), at: "\(dir)/tablespace_map")
         }
         try await waitForWAL(manifest, segmentSize: segmentSize)
-        try BackupSeal.seal(dir, manifest: manifest)
+        try BackupSeal.seal(dir, manifest: manifest, previous: IncrementalBase.find(catalog))
         let rotation = BackupRotation(
             catalog: catalog, keep: config.common.keepBackups, hook: config.archiveCommand)
         try await rotation.rotate(runner: context.runner, log: log)
@@ -101,11 +101,13 @@ struct StandbyBackup: Sendable {
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         var files: [BackupManifest.File] = []
+        let base = IncrementalBase.find(catalog, enabled: config.common.backupIncremental)
         for (source, path, excludes) in jobs {
             let copied = try LocalTreeCopy.backup(
                 source, from: source,
                 to: path.isEmpty ? catalog.inProgress : "\(catalog.inProgress)/\(path)",
-                excludes: excludes, prefix: path.isEmpty ? "" : path + "/", progress: true)
+                excludes: excludes, prefix: path.isEmpty ? "" : path + "/", progress: true,
+                base: base)
             manifest.sizeBytes += copied.bytes
             manifest.fileCount += copied.files
             files += copied.entries

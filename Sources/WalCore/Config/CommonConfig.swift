@@ -42,6 +42,9 @@ public struct CommonConfig: Sendable, Equatable {
     public let compressThreads: Int?
     /// `keep_backups`: how many older backups rotation keeps (default 0).
     public let keepBackups: Int
+    /// `backup_incremental`: a backup hard-links the files unchanged since the previous complete
+    /// backup instead of copying them again (default true; false forces a full copy).
+    public let backupIncremental: Bool
     /// `primary_conninfo`: when set, a restored standby streams from the master.
     public let primaryConninfo: String?
     /// `pg_bin`: directory of pg_ctl, pg_controldata, pg_archivecleanup; nil means PATH.
@@ -66,7 +69,7 @@ public struct CommonConfig: Sendable, Equatable {
         fullBackup: String? = nil, configBackup: String? = nil, sshOptions: [String] = [],
         sshReuseConnection: Bool = true, slaveWalmgr: String? = nil,
         compressMethod: CompressMethod = .none, compressLevel: Int? = nil,
-        compressThreads: Int? = nil, keepBackups: Int = 0,
+        compressThreads: Int? = nil, keepBackups: Int = 0, backupIncremental: Bool = true,
         primaryConninfo: String? = nil, pgBin: String? = nil,
         statusMaxArchiveAgeSeconds: Int = 600, statusMaxReadyFiles: Int = 10,
         useReplicationSlot: Bool = false, replicationSlotName: String? = nil,
@@ -91,6 +94,7 @@ public struct CommonConfig: Sendable, Equatable {
         self.compressLevel = compressLevel
         self.compressThreads = compressThreads
         self.keepBackups = keepBackups
+        self.backupIncremental = backupIncremental
         self.primaryConninfo = primaryConninfo
         self.pgBin = pgBin
         self.statusMaxArchiveAgeSeconds = statusMaxArchiveAgeSeconds
@@ -130,6 +134,7 @@ public struct CommonConfig: Sendable, Equatable {
             compressLevel: try r.signedInt("compress_level"),
             compressThreads: try r.int("compress_threads"),
             keepBackups: try r.int("keep_backups") ?? 0,
+            backupIncremental: try r.bool("backup_incremental", default: true),
             primaryConninfo: try r.string("primary_conninfo"),
             pgBin: try r.path("pg_bin"),
             statusMaxArchiveAgeSeconds: try r.int("status_max_archive_age", minimum: 1) ?? 600,

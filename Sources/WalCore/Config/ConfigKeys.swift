@@ -15,6 +15,7 @@ public enum ConfigKeys {
         "ssh_options", "ssh_reuse_connection", "slave_walmgr",
         // WAL storage, retention and streaming.
         "compress_method", "compress_level", "compress_threads", "keep_backups",
+        "backup_incremental",
         "primary_conninfo", "master_db", "pg_bin", "use_replication_slot", "replication_slot_name",
         // status / check thresholds.
         "status_max_archive_age", "status_max_ready", "status_max_slot_retained_mb",

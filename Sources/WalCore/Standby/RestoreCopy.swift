@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Copies use `cp --reflink=auto -a`: a reflink shares blocks on btrfs/XFS and is a plain copy
 /// elsewhere. Hard links are never used: PostgreSQL writes data files in place, so a link would
-/// let the running standby modify the backup.
+/// let the running standby modify the backup. `--move` renames, then copies the files an
+/// incremental backup shares with older ones (``LinkedFileSplit``).
 struct RestoreCopy {
     /// Entries of a backup dir that are walmgr's own, not PostgreSQL's.
     static let walmgrEntries: Set<String> = [BackupManifest.fileName, "walmgr_tblspc", "tmpspc"]
@@ -62,6 +63,12 @@ struct RestoreCopy {
                     guard errno == EXDEV else { throw FileError("move \(source) to", target) }
                     try await copy([source], into: directory)
                 }
+            }
+            let split = try LinkedFileSplit.split(under: directory)
+            if split > 0 {
+                log.info(
+                    "--move: copied \(split) files that older backups share by hard link, so "
+                        + "the server cannot write into those backups")
             }
             return
         }
