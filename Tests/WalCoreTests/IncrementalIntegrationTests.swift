@@ -74,6 +74,48 @@ struct IncrementalIntegrationTests {
         #expect(try await copy.psql("SELECT md5(string_agg(t, ',' ORDER BY g)) FROM cold") == expected)
     }
 
+    /// Over ssh: rsync --link-dest links the unchanged files, the slave's seal counts them (same
+    /// inode as in the previous backup) and reuses their checksums, verify passes, and the
+    /// incremental backup recovers to the master's data.
+    @Test(.enabled(if: SSHD.isAvailable), arguments: TestEnv.pgBinDirs)
+    func rsyncLinkDestOverSSH(binDir: String) async throws {
+        try await withSSHD { sshd in
+            let pair = try await WalmgrPair(
+                binDir: binDir, sshd: sshd, slaveExtra: "keep_backups = 1\n")
+            defer { pair.destroy() }
+            try await pair.setupAndRestart()
+            try await pair.master.psql(
+                "CREATE TABLE cold AS SELECT g FROM generate_series(1, 20000) g; "
+                    + "CREATE TABLE hot AS SELECT g FROM generate_series(1, 20000) g; CHECKPOINT")
+            let cold = try await pair.master.psql("SELECT pg_relation_filepath('cold')")
+            let hot = try await pair.master.psql("SELECT pg_relation_filepath('hot')")
+            let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
+            try await sshBackup(pair, remote)
+            try await pair.master.psql("UPDATE hot SET g = g + 1; CHECKPOINT")
+            try await sshBackup(pair, remote)
+            let newest = "\(pair.walmgrData)/data.master"
+            #expect(Self.stat("\(newest)/\(cold)").st_ino == Self.stat("\(newest).0/\(cold)").st_ino)
+            #expect(Self.stat("\(newest)/\(hot)").st_ino != Self.stat("\(newest).0/\(hot)").st_ino)
+            let second = try #require(try await pair.listBackups(pair.masterIni).first)
+            #expect((second.reusedFiles ?? 0) > 0 && second.copiedBytes! < second.sizeBytes)
+            let verify = try await pair.run([pair.slaveIni, "verify", "--all"])
+            #expect(verify.succeeded, "verify: \(verify.output)\(verify.stderrTail)")
+            try await pair.switchWAL()
+            let query = "SELECT sum(g) FROM cold UNION ALL SELECT sum(g) FROM hot"
+            let expected = try await pair.master.psql(query)
+            let copy = try await pair.recoverCopy(of: newest)
+            defer { copy.destroy() }
+            #expect(try await copy.psql(query) == expected)
+        }
+    }
+
+    func sshBackup(_ pair: WalmgrPair, _ remote: String) async throws {
+        let result = try await pair.run(["--set", remote, pair.masterIni, "backup"])
+        guard result.succeeded else {
+            throw HarnessError("backup failed (\(result.statusText)):\n\(result.stderrTail)")
+        }
+    }
+
     static func stat(_ path: String) -> stat {
         var st = Glibc.stat()
         lstat(path, &st)
