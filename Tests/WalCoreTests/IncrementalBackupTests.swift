@@ -138,4 +138,19 @@ import Testing
         try "written by the standby".write(toFile: restored, atomically: false, encoding: .utf8)
         #expect(try String(contentsOfFile: "\(older)/base/5/1259", encoding: .utf8) == "shared")
     }
+
+    /// Over ssh rsync gets --link-dest; listbackups shows the bytes copied next to the size.
+    @Test func rsyncLinkDestAndListedCopiedBytes() {
+        let command = BackupCopy.rsync(
+            source: "/pg", destination: .remote(host: "s", path: "/b/data.master.inprogress"),
+            ssh: nil, compress: false, excludes: [], linkDest: "/b/data.master")
+        let args = command.arguments
+        #expect(args.contains("--link-dest=/b/data.master"))
+        #expect(args.firstIndex(of: "--link-dest=/b/data.master")! < args.firstIndex(of: "--")!)
+        var manifest = VerifyUnitTests.manifest()
+        manifest.sizeBytes = 10 << 30
+        manifest.copiedBytes = 3 << 20
+        let table = ListBackups.table([ListedBackup(manifest: manifest, window: nil)])
+        #expect(table.contains("copied") && table.contains("10.0 GiB  3.0 MiB"), "\(table)")
+    }
 }
