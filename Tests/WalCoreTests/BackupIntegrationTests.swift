@@ -74,8 +74,10 @@ struct BackupIntegrationTests {
         let path = "\(slowBin):" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         // full_backup as host:path makes the copy an rsync over ssh, which the test can kill.
         let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
+        // A full copy: an incremental one would link every file and finish before the kill.
         let slowBackup = pair.walmgrCommand(
-            ["--set", remote, pair.masterIni, "backup"], environment: ["PATH": path])
+            ["--set", remote, "--set", "backup_incremental=off", pair.masterIni, "backup"],
+            environment: ["PATH": path])
         let slow = Task { try await TestEnv.runner.run(slowBackup) }
         try await waitUntil("the backup runs rsync") {
             FileManager.default.fileExists(atPath: pidFile)
