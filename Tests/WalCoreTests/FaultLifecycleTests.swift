@@ -25,7 +25,9 @@ struct FaultLifecycleTests {
             // full_backup as host:path makes the copy an rsync over ssh, slowed by the wrapper.
             let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
             let command = pair.walmgrCommand(
-                ["--set", remote, pair.masterIni, "backup"], environment: ["PATH": path])
+                // A full copy: an incremental one would link every file before the crash.
+                ["--set", remote, "--set", "backup_incremental=off", pair.masterIni, "backup"],
+                environment: ["PATH": path])
             let slow = Task {
                 try await TestEnv.runner.run(command, input: .none, timeout: .seconds(120))
             }
