@@ -81,6 +81,11 @@ import Testing
         _ = try Self.backUp(root, into: "\(root)/b1", previous: nil)
         let off = try Self.backUp(root, into: "\(root)/b2", previous: "\(root)/b1", enabled: false)
         #expect(off.reusedFiles == 0)
+        let catalog = BackupCatalog(fullBackup: "\(root)/b1")
+        #expect(IncrementalBase.find(catalog, systemIdentifier: "1") != nil)
+        #expect(
+            IncrementalBase.find(catalog, systemIdentifier: "2") == nil,
+            "a backup of another cluster (initdb again) is never a base")
         #expect(Self.stat("\(root)/b2/PG_VERSION").st_nlink == 1)
 
         try Self.write("\(root)/src/PG_VERSION", "16\n", age: 0)

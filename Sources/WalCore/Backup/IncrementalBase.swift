@@ -16,10 +16,14 @@ struct IncrementalBase: Sendable {
     let startTime: Int
 
     /// The complete backup in `catalog.fullBackup` with per-file checksums, or nil (none yet, an
-    /// unfinished or pre-checksum one, or `backup_incremental = off`).
-    static func find(_ catalog: BackupCatalog, enabled: Bool = true) -> IncrementalBase? {
+    /// unfinished or pre-checksum one, one of another cluster than `systemIdentifier`, or
+    /// `backup_incremental = off`).
+    static func find(
+        _ catalog: BackupCatalog, enabled: Bool = true, systemIdentifier: String? = nil
+    ) -> IncrementalBase? {
         guard enabled, let entry = catalog.entry(at: catalog.fullBackup), entry.isComplete,
             entry.manifest.legacy != true, let files = entry.manifest.files,
+            systemIdentifier == nil || systemIdentifier == entry.manifest.systemIdentifier,
             let start = ISO8601DateFormatter().date(from: entry.manifest.startTime)
         else { return nil }
         return IncrementalBase(

@@ -84,17 +84,21 @@ struct MasterBackup: Sendable {
     /// Copies the data dir and each tablespace; records sizes and tablespaces.
     func copyAll(manifest: inout BackupManifest) async throws {
         let dest = inProgress
+        // Over ssh the slave's rsync finds the previous backup itself (--link-dest).
+        let base = target.host != nil ? nil : IncrementalBase.find(
+            BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental,
+            systemIdentifier: manifest.systemIdentifier)
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
         var (bytes, files, entries) = try await copyTree(
             "the data directory \(config.masterData)", from: config.masterData, to: dest,
-            excludes: excludes, progress: true)
+            excludes: excludes, base: base, progress: true)
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
             let stats = try await copyTree(
                 "tablespace \(space.oid) at \(space.location)", from: space.location,
                 to: dest.appending(path), excludes: BackupCopy.tablespaceExcludes,
-                prefix: path + "/")
+                prefix: path + "/", base: base)
             bytes += stats.bytes
             files += stats.files
             entries += stats.entries
@@ -106,11 +110,12 @@ struct MasterBackup: Sendable {
         manifest.files = entries.isEmpty ? nil : entries
     }
 
-    /// Copies a tree: in-process, hashing each file, when the backup dir is local; else rsync
-    /// over ssh (no checksums: the slave computes them when it seals the backup).
+    /// Copies a tree: in-process, hashing each file (or linking it from `base`, the previous
+    /// backup, when unchanged), when the backup dir is local; else rsync over ssh, with
+    /// `--link-dest` (no checksums: the slave computes or reuses them when it seals the backup).
     func copyTree(
         _ what: String, from source: String, to dest: Location, excludes: [String],
-        prefix: String = "", progress: Bool = false
+        prefix: String = "", base: IncrementalBase? = nil, progress: Bool = false
     ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
         guard case .local(let path) = dest else {
             let stats = try await rsync(
@@ -122,8 +127,6 @@ struct MasterBackup: Sendable {
                 progressFrom: progress ? source : nil)
             return (stats.bytes, stats.files, [])
         }
-        let base = IncrementalBase.find(
-            BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental)
         return try LocalTreeCopy.backup(
             what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress,
             base: base)

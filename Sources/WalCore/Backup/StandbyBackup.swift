@@ -101,7 +101,9 @@ struct StandbyBackup: Sendable {
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         var files: [BackupManifest.File] = []
-        let base = IncrementalBase.find(catalog, enabled: config.common.backupIncremental)
+        let base = IncrementalBase.find(
+            catalog, enabled: config.common.backupIncremental,
+            systemIdentifier: manifest.systemIdentifier)
         for (source, path, excludes) in jobs {
             let copied = try LocalTreeCopy.backup(
                 source, from: source,
