@@ -116,6 +116,46 @@ struct IncrementalIntegrationTests {
         }
     }
 
+    /// A backup taken from the standby (slave `backup`) is incremental too: the second one
+    /// links the files unchanged since the first and still recovers to the master's data.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func standbyBackupIsIncremental(binDir: String) async throws {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 500) g")
+        try await lab.makeBackup()
+        let restore = try await lab.walmgr(["restore"])
+        let standby = lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let extra =
+            "slave_db = host=\(lab.master.socketDir) port=\(lab.standbyPort) dbname=postgres "
+            + "user=postgres\nmaster_db = \(lab.master.conninfo)\nkeep_backups = 1\n"
+        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(lab.slaveIni, ini + extra)
+        for _ in 0..<2 {
+            let backup = try await lab.walmgr(["backup"])
+            try #require(backup.succeeded, "standby backup: \(backup.stderrTail)")
+        }
+        let newest = lab.fullBackup
+        #expect(
+            Self.stat("\(newest)/PG_VERSION").st_ino == Self.stat("\(newest).0/PG_VERSION").st_ino)
+        let list = try await listBackups(lab)
+        #expect(list.first?.takenFrom == "standby" && (list.first?.reusedFiles ?? 0) > 0)
+        try await expectVerified(lab)
+        try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 600) g")
+        try await lab.master.psql("SELECT pg_switch_wal()")
+        try await waitUntil("the master archived the segment with row 600") {
+            try await lab.master.psql(
+                "SELECT last_archived_wal IS NOT NULL AND failed_count = 0 "
+                    + "AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) "
+                    + "FROM pg_stat_archiver") == "t"
+        }
+        let copy = try await PGCluster.recovered(
+            from: newest, like: lab.master, scratch: lab.scratch, archive: lab.completedWals)
+        defer { copy.destroy() }
+        #expect(try await copy.psql("SELECT count(*), max(id) FROM t") == "600|600")
+    }
+
     static func stat(_ path: String) -> stat {
         var st = Glibc.stat()
         lstat(path, &st)
