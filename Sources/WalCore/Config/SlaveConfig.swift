@@ -34,6 +34,8 @@ public struct SlaveConfig: Sendable, Equatable {
     /// `slave_db`: conninfo of the standby itself, used by a standby backup (default
     /// `dbname=postgres` on libpq's default socket).
     public let slaveDb: String
+    /// The `receive_*` keys of the streaming WAL receiver.
+    public let receive: ReceiveSettings
 
     /// Creates slave settings; `slaveBin` falls back to `common.pgBin`, `slaveConfigDir` to
     /// `slaveData`.
@@ -42,7 +44,8 @@ public struct SlaveConfig: Sendable, Equatable {
         slaveStartCmd: [String]? = nil, slaveStopCmd: [String]? = nil,
         slaveConfigDir: String? = nil, slavePgXlog: String? = nil, backupDatadir: Bool = true,
         keepOldDatadirs: Int = SlaveConfig.defaultKeepOldDatadirs,
-        archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil
+        archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil,
+        receive: ReceiveSettings? = nil
     ) {
         self.common = common
         self.slaveData = slaveData
@@ -57,6 +60,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.archiveCommand = archiveCommand
         self.masterDb = masterDb
         self.slaveDb = slaveDb ?? "dbname=postgres"
+        self.receive = receive ?? ReceiveSettings(conninfo: common.primaryConninfo)
     }
 
     /// Reads the slave keys; the master-side keys a slave accepts are not read at all.
@@ -74,7 +78,8 @@ public struct SlaveConfig: Sendable, Equatable {
                 ?? Self.defaultKeepOldDatadirs,
             archiveCommand: try r.words("archive_command"),
             masterDb: try r.string("master_db"),
-            slaveDb: try r.string("slave_db")
+            slaveDb: try r.string("slave_db"),
+            receive: try ReceiveSettings(r, common: common)
         )
     }
 }
