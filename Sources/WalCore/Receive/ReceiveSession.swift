@@ -63,8 +63,7 @@ final class ReceiveSession {
     /// Creates the physical slot (reserving WAL now) unless it exists.
     func ensureSlot(log: Log) throws {
         let slot = config.receive.slot
-        guard !slot.isEmpty, slot.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
-        else {
+        guard ReplicationSlots.isValidName(slot) else {
             throw WalmgrFailure(
                 "receive_slot = \(slot) in \(config.common.configFile) is not a valid slot name: "
                     + "use lowercase letters, digits and _ only")
