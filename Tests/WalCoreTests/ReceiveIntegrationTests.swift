@@ -34,4 +34,73 @@ import Testing
         let state = try #require(ReceiveState.read(partialWals: lab.partialWals))
         #expect(state.state == "stopped" && state.slot == ReceiveLab.slot)
     }
+
+    /// kill -9 mid-stream, more WAL, then a new receiver: it resumes from its `.partial` and the
+    /// completed segments are contiguous and each byte-identical to the master's.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func killNineThenResumeWithoutGap(binDir: String) async throws {
+        let lab = try await ReceiveLab(binDir: binDir)
+        defer { lab.destroy() }
+        try lab.startReceiver()
+        try await lab.waitStreaming()
+        try await lab.waitCompleted(try await lab.fillAndSwitch())
+        try await lab.master.psql("INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 3000) g")
+        let open = try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        try await waitUntil("the open segment has a .partial") {
+            FileManager.default.fileExists(atPath: "\(lab.partialWals)/\(open).partial")
+        }
+        lab.stopReceiver(signal: SIGKILL)
+        var names = [try await lab.fillAndSwitch(rows: 5000), try await lab.fillAndSwitch()]
+        try lab.startReceiver()
+        names.append(try await lab.fillAndSwitch())
+        for name in names { try await lab.waitCompleted(name) }
+        let segments = lab.completedSegments()
+        let numbers = segments.compactMap { WALSegment(name: $0, size: 16 << 20)?.number }
+        #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "no gap: \(segments)")
+        #expect(segments.contains(open))
+        for name in segments { #expect(try lab.identicalToMaster(name), "\(name)") }
+    }
+
+    /// A fast restart of the master: the receiver reconnects and misses nothing.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func masterRestartIsSurvived(binDir: String) async throws {
+        let lab = try await ReceiveLab(binDir: binDir)
+        defer { lab.destroy() }
+        try lab.startReceiver()
+        try await lab.waitStreaming()
+        var names = [try await lab.fillAndSwitch()]
+        try await lab.master.psql("INSERT INTO t SELECT g, 'z' FROM generate_series(1, 1000) g")
+        try await lab.master.restart()
+        names.append(try await lab.fillAndSwitch())
+        try await lab.waitStreaming()
+        names.append(try await lab.fillAndSwitch())
+        for name in names { try await lab.waitCompleted(name) }
+        let segments = lab.completedSegments()
+        let numbers = segments.compactMap { WALSegment(name: $0, size: 16 << 20)?.number }
+        #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "no gap: \(segments)")
+        for name in segments { #expect(try lab.identicalToMaster(name), "\(name)") }
+        #expect(lab.log().contains("reconnecting"), "\(lab.log())")
+    }
+
+    /// A slave whose WAL came from another cluster refuses to receive, naming both identifiers.
+    @Test func otherClusterIsRefused() async throws {
+        let lab = try await ReceiveLab(binDir: try #require(TestEnv.defaultBinDir))
+        defer { lab.destroy() }
+        var header = [UInt8](repeating: 0, count: 16 << 20)
+        header[2] = 0x02  // XLP_LONG_HEADER
+        for i in 0..<8 { header[24 + i] = UInt8(truncatingIfNeeded: UInt64(1234567890123) >> (8 * i)) }
+        let fake = "\(lab.completedWals)/000000010000000000000001"
+        FileManager.default.createFile(atPath: fake, contents: Data(header))
+        try TestEnv.chownToRunAsUser(fake, mode: 0o600)
+        let result = try await TestEnv.runner.run(
+            Command(lab.walmgr, [lab.slaveIni, "receive"], workingDirectory: lab.scratch,
+                user: TestEnv.runAsUser), input: .none, timeout: .seconds(60))
+        let sysid = try await lab.master.psql("SELECT system_identifier FROM pg_control_system()")
+        #expect(result.status == 1)
+        #expect(result.stderrTail.contains("refusing to receive"), "\(result.stderrTail)")
+        #expect(result.stderrTail.contains(sysid) && result.stderrTail.contains("1234567890123"))
+        #expect(result.stderrTail.contains(fake))
+        let slots = try await lab.master.psql("SELECT count(*) FROM pg_replication_slots")
+        #expect(slots == "0", "nothing created on a foreign master")
+    }
 }
