@@ -103,4 +103,40 @@ import Testing
         let slots = try await lab.master.psql("SELECT count(*) FROM pg_replication_slots")
         #expect(slots == "0", "nothing created on a foreign master")
     }
+
+    /// receive_synchronous with the receiver in synchronous_standby_names: a commit waits
+    /// (SyncRep) while the receiver is stopped and returns once it runs and flushes again.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func synchronousCommitWaitsForTheReceiver(binDir: String) async throws {
+        let lab = try await ReceiveLab(
+            binDir: binDir, slaveExtra: "receive_synchronous = on\nreceive_status_interval = 30\n",
+            masterConf: "synchronous_standby_names = 'FIRST 1 (\(ReceiveLab.slot))'\n")
+        defer { lab.destroy() }
+        try lab.startReceiver()
+        try await lab.waitStreaming()
+        let sync = try await lab.master.psql(
+            "SELECT sync_state FROM pg_stat_replication WHERE application_name = '\(ReceiveLab.slot)'")
+        #expect(sync == "sync")
+        try await lab.master.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        lab.stopReceiver()
+        let argv = TestEnv.asRunUser([
+            "\(binDir)/psql", "-XAtq", "-h", lab.master.socketDir, "-p", "\(lab.master.port)",
+            "-U", "postgres", "-d", "postgres", "-c", "INSERT INTO t VALUES (2)",
+        ])
+        let commit = try TestEnv.spawn(argv, cwd: lab.scratch)
+        defer { if commit.isRunning { TestEnv.terminate(commit.processIdentifier, signal: SIGKILL) } }
+        try await waitUntil("the commit waits for the synchronous receiver") {
+            try await lab.master.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == "1"
+        }
+        #expect(commit.isRunning, "the commit must not return while the receiver is down")
+        try lab.startReceiver()
+        // Well inside receive_status_interval (30 s): only the flush-then-reply of
+        // synchronous mode answers that fast.
+        try await waitUntil(
+            "the commit returns once the receiver flushed (\(lab.log()))", timeout: .seconds(20)
+        ) { !commit.isRunning }
+        #expect(commit.terminationStatus == 0)
+        #expect(try await lab.master.psql("SELECT count(*) FROM t") == "2")
+    }
 }

@@ -41,6 +41,9 @@ final class ReceiveStream {
 
     /// Receives until a stop signal or the end of the COPY; a connection error throws.
     func run() throws -> End {
+        // At once, as pg_receivewal does: until a first flush position arrives, the master
+        // counts this standby as neither synchronous nor caught up.
+        try reply()
         while !stop.requested {
             switch try db.readCopy(milliseconds: pending && synchronous ? 0 : nextWait()) {
             case .data(let bytes):
