@@ -29,8 +29,20 @@ import Testing
         ) {
             FileManager.default.fileExists(atPath: "\(lab.partialWals)/\(current).partial")
         }
+        try await waitUntil("status shows the receiver caught up") {
+            let status = try await lab.receiverStatus().receiver
+            return status["running"] as? Bool == true && status["lag_bytes"] as? Int == 0
+                && status["flushed_lsn"] as? String != "0/0"
+        }
+        let running = try await lab.receiverStatus()
+        #expect(running.receiver["slot"] as? String == ReceiveLab.slot)
+        #expect(running.receiver["synchronous"] as? Bool == false)
+        #expect(running.receiver["last_message_time"] is String, "\(running.receiver)")
         lab.stopReceiver()
         #expect(lab.log().contains("receiver stopped"), "\(lab.log())")
+        let stopped = try await lab.receiverStatus()
+        #expect(stopped.receiver["running"] as? Bool == false)
+        #expect(!stopped.problems.contains { $0.contains("WAL receiver") }, "\(stopped.problems)")
         let state = try #require(ReceiveState.read(partialWals: lab.partialWals))
         #expect(state.state == "stopped" && state.slot == ReceiveLab.slot)
     }
@@ -50,6 +62,9 @@ import Testing
             FileManager.default.fileExists(atPath: "\(lab.partialWals)/\(open).partial")
         }
         lab.stopReceiver(signal: SIGKILL)
+        let dead = try await lab.receiverStatus()
+        #expect(dead.receiver["running"] as? Bool == false)
+        #expect(dead.problems.contains { $0.contains("gone without a clean stop") }, "\(dead.problems)")
         var names = [try await lab.fillAndSwitch(rows: 5000), try await lab.fillAndSwitch()]
         try lab.startReceiver()
         names.append(try await lab.fillAndSwitch())
@@ -138,5 +153,17 @@ import Testing
         ) { !commit.isRunning }
         #expect(commit.terminationStatus == 0)
         #expect(try await lab.master.psql("SELECT count(*) FROM t") == "2")
+    }
+
+    /// check probes receive_conninfo when it names another server than primary_conninfo.
+    @Test func checkProbesTheReceiverConnection() async throws {
+        let port = try TestEnv.freePort()
+        let lab = try await ReceiveLab(
+            binDir: try #require(TestEnv.defaultBinDir),
+            slaveExtra: "receive_conninfo = host=127.0.0.1 port=\(port) user=postgres connect_timeout=2\n")
+        defer { lab.destroy() }
+        let result = try await lab.walmgr(["check"])
+        let line = result.output.split(separator: "\n").first { $0.contains("receiver connection") }
+        #expect(line?.contains("unreachable") == true, "\(result.output)")
     }
 }
