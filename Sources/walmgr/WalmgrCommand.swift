@@ -30,9 +30,12 @@ struct WalmgrCommand: AsyncParsableCommand {
     var notReally = false
     @Option(name: .customLong("set"), help: "Override a config key (repeatable).")
     var overrides: [String] = []
-    @Flag(name: .customShort("d"), help: "syncdaemon, receive: run in the background.") var daemon = false
-    @Flag(name: .customShort("s"), help: "syncdaemon, receive: stop the running one.") var stop = false
-    @Flag(name: .customShort("k"), help: "syncdaemon, receive: kill the running one.") var kill = false
+    @Flag(name: .customShort("d"), help: "syncdaemon, receive: run in the background.")
+    var daemon = false
+    @Flag(name: .customShort("s"), help: "syncdaemon, receive: stop the running one.")
+    var stop = false
+    @Flag(name: .customShort("k"), help: "syncdaemon, receive: kill the running one.")
+    var kill = false
     @Flag(name: .customShort("r"), help: "syncdaemon: reload the running one's config.")
     var reload = false
 

@@ -56,7 +56,8 @@ import Testing
         try lab.startReceiver()
         try await lab.waitStreaming()
         try await lab.waitCompleted(try await lab.fillAndSwitch())
-        try await lab.master.psql("INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 3000) g")
+        try await lab.master.psql(
+            "INSERT INTO t SELECT g, repeat('y', 200) FROM generate_series(1, 3000) g")
         let open = try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
         try await waitUntil("the open segment has a .partial") {
             FileManager.default.fileExists(atPath: "\(lab.partialWals)/\(open).partial")
@@ -64,7 +65,8 @@ import Testing
         lab.stopReceiver(signal: SIGKILL)
         let dead = try await lab.receiverStatus()
         #expect(dead.receiver["running"] as? Bool == false)
-        #expect(dead.problems.contains { $0.contains("gone without a clean stop") }, "\(dead.problems)")
+        #expect(
+            dead.problems.contains { $0.contains("gone without a clean stop") }, "\(dead.problems)")
         var names = [try await lab.fillAndSwitch(rows: 5000), try await lab.fillAndSwitch()]
         try lab.startReceiver()
         names.append(try await lab.fillAndSwitch())
@@ -103,12 +105,15 @@ import Testing
         defer { lab.destroy() }
         var header = [UInt8](repeating: 0, count: 16 << 20)
         header[2] = 0x02  // XLP_LONG_HEADER
-        for i in 0..<8 { header[24 + i] = UInt8(truncatingIfNeeded: UInt64(1234567890123) >> (8 * i)) }
+        for i in 0..<8 {
+            header[24 + i] = UInt8(truncatingIfNeeded: UInt64(1234567890123) >> (8 * i))
+        }
         let fake = "\(lab.completedWals)/000000010000000000000001"
-        FileManager.default.createFile(atPath: fake, contents: Data(header))
+        #expect(FileManager.default.createFile(atPath: fake, contents: Data(header)))
         try TestEnv.chownToRunAsUser(fake, mode: 0o600)
         let result = try await TestEnv.runner.run(
-            Command(lab.walmgr, [lab.slaveIni, "receive"], workingDirectory: lab.scratch,
+            Command(
+                lab.walmgr, [lab.slaveIni, "receive"], workingDirectory: lab.scratch,
                 user: TestEnv.runAsUser), input: .none, timeout: .seconds(60))
         let sysid = try await lab.master.psql("SELECT system_identifier FROM pg_control_system()")
         #expect(result.status == 1)
@@ -130,7 +135,8 @@ import Testing
         try lab.startReceiver()
         try await lab.waitStreaming()
         let sync = try await lab.master.psql(
-            "SELECT sync_state FROM pg_stat_replication WHERE application_name = '\(ReceiveLab.slot)'")
+            "SELECT sync_state FROM pg_stat_replication WHERE application_name = '\(ReceiveLab.slot)'"
+        )
         #expect(sync == "sync")
         try await lab.master.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
         lab.stopReceiver()
@@ -139,7 +145,9 @@ import Testing
             "-U", "postgres", "-d", "postgres", "-c", "INSERT INTO t VALUES (2)",
         ])
         let commit = try TestEnv.spawn(argv, cwd: lab.scratch)
-        defer { if commit.isRunning { TestEnv.terminate(commit.processIdentifier, signal: SIGKILL) } }
+        defer {
+            if commit.isRunning { TestEnv.terminate(commit.processIdentifier, signal: SIGKILL) }
+        }
         try await waitUntil("the commit waits for the synchronous receiver") {
             try await lab.master.psql(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") == "1"
@@ -160,7 +168,8 @@ import Testing
         let port = try TestEnv.freePort()
         let lab = try await ReceiveLab(
             binDir: try #require(TestEnv.defaultBinDir),
-            slaveExtra: "receive_conninfo = host=127.0.0.1 port=\(port) user=postgres connect_timeout=2\n")
+            slaveExtra:
+                "receive_conninfo = host=127.0.0.1 port=\(port) user=postgres connect_timeout=2\n")
         defer { lab.destroy() }
         let result = try await lab.walmgr(["check"])
         let line = result.output.split(separator: "\n").first { $0.contains("receiver connection") }

@@ -110,14 +110,16 @@ final class ReceiveLab {
     /// Runs the copied walmgr with the slave ini as the server's user.
     func walmgr(_ arguments: [String]) async throws -> ProcessResult {
         try await TestEnv.runner.run(
-            Command(walmgr, [slaveIni] + arguments, workingDirectory: scratch, user: TestEnv.runAsUser),
+            Command(
+                walmgr, [slaveIni] + arguments, workingDirectory: scratch, user: TestEnv.runAsUser),
             input: .none, timeout: .seconds(120))
     }
 
     /// `status --json`'s receiver section and problems.
     func receiverStatus() async throws -> (receiver: [String: Any], problems: [String]) {
         let result = try await walmgr(["status", "--json"])
-        let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         return (json?["receiver"] as? [String: Any] ?? [:], json?["problems"] as? [String] ?? [])
     }
 }

@@ -5,10 +5,13 @@ import Testing
 
 /// The receiver's pure parts: protocol messages, LSN arithmetic, start point, segment split.
 @Suite struct ReceiveUnitTests {
-    static func be64(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * $0)) } }
+    static func be64(_ v: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * $0)) }
+    }
 
     @Test func parsesXLogData() throws {
-        let bytes = [UInt8(ascii: "w")] + Self.be64(0x1_0000_0010) + Self.be64(0x1_0000_0020)
+        let bytes =
+            [UInt8(ascii: "w")] + Self.be64(0x1_0000_0010) + Self.be64(0x1_0000_0020)
             + Self.be64(42) + [1, 2, 3]
         let message = try ReplicationMessage.parse(bytes)
         guard case .xlogData(let start, let end, let time, let data) = message else {
@@ -21,13 +24,21 @@ import Testing
 
     @Test func parsesKeepaliveAndRefusesJunk() throws {
         let ask = [UInt8(ascii: "k")] + Self.be64(0x2000) + Self.be64(7) + [1]
-        #expect(try ReplicationMessage.parse(ask) == .keepalive(walEnd: LSN(0x2000), sendTime: 7, replyRequested: true))
+        #expect(
+            try ReplicationMessage.parse(ask)
+                == .keepalive(walEnd: LSN(0x2000), sendTime: 7, replyRequested: true))
         let quiet = [UInt8(ascii: "k")] + Self.be64(0x2000) + Self.be64(7) + [0]
-        #expect(try ReplicationMessage.parse(quiet) == .keepalive(walEnd: LSN(0x2000), sendTime: 7, replyRequested: false))
+        #expect(
+            try ReplicationMessage.parse(quiet)
+                == .keepalive(walEnd: LSN(0x2000), sendTime: 7, replyRequested: false))
         #expect(throws: ReceiveError.self) { try ReplicationMessage.parse([]) }
-        #expect(throws: ReceiveError.self) { try ReplicationMessage.parse([UInt8(ascii: "w"), 0, 0]) }
+        #expect(throws: ReceiveError.self) {
+            try ReplicationMessage.parse([UInt8(ascii: "w"), 0, 0])
+        }
         #expect(throws: ReceiveError.self) { try ReplicationMessage.parse(Array(ask.prefix(17))) }
-        #expect(throws: ReceiveError.self) { try ReplicationMessage.parse([UInt8(ascii: "x")] + ask.dropFirst()) }
+        #expect(throws: ReceiveError.self) {
+            try ReplicationMessage.parse([UInt8(ascii: "x")] + ask.dropFirst())
+        }
     }
 
     @Test func buildsStatusUpdate() {
@@ -50,19 +61,27 @@ import Testing
         #expect(LSN(0x1_0123_4567).segmentStart(16 << 20) == LSN(0x1_0100_0000))
         let seg = WALSegment(timeline: 1, number: 3, size: 16 << 20)
         #expect(seg.startLSN == LSN(0x300_0000) && seg.endLSN == LSN(0x400_0000))
-        #expect(ReceivePlan.pieces(start: LSN(UInt64.max - 2), count: 8, segmentSize: 1 << 20) == nil)
+        #expect(
+            ReceivePlan.pieces(start: LSN(UInt64.max - 2), count: 8, segmentSize: 1 << 20) == nil)
     }
 
     @Test func splitsAtSegmentBoundaries() throws {
         let size: UInt64 = 1 << 20
-        let pieces = try #require(ReceivePlan.pieces(start: LSN(size - 100), count: 300, segmentSize: size))
+        let pieces = try #require(
+            ReceivePlan.pieces(start: LSN(size - 100), count: 300, segmentSize: size))
         #expect(pieces.count == 2)
-        #expect(pieces[0] == .init(segment: 0, offset: size - 100, range: 0..<100, completesSegment: true))
-        #expect(pieces[1] == .init(segment: 1, offset: 0, range: 100..<300, completesSegment: false))
-        let exact = try #require(ReceivePlan.pieces(start: LSN(0), count: Int(size), segmentSize: size))
+        #expect(
+            pieces[0]
+                == .init(segment: 0, offset: size - 100, range: 0..<100, completesSegment: true))
+        #expect(
+            pieces[1] == .init(segment: 1, offset: 0, range: 100..<300, completesSegment: false))
+        let exact = try #require(
+            ReceivePlan.pieces(start: LSN(0), count: Int(size), segmentSize: size))
         #expect(exact.count == 1 && exact[0].completesSegment)
-        let two = try #require(ReceivePlan.pieces(start: LSN(size / 2), count: Int(2 * size), segmentSize: size))
-        #expect(two.map(\.segment) == [0, 1, 2] && two.map(\.completesSegment) == [true, true, false])
+        let two = try #require(
+            ReceivePlan.pieces(start: LSN(size / 2), count: Int(2 * size), segmentSize: size))
+        #expect(
+            two.map(\.segment) == [0, 1, 2] && two.map(\.completesSegment) == [true, true, false])
         #expect(ReceivePlan.pieces(start: LSN(5), count: 0, segmentSize: size) == [])
     }
 
@@ -70,25 +89,36 @@ import Testing
         let size: UInt64 = 16 << 20
         #expect(ReceivePlan.start(completed: [], partials: [], segmentSize: size) == nil)
         let afterComplete = ReceivePlan.start(
-            completed: ["000000010000000000000003", "000000010000000000000004.zst", "00000002.history",
-                "000000010000000000000002.00000028.backup"],
-            partials: ["000000010000000000000004.partial", ".walmgr-receive.json"], segmentSize: size)
+            completed: [
+                "000000010000000000000003", "000000010000000000000004.zst", "00000002.history",
+                "000000010000000000000002.00000028.backup",
+            ],
+            partials: ["000000010000000000000004.partial", ".walmgr-receive.json"],
+            segmentSize: size)
         #expect(afterComplete?.segment.name == "000000010000000000000005")
         #expect(afterComplete?.lsn == LSN(0x500_0000))
         let resume = ReceivePlan.start(
             completed: ["000000010000000000000004"], partials: ["000000010000000000000005.partial"],
             segmentSize: size)
-        #expect(resume?.segment.name == "000000010000000000000005", "the .partial is received again")
+        #expect(
+            resume?.segment.name == "000000010000000000000005", "the .partial is received again")
         let onlyPartial = ReceivePlan.start(
-            completed: [], partials: ["000000020000000100000007.partial", "000000010000000100000007"],
+            completed: [],
+            partials: ["000000020000000100000007.partial", "000000010000000100000007"],
             segmentSize: size)
-        #expect(onlyPartial?.segment.name == "000000020000000100000007", "syncdaemon's files are not the receiver's")
+        #expect(
+            onlyPartial?.segment.name == "000000020000000100000007",
+            "syncdaemon's files are not the receiver's")
     }
 
     @Test func timelineHistory() {
         let text = "1\t0/5000060\tno recovery target specified\n\n2\t0/7000000\tbefore 2000-01-01\n"
         let history = ReceivePlan.history(text)
-        #expect(history == [.init(timeline: 1, switchPoint: LSN(0x500_0060)), .init(timeline: 2, switchPoint: LSN(0x700_0000))])
+        #expect(
+            history == [
+                .init(timeline: 1, switchPoint: LSN(0x500_0060)),
+                .init(timeline: 2, switchPoint: LSN(0x700_0000)),
+            ])
         #expect(ReceivePlan.timeline(of: LSN(0x400_0000), current: 3, history: history) == 1)
         #expect(ReceivePlan.timeline(of: LSN(0x500_0000), current: 3, history: history) == 1)
         #expect(ReceivePlan.timeline(of: LSN(0x500_0060), current: 3, history: history) == 2)
@@ -112,7 +142,10 @@ import Testing
         let set = try ConfigFixture.slave(
             "[walmgr]\nslave_data = /d\nprimary_conninfo = host=m\nreceive_conninfo = host=x\n"
                 + "receive_slot = r1\nreceive_synchronous = on\nreceive_status_interval = 0.5\n")
-        #expect(set.receive == ReceiveSettings(conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5))
+        #expect(
+            set.receive
+                == ReceiveSettings(
+                    conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5))
         #expect(ReceiveSettings.defaultSlot(hostName: "DB-2.example.com") == "walmgr_db_2")
         #expect(throws: ConfigError.self) {
             try ConfigFixture.slave("[walmgr]\nslave_data = /d\nreceive_status_interval = 0\n")
@@ -123,12 +156,15 @@ import Testing
     }
 
     @Test func conninfoForTheReceiver() {
-        #expect(ReceiveSession.conninfo("host=m user=r", slot: "s1")
-            == "host=m user=r application_name=s1 connect_timeout=10 replication=true")
-        #expect(ReceiveSession.conninfo("host=m application_name=x connect_timeout=3", slot: "s1")
-            == "host=m application_name=x connect_timeout=3 replication=true")
-        #expect(ReceiveSession.conninfo("postgresql://m/db", slot: "s")
-            == "postgresql://m/db?application_name=s&connect_timeout=10&replication=true")
+        #expect(
+            ReceiveSession.conninfo("host=m user=r", slot: "s1")
+                == "host=m user=r application_name=s1 connect_timeout=10 replication=true")
+        #expect(
+            ReceiveSession.conninfo("host=m application_name=x connect_timeout=3", slot: "s1")
+                == "host=m application_name=x connect_timeout=3 replication=true")
+        #expect(
+            ReceiveSession.conninfo("postgresql://m/db", slot: "s")
+                == "postgresql://m/db?application_name=s&connect_timeout=10&replication=true")
     }
 
     @Test func stateLag() {

@@ -162,7 +162,8 @@ public final class PGConnection: @unchecked Sendable {
         defer { lock.unlock() }
         let conn = try liveLocked()
         let sent = bytes.withUnsafeBytes {
-            walmgr_PQputCopyData(conn, $0.baseAddress?.assumingMemoryBound(to: CChar.self),
+            walmgr_PQputCopyData(
+                conn, $0.baseAddress?.assumingMemoryBound(to: CChar.self),
                 Int32($0.count))
         }
         guard sent == 1, walmgr_PQflush(conn) == 0 else {

@@ -13,7 +13,8 @@ enum LocalIdentity {
                 return (id, "the backup \(entry.path)")
             }
         }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: common.completedWals)) ?? []
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: common.completedWals)) ?? []
         let newest = names.compactMap { ArchivedWAL(fileName: $0) }
             .filter { $0.name.kind == .segment }.max { $0.name.name < $1.name.name }
         guard let newest else { return nil }

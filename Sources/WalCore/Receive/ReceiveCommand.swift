@@ -104,14 +104,19 @@ final class Receiver {
         while !stop.requested {
             log.info("streaming from \(lsn) on timeline \(timeline) (\(session.shownConninfo))")
             try session.db.startCopyBoth(
-                "START_REPLICATION SLOT \(config.receive.slot) PHYSICAL \(lsn) TIMELINE \(timeline)")
+                "START_REPLICATION SLOT \(config.receive.slot) PHYSICAL \(lsn) TIMELINE \(timeline)"
+            )
             let stream = ReceiveStream(
                 db: session.db, writer: writer, settings: config.receive, stop: stop, log: log
             ) { [weak self] in self?.progress($0) }
             guard try stream.run() == .serverEnded else { return }
-            guard let next = try session.db.endCopy(), let tli = next.int(row: 0, column: "next_tli"),
+            guard let next = try session.db.endCopy(),
+                let tli = next.int(row: 0, column: "next_tli"),
                 let start = next[0, "next_tli_startpos"].flatMap(LSN.init)
-            else { throw PGError.connectionLost(host: "", port: "", message: "the master ended streaming (shutdown?)") }
+            else {
+                throw PGError.connectionLost(
+                    host: "", port: "", message: "the master ended streaming (shutdown?)")
+            }
             _ = try session.fetchHistory(UInt32(tli))
             lsn = start.segmentStart(session.segmentSize)
             timeline = UInt32(tli)

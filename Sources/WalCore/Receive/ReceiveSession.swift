@@ -30,7 +30,8 @@ final class ReceiveSession {
         serverTimeline = UInt32(tli)
         serverFlush = pos
         let shown = try db.replicationCommand("SHOW wal_segment_size")
-        guard let text = shown.rows.first?.first ?? nil, let size = ReceivePlan.segmentSize(text) else {
+        guard let text = shown.rows.first?.first ?? nil, let size = ReceivePlan.segmentSize(text)
+        else {
             throw ReceiveError.unexpected(command: "SHOW wal_segment_size", detail: "\(shown.rows)")
         }
         segmentSize = size
@@ -93,12 +94,15 @@ final class ReceiveSession {
     /// Where to start and on which timeline: after the local WAL (or the master's current
     /// segment when there is none), on the master's timeline that holds that LSN.
     func startPoint() throws -> (lsn: LSN, timeline: UInt32) {
-        let list = { (dir: String) in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] }
+        let list = { (dir: String) in
+            (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        }
         let start = ReceivePlan.start(
             completed: list(config.common.completedWals), partials: list(config.common.partialWals),
             segmentSize: segmentSize)
         let lsn = start?.lsn ?? serverFlush.segmentStart(segmentSize)
-        guard serverTimeline > 1, start.map({ $0.segment.timeline != serverTimeline }) ?? false else {
+        guard serverTimeline > 1, start.map({ $0.segment.timeline != serverTimeline }) ?? false
+        else {
             return (lsn, serverTimeline)
         }
         let history = try fetchHistory(serverTimeline)

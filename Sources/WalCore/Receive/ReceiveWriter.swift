@@ -45,15 +45,21 @@ final class ReceiveWriter {
     /// Writes one XLogData payload that belongs at `start`, completing segments on the way.
     func write(_ data: ArraySlice<UInt8>, at start: LSN) throws {
         guard start <= written else { throw ReceiveError.gap(expected: written, received: start) }
-        guard let pieces = ReceivePlan.pieces(start: start, count: data.count, segmentSize: segmentSize)
+        guard
+            let pieces = ReceivePlan.pieces(
+                start: start, count: data.count, segmentSize: segmentSize)
         else { throw ReceiveError.badMessage("WAL past the end of the LSN space at \(start)") }
         for piece in pieces {
             let fd = try file(for: piece.segment)
-            let bytes = data[(data.startIndex + piece.range.lowerBound)..<(data.startIndex + piece.range.upperBound)]
+            let bytes = data[
+                (data.startIndex + piece.range.lowerBound)..<(data.startIndex
+                    + piece.range.upperBound)]
             try bytes.withUnsafeBytes { raw in
                 var done = 0
                 while done < raw.count {
-                    let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(piece.offset) + off_t(done))
+                    let n = pwrite(
+                        fd, raw.baseAddress! + done, raw.count - done,
+                        off_t(piece.offset) + off_t(done))
                     if n < 0, errno == EINTR { continue }
                     guard n > 0 else { throw FileError("write", partialPath(current!.segment)) }
                     done += n
@@ -67,7 +73,9 @@ final class ReceiveWriter {
     /// fsyncs the open segment: everything written is now durable.
     func flush() throws {
         if let current, flushed < written {
-            guard fsync(current.fd) == 0 else { throw FileError("fsync", partialPath(current.segment)) }
+            guard fsync(current.fd) == 0 else {
+                throw FileError("fsync", partialPath(current.segment))
+            }
         }
         flushed = written
     }

@@ -13,12 +13,16 @@ public enum ReplicationMessage: Sendable, Equatable {
         guard let kind = bytes.first else { throw .badMessage("an empty message") }
         switch kind {
         case UInt8(ascii: "w"):
-            guard bytes.count >= 25 else { throw .badMessage("an XLogData message of \(bytes.count) bytes") }
+            guard bytes.count >= 25 else {
+                throw .badMessage("an XLogData message of \(bytes.count) bytes")
+            }
             return .xlogData(
                 start: LSN(readUInt64(bytes, 1)), walEnd: LSN(readUInt64(bytes, 9)),
                 sendTime: Int64(bitPattern: readUInt64(bytes, 17)), data: bytes[25...])
         case UInt8(ascii: "k"):
-            guard bytes.count >= 18 else { throw .badMessage("a keepalive of \(bytes.count) bytes") }
+            guard bytes.count >= 18 else {
+                throw .badMessage("a keepalive of \(bytes.count) bytes")
+            }
             return .keepalive(
                 walEnd: LSN(readUInt64(bytes, 1)),
                 sendTime: Int64(bitPattern: readUInt64(bytes, 9)), replyRequested: bytes[17] != 0)
