@@ -175,4 +175,43 @@ import Testing
         let line = result.output.split(separator: "\n").first { $0.contains("receiver connection") }
         #expect(line?.contains("unreachable") == true, "\(result.output)")
     }
+
+    /// The receiver streams from a standby that is then promoted: it stores 00000002.history
+    /// and follows timeline 2, whose segments match the new master's pg_wal.
+    @Test(arguments: TestEnv.pgBinDirs)
+    func followsATimelineSwitch(binDir: String) async throws {
+        let port = try TestEnv.freePort()
+        let lab = try await ReceiveLab(
+            binDir: binDir,
+            slaveExtra: "receive_conninfo = host=127.0.0.1 port=\(port) user=postgres\n")
+        defer { lab.destroy() }
+        let standby = try await lab.startStandby(port: port)
+        try lab.startReceiver()
+        try await waitUntil("the receiver streams from the standby (\(lab.log()))") {
+            try await standby.psql(
+                "SELECT count(*) FROM pg_stat_replication WHERE application_name = "
+                    + "'\(ReceiveLab.slot)'") == "1"
+        }
+        let old = try await lab.fillAndSwitch()
+        try await lab.waitCompleted(old)
+        try await lab.master.psql("INSERT INTO t SELECT g, 'before' FROM generate_series(1, 500) g")
+        let end = try await lab.master.psql("SELECT pg_current_wal_lsn()")
+        try await waitUntil("the standby replayed \(end)") {
+            try await standby.psql("SELECT pg_last_wal_replay_lsn() >= '\(end)'") == "t"
+        }
+        lab.master.stop(mode: "immediate")
+        try await TestEnv.run(
+            standby.pgCommand("pg_ctl", ["promote", "-w", "-D", standby.dataDir]))
+        try await standby.psql("INSERT INTO t SELECT g, 'after' FROM generate_series(1, 2000) g")
+        let name = try await standby.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        try await standby.psql("SELECT pg_switch_wal()")
+        #expect(name.hasPrefix("00000002"))
+        try await lab.waitCompleted(name)
+        #expect(FileManager.default.fileExists(atPath: "\(lab.completedWals)/00000002.history"))
+        #expect(
+            try FileCompare.identical(
+                "\(lab.completedWals)/\(name)", "\(standby.dataDir)/pg_wal/\(name)"))
+        #expect(try lab.identicalToMaster(old))
+        #expect(lab.log().contains("timeline 2 starts at"), "the COPY's end is followed")
+    }
 }

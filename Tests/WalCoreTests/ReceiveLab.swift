@@ -14,6 +14,8 @@ final class ReceiveLab {
     var receiverLog: String { "\(scratch)/receive.log" }
     static let slot = "walmgr_test"
     private(set) var receiver: Process?
+    /// A streaming standby of the master, attached so teardown always stops it.
+    private(set) var standby: PGCluster?
 
     init(binDir: String, slaveExtra: String = "", masterConf: String = "") async throws {
         scratch = try TestEnv.scratchDir(prefix: "wmrcv")
@@ -39,6 +41,7 @@ final class ReceiveLab {
 
     func destroy() {
         if let receiver { TestEnv.terminate(receiver.processIdentifier, signal: SIGKILL) }
+        standby?.stop(mode: "immediate")
         master.stop(mode: "immediate")
         TestEnv.removeScratch(scratch)
     }
@@ -121,5 +124,24 @@ final class ReceiveLab {
         let json =
             try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
         return (json?["receiver"] as? [String: Any] ?? [:], json?["problems"] as? [String] ?? [])
+    }
+
+    /// A streaming standby of the master on `port` (pg_basebackup -R), started.
+    func startStandby(port: Int) async throws -> PGCluster {
+        let dir = "\(scratch)/standby"
+        try await TestEnv.run(
+            master.pgCommand(
+                "pg_basebackup",
+                [
+                    "-D", dir, "-R", "-X", "stream", "-c", "fast", "-h", master.socketDir,
+                    "-p", "\(master.port)", "-U", "postgres",
+                ]))
+        let cluster = PGCluster(
+            attaching: dir, binDir: master.binDir, port: port, scratch: scratch,
+            version: master.version)
+        standby = cluster
+        try cluster.appendConf("port = \(port)\n")
+        try await cluster.start()
+        return cluster
     }
 }
