@@ -214,4 +214,34 @@ import Testing
         #expect(try lab.identicalToMaster(old))
         #expect(lab.log().contains("timeline 2 starts at"), "the COPY's end is followed")
     }
+
+    /// -d starts the receiver in the background with its pidfile, a second one is refused,
+    /// -s stops it cleanly (pidfile gone, state "stopped").
+    @Test func daemonStartsRefusesASecondAndStops() async throws {
+        let lab = try await ReceiveLab(binDir: try #require(TestEnv.defaultBinDir))
+        let pidfile = "\(lab.scratch)/run/receive.pid"
+        defer {
+            if let pid = DaemonControl.lockedPid(pidfile: pidfile) {
+                TestEnv.terminate(pid, signal: SIGKILL)
+            }
+            lab.destroy()
+        }
+        let logfile = "\(lab.scratch)/log/receive.log"
+        let overrides = ["--set", "pidfile=\(pidfile)", "--set", "logfile=\(logfile)"]
+        let started = try await lab.walmgr(overrides + ["receive", "-d"])
+        #expect(started.status == 0, "\(started.stderrTail)")
+        #expect(started.output.contains("receive started as pid"), "\(started.output)")
+        try await lab.waitStreaming()
+        let second = try await lab.walmgr(overrides + ["receive"])
+        #expect(second.status == 1)
+        #expect(second.stderrTail.contains("receive already runs as pid"), "\(second.stderrTail)")
+        let stop = try await lab.walmgr(overrides + ["receive", "-s"])
+        #expect(stop.status == 0)
+        try await waitUntil("the receiver stopped and removed its pidfile") {
+            !FileManager.default.fileExists(atPath: pidfile)
+        }
+        let log = try String(contentsOfFile: logfile, encoding: .utf8)
+        #expect(log.contains("receiver stopped"), "\(log)")
+        #expect(ReceiveState.read(partialWals: lab.partialWals)?.state == "stopped")
+    }
 }
