@@ -244,4 +244,38 @@ import Testing
         #expect(log.contains("receiver stopped"), "\(log)")
         #expect(ReceiveState.read(partialWals: lab.partialWals)?.state == "stopped")
     }
+
+    /// The link between the hosts goes down while the master writes, then comes back: the
+    /// receiver notices the silence, reconnects once it can, and the segments have no gap.
+    @Test(.enabled(if: NetNS.isAvailable), arguments: TestEnv.pgBinDirs)
+    func linkCutAndHealLosesNothing(binDir: String) async throws {
+        let ns = try await NetNS()
+        defer { ns.destroy() }
+        let lab = try await ReceiveLab(
+            binDir: binDir,
+            masterConf: "listen_addresses = '127.0.0.1,\(ns.masterAddress)'\n"
+                + "wal_sender_timeout = '5s'\n",
+            masterHBA: "host replication postgres \(ns.slaveAddress)/32 trust")
+        defer { lab.destroy() }
+        try lab.appendToIni(
+            "receive_conninfo = host=\(ns.masterAddress) port=\(lab.master.port) user=postgres "
+                + "connect_timeout=3")
+        try lab.startReceiver(launcher: ns.launcher)
+        try await lab.waitStreaming()
+        var names = [try await lab.fillAndSwitch()]
+        try await lab.waitCompleted(names[0])
+        try await ns.setLink(up: false)
+        names.append(try await lab.fillAndSwitch())
+        names.append(try await lab.fillAndSwitch())
+        try await waitUntil("the receiver notices the cut (\(lab.log()))", timeout: .seconds(90)) {
+            lab.log().contains("reconnecting")
+        }
+        try await ns.setLink(up: true)
+        names.append(try await lab.fillAndSwitch())
+        for name in names { try await lab.waitCompleted(name) }
+        let segments = lab.completedSegments()
+        let numbers = segments.compactMap { WALSegment(name: $0, size: 16 << 20)?.number }
+        #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "\(segments)")
+        for name in segments { #expect(try lab.identicalToMaster(name), "\(name)") }
+    }
 }

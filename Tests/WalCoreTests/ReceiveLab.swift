@@ -17,7 +17,9 @@ final class ReceiveLab {
     /// A streaming standby of the master, attached so teardown always stops it.
     private(set) var standby: PGCluster?
 
-    init(binDir: String, slaveExtra: String = "", masterConf: String = "") async throws {
+    init(
+        binDir: String, slaveExtra: String = "", masterConf: String = "", masterHBA: String = ""
+    ) async throws {
         scratch = try TestEnv.scratchDir(prefix: "wmrcv")
         master = try await PGCluster(binDir: binDir, scratch: scratch, name: "master")
         walmgr = try TestEnv.walmgrBinary(in: scratch)
@@ -34,6 +36,13 @@ final class ReceiveLab {
             try TestEnv.chownToRunAsUser(walmgrData + dir, mode: 0o700)
         }
         if !masterConf.isEmpty { try master.appendConf(masterConf) }
+        if !masterHBA.isEmpty {
+            let hba = try FileHandle(
+                forWritingTo: URL(fileURLWithPath: "\(master.dataDir)/pg_hba.conf"))
+            defer { try? hba.close() }
+            try hba.seekToEnd()
+            try hba.write(contentsOf: Data(("\n" + masterHBA + "\n").utf8))
+        }
         try await master.start()
     }
 
@@ -48,9 +57,9 @@ final class ReceiveLab {
 
     /// Starts `walmgr receive` in the foreground (as the server's user), logging to receive.log.
     @discardableResult
-    func startReceiver() throws -> Process {
+    func startReceiver(launcher: [String] = []) throws -> Process {
         let process = try TestEnv.spawn(
-            TestEnv.asRunUser([walmgr, "-v", slaveIni, "receive"]), cwd: scratch,
+            launcher + TestEnv.asRunUser([walmgr, "-v", slaveIni, "receive"]), cwd: scratch,
             stderr: receiverLog + ".\(Int.random(in: 0..<1_000_000))")
         receiver = process
         return process
@@ -143,5 +152,11 @@ final class ReceiveLab {
         try cluster.appendConf("port = \(port)\n")
         try await cluster.start()
         return cluster
+    }
+
+    /// Appends a line to the slave ini (for values known only once the master runs).
+    func appendToIni(_ line: String) throws {
+        let text = try String(contentsOfFile: slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(slaveIni, text + line + "\n")
     }
 }

@@ -8,6 +8,8 @@ public enum ReceiveError: WalmgrError, Equatable {
     case otherCluster(server: String, local: String, source: String, conninfo: String)
     /// Neither `receive_conninfo` nor `primary_conninfo` is set.
     case noConninfo(configFile: String)
+    /// Nothing arrived from the master for too long although the receiver asked for answers.
+    case silent(seconds: Int)
     /// The server's answer to a replication command was not what the protocol says.
     case unexpected(command: String, detail: String)
 
@@ -30,6 +32,9 @@ public enum ReceiveError: WalmgrError, Equatable {
             return "receive needs a master to stream from: set receive_conninfo (or "
                 + "primary_conninfo) in \(configFile), e.g. receive_conninfo = "
                 + "host=master.example.com user=replicator"
+        case .silent(let seconds):
+            return "no message from the master for \(seconds) s although the receiver asked for "
+                + "one: the connection is dead (network cut?); reconnecting"
         case .unexpected(let command, let detail):
             return "\(command) on the replication connection returned \(detail)"
         }

@@ -12,6 +12,8 @@ final class ReceiveStream {
     /// Called with a fresh state after each status update (at most once a second) and at the end.
     let report: (ReceiveState.Progress) -> Void
     private var lastStatus = ContinuousClock.now
+    /// When the master last sent anything: silence means a dead link (a cut cable sends no RST).
+    private var lastHeard = ContinuousClock.now
     private var serverWalEnd = LSN(0)
     private var lastMessage = Date()
     private var caughtUp = Date()
@@ -49,6 +51,7 @@ final class ReceiveStream {
             case .data(let bytes):
                 try handle(ReplicationMessage.parse(bytes))
             case .timeout:
+                try checkSilence()
                 if pending && synchronous || intervalDue { try reply() }
             case .ended:
                 try writer.flush()
@@ -62,6 +65,7 @@ final class ReceiveStream {
 
     private func handle(_ message: ReplicationMessage) throws {
         lastMessage = Date()
+        lastHeard = ContinuousClock.now
         switch message {
         case .xlogData(let start, let walEnd, _, let data):
             try writer.write(data, at: start)
@@ -79,6 +83,14 @@ final class ReceiveStream {
         return Int32(max(0, min(1.0, left)) * 1000)
     }
 
+    /// Three status intervals (at least 15 s) without a word from the master, although each
+    /// update asked for an answer: the connection is dead; reconnect.
+    private func checkSilence() throws {
+        let silent = seconds(ContinuousClock.now - lastHeard)
+        guard silent > max(15, 3 * statusInterval) else { return }
+        throw ReceiveError.silent(seconds: Int(silent))
+    }
+
     private var intervalDue: Bool { seconds(ContinuousClock.now - lastStatus) >= statusInterval }
 
     /// fsyncs (always in synchronous mode; in async mode too, so flush advances each
@@ -86,8 +98,11 @@ final class ReceiveStream {
     private func reply() throws {
         try writer.flush()
         pending = false
+        // After a quiet interval, ask the master to answer at once: its keepalive proves the
+        // link is alive.
         let update = ReplicationMessage.statusUpdate(
-            write: writer.written, flush: writer.flushed, now: PGTime.micros(Date()))
+            write: writer.written, flush: writer.flushed, now: PGTime.micros(Date()),
+            replyRequested: seconds(ContinuousClock.now - lastHeard) >= statusInterval)
         try db.writeCopy(update)
         lastStatus = ContinuousClock.now
         publish()
