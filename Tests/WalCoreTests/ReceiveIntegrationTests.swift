@@ -278,4 +278,27 @@ import Testing
         #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "\(segments)")
         for name in segments { #expect(try lab.identicalToMaster(name), "\(name)") }
     }
+
+    /// What boot calls: SIGTERM, then wait; everything the receiver had written is flushed
+    /// (its final flush position covers what the master saw it write).
+    @Test func stopForBootFlushesWhatTheReceiverHolds() async throws {
+        let lab = try await ReceiveLab(binDir: try #require(TestEnv.defaultBinDir))
+        defer { lab.destroy() }
+        let receiver = try lab.startReceiver()
+        try await lab.waitStreaming()
+        try await lab.master.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        let end = try await lab.master.psql("SELECT pg_current_wal_lsn()")
+        try await waitUntil("the receiver wrote \(end)") {
+            try await lab.master.psql(
+                "SELECT write_lsn >= '\(end)' FROM pg_stat_replication") == "t"
+        }
+        let config = try #require(
+            try ConfigLoader.load(path: lab.slaveIni, overrides: []).config.slave)
+        let stopped = try await ReceiveCommand.stopForBoot(config, log: Log(quiet: true))
+        #expect(stopped == receiver.processIdentifier)
+        let state = try #require(ReceiveState.read(partialWals: lab.partialWals))
+        #expect(state.state == "stopped")
+        #expect(try #require(LSN(state.flushed)) >= #require(LSN(end)), "\(state)")
+        #expect(try await ReceiveCommand.stopForBoot(config, log: Log(quiet: true)) == nil)
+    }
 }

@@ -147,3 +147,32 @@ final class Receiver {
         }
     }
 }
+
+extension ReceiveCommand {
+    /// For `boot`: stops a running receiver with SIGTERM and waits until it has exited, so its
+    /// last bytes are fsynced in its `.partial` before the standby replays them. Returns the
+    /// stopped pid, or nil when none ran. Throws when it is still running after `timeout`.
+    static func stopForBoot(_ config: SlaveConfig, timeout: Duration = .seconds(30), log: Log)
+        async throws -> pid_t?
+    {
+        let state = ReceiveState.read(partialWals: config.common.partialWals)
+        let pid =
+            DaemonControl.lockedPid(pidfile: config.common.pidfile)
+            ?? state.flatMap { SlaveStatus.receiverRunning($0, pidfile: nil) ? $0.pid : nil }
+        guard let pid, kill(pid, SIGTERM) == 0 else { return nil }
+        log.info("stopping the WAL receiver (pid \(pid)) so it flushes what it holds")
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if kill(pid, 0) != 0 && errno == ESRCH { return pid }
+            if ReceiveState.read(partialWals: config.common.partialWals)?.state == "stopped",
+                DaemonControl.lockedPid(pidfile: config.common.pidfile) == nil
+            {
+                return pid
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw WalmgrFailure(
+            "the WAL receiver (pid \(pid)) did not stop within \(timeout); boot needs its last "
+                + "WAL: stop it (walmgr \(config.common.configFile) receive -s) and run boot again")
+    }
+}
