@@ -5,7 +5,9 @@ import Foundation
 enum LocalIdentity {
     /// The identifier and where it was read; nil when the slave holds neither backups nor WAL.
     static func find(_ common: CommonConfig) -> (id: String, source: String)? {
-        for entry in BackupCatalog(fullBackup: common.fullBackup).complete() {
+        let backups =
+            common.fullBackup.isEmpty ? [] : BackupCatalog(fullBackup: common.fullBackup).complete()
+        for entry in backups {
             if !entry.manifest.systemIdentifier.isEmpty {
                 return (entry.manifest.systemIdentifier, "the backup \(entry.path)")
             }

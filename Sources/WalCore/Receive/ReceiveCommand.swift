@@ -113,10 +113,7 @@ final class Receiver {
             guard let next = try session.db.endCopy(),
                 let tli = next.int(row: 0, column: "next_tli"),
                 let start = next[0, "next_tli_startpos"].flatMap(LSN.init)
-            else {
-                throw PGError.connectionLost(
-                    host: "", port: "", message: "the master ended streaming (shutdown?)")
-            }
+            else { throw ReceiveError.streamEnded }
             _ = try session.fetchHistory(UInt32(tli))
             lsn = start.segmentStart(session.segmentSize)
             timeline = UInt32(tli)

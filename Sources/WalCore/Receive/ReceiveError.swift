@@ -8,6 +8,8 @@ public enum ReceiveError: WalmgrError, Equatable {
     case otherCluster(server: String, local: String, source: String, conninfo: String)
     /// Neither `receive_conninfo` nor `primary_conninfo` is set.
     case noConninfo(configFile: String)
+    /// The master ended the stream without naming a next timeline (it is shutting down).
+    case streamEnded
     /// Nothing arrived from the master for too long although the receiver asked for answers.
     case silent(seconds: Int)
     /// The server's answer to a replication command was not what the protocol says.
@@ -32,6 +34,9 @@ public enum ReceiveError: WalmgrError, Equatable {
             return "receive needs a master to stream from: set receive_conninfo (or "
                 + "primary_conninfo) in \(configFile), e.g. receive_conninfo = "
                 + "host=master.example.com user=replicator"
+        case .streamEnded:
+            return "the master ended streaming without a next timeline (it is shutting down or "
+                + "restarting); reconnecting"
         case .silent(let seconds):
             return "no message from the master for \(seconds) s although the receiver asked for "
                 + "one: the connection is dead (network cut?); reconnecting"
