@@ -50,6 +50,9 @@ final class ReceiveStream {
             switch try db.readCopy(milliseconds: pending && synchronous ? 0 : nextWait()) {
             case .data(let bytes):
                 try handle(ReplicationMessage.parse(bytes))
+                // A stream that never pauses must still get replies: every status interval,
+                // and in synchronous mode every 100 ms (the commits wait for them).
+                if intervalDue || pending && synchronous && sinceStatus > 0.1 { try reply() }
             case .timeout:
                 try checkSilence()
                 if pending && synchronous || intervalDue { try reply() }
@@ -91,7 +94,9 @@ final class ReceiveStream {
         throw ReceiveError.silent(seconds: Int(silent))
     }
 
-    private var intervalDue: Bool { seconds(ContinuousClock.now - lastStatus) >= statusInterval }
+    private var sinceStatus: Double { seconds(ContinuousClock.now - lastStatus) }
+
+    private var intervalDue: Bool { sinceStatus >= statusInterval }
 
     /// fsyncs (always in synchronous mode; in async mode too, so flush advances each
     /// interval), then sends write/flush positions.
