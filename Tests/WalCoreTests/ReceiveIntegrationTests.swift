@@ -301,4 +301,36 @@ import Testing
         #expect(try #require(LSN(state.flushed)) >= #require(LSN(end)), "\(state)")
         #expect(try await ReceiveCommand.stopForBoot(config, log: Log(quiet: true)) == nil)
     }
+
+    /// Under a load that never lets the stream pause, status updates still go out every
+    /// interval: the master's view of the receiver's flush position keeps advancing.
+    @Test func repliesFlowUnderContinuousLoad() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await ReceiveLab(binDir: binDir)
+        defer { lab.destroy() }
+        try await TestEnv.run(
+            lab.master.pgCommand(
+                "pgbench",
+                [
+                    "-i", "-s", "5", "-h", lab.master.socketDir, "-p", "\(lab.master.port)",
+                    "-U", "postgres", "postgres",
+                ]))
+        try lab.startReceiver()
+        try await lab.waitStreaming()
+        let load = try TestEnv.spawn(
+            TestEnv.asRunUser([
+                "\(binDir)/pgbench", "-n", "-c", "2", "-T", "60", "-h", lab.master.socketDir,
+                "-p", "\(lab.master.port)", "-U", "postgres", "postgres",
+            ]), cwd: lab.scratch)
+        defer { TestEnv.terminate(load.processIdentifier, signal: SIGKILL) }
+        try await waitUntil("pgbench writes") {
+            try await lab.master.psql("SELECT count(*) FROM pgbench_history") != "0"
+        }
+        let mark = try await lab.master.psql("SELECT pg_current_wal_lsn()")
+        try await waitUntil("the reported flush passes \(mark) under load", timeout: .seconds(30)) {
+            try await lab.master.psql(
+                "SELECT flush_lsn >= '\(mark)' FROM pg_stat_replication") == "t"
+        }
+        #expect(load.isRunning, "the load was still running")
+    }
 }

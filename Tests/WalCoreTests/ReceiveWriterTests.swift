@@ -104,3 +104,53 @@ import Testing
         #expect(fields["lag_bytes"] == .int(0x100_0000) && fields["pid"] == .null)
     }
 }
+
+/// ReceiveStream against a fake master whose stream never pauses (a receiver catching up).
+@Suite struct ReceiveStreamTests {
+    /// Sends `count` contiguous 8 KiB XLogData messages, each after 1 ms, then ends the COPY;
+    /// records the status updates it receives.
+    final class Backlog: CopyChannel {
+        var sent = 0
+        let count: Int
+        var updates: [[UInt8]] = []
+        init(count: Int) { self.count = count }
+
+        func readCopy(milliseconds: Int32) throws(PGError) -> PGConnection.CopyRead {
+            guard sent < count else { return .ended }
+            usleep(1000)
+            let start = UInt64(sent) * 8192
+            sent += 1
+            let header =
+                [UInt8(ascii: "w")] + ReceiveUnitTests.be64(start)
+                + ReceiveUnitTests.be64(UInt64(count) * 8192) + ReceiveUnitTests.be64(0)
+            return .data(header + [UInt8](repeating: 1, count: 8192))
+        }
+
+        func writeCopy(_ bytes: [UInt8]) throws(PGError) { updates.append(bytes) }
+    }
+
+    @Test(arguments: [false, true])
+    func repliesFlowWhileTheStreamNeverPauses(synchronous: Bool) throws {
+        try ReceiveWriterTests().withDirs { common in
+            let writer = ReceiveWriter(
+                config: common, segmentSize: ReceiveWriterTests.size, level: 0, threads: 0,
+                start: LSN(0), timeline: 1, log: Log(quiet: true))
+            defer { writer.closeFile() }
+            let master = Backlog(count: 300)
+            let settings = ReceiveSettings(
+                slot: "s", synchronous: synchronous, statusInterval: 0.05)
+            let stream = ReceiveStream(
+                db: master, writer: writer, settings: settings,
+                stop: StopSignal(log: Log(quiet: true), signals: []), log: Log(quiet: true)
+            ) { _ in }
+            let end = try stream.run()
+            #expect(end == .serverEnded)
+            // About 300 ms of stream: the first update at once, then one per 50 ms (or per
+            // 100 ms of pending synchronous data), although no read ever timed out.
+            #expect(master.updates.count >= 3, "\(master.updates.count) status updates")
+            #expect(master.updates.allSatisfy { $0.first == UInt8(ascii: "r") })
+            let flushes = master.updates.map { ReplicationMessage.readUInt64($0, 9) }
+            #expect(flushes == flushes.sorted(), "flush positions only grow")
+        }
+    }
+}

@@ -3,7 +3,7 @@ import Foundation
 /// The COPY BOTH loop of one START_REPLICATION: write what arrives, fsync per the reply
 /// policy, answer keepalives at once, report write/flush positions.
 final class ReceiveStream {
-    let db: PGConnection
+    let db: any CopyChannel
     let writer: ReceiveWriter
     let synchronous: Bool
     let statusInterval: Double
@@ -21,7 +21,7 @@ final class ReceiveStream {
     private var pending = false
 
     init(
-        db: PGConnection, writer: ReceiveWriter, settings: ReceiveSettings, stop: StopSignal,
+        db: any CopyChannel, writer: ReceiveWriter, settings: ReceiveSettings, stop: StopSignal,
         log: Log, report: @escaping (ReceiveState.Progress) -> Void
     ) {
         self.db = db
@@ -137,3 +137,13 @@ extension ReceiveState {
         let caughtUp: Date
     }
 }
+
+/// The COPY BOTH side the receive loop needs: a ``PGConnection``, or a fake in tests.
+protocol CopyChannel: AnyObject {
+    /// The next message, or a timeout, or the end of the COPY.
+    func readCopy(milliseconds: Int32) throws(PGError) -> PGConnection.CopyRead
+    /// Sends one message.
+    func writeCopy(_ bytes: [UInt8]) throws(PGError)
+}
+
+extension PGConnection: CopyChannel {}
