@@ -12,6 +12,7 @@ struct WalmgrCommand: AsyncParsableCommand {
         usage: """
             walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]
             walmgr [-d|-s|-k|-r] CONFIG.ini syncdaemon
+            walmgr [-d|-s|-k] SLAVE.ini receive
             walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR]
                                  [--ssh-keygen]
             walmgr --init-slave [--pgdata DIR] [--config-dir DIR]
@@ -29,9 +30,12 @@ struct WalmgrCommand: AsyncParsableCommand {
     var notReally = false
     @Option(name: .customLong("set"), help: "Override a config key (repeatable).")
     var overrides: [String] = []
-    @Flag(name: .customShort("d"), help: "syncdaemon: run in the background.") var daemon = false
-    @Flag(name: .customShort("s"), help: "syncdaemon: stop the running one.") var stop = false
-    @Flag(name: .customShort("k"), help: "syncdaemon: kill the running one.") var kill = false
+    @Flag(name: .customShort("d"), help: "syncdaemon, receive: run in the background.")
+    var daemon = false
+    @Flag(name: .customShort("s"), help: "syncdaemon, receive: stop the running one.")
+    var stop = false
+    @Flag(name: .customShort("k"), help: "syncdaemon, receive: kill the running one.")
+    var kill = false
     @Flag(name: .customShort("r"), help: "syncdaemon: reload the running one's config.")
     var reload = false
 
@@ -81,7 +85,7 @@ struct WalmgrCommand: AsyncParsableCommand {
         guard words.count >= 2 else {
             throw ValidationError("expected CONFIG.ini COMMAND; see walmgr --help")
         }
-        // walmgr3 took -d/-s/-k/-r before the config; they belong to the command (syncdaemon).
+        // walmgr3 took -d/-s/-k/-r before the config; they belong to the command (syncdaemon, receive).
         let daemonFlags = [("-d", daemon), ("-s", stop), ("-k", kill), ("-r", reload)]
             .filter { $0.1 }.map(\.0)
         var invocation = Invocation(

@@ -162,6 +162,38 @@ import Testing
     }
 
     /// Appends a line to the lab's slave ini.
+    /// boot with a running `receive`: the receiver is stopped after its final flush, and the
+    /// promoted archive-only standby has every row the receiver got before the master died.
+    @Test func bootStopsTheReceiverAndKeepsWhatItReceived() async throws {
+        let lab = try await StandbyLab(
+            binDir: try #require(TestEnv.defaultBinDir), streaming: false)
+        defer { lab.destroy() }
+        try await lab.prepareArchiveOnlyStandby()
+        let standby = lab.attachStandby()
+        try appendSlaveIni(
+            lab,
+            "receive_conninfo = \(lab.master.tcpConninfo)\nreceive_slot = walmgr_boot\n"
+                + "receive_status_interval = 1\npidfile = \(lab.scratch)/receive.pid")
+        let receiver = try TestEnv.spawn(
+            TestEnv.asRunUser([lab.walmgr, lab.slaveIni, "receive"]), cwd: lab.scratch,
+            stderr: "\(lab.scratch)/receive.log")
+        defer { TestEnv.terminate(receiver.processIdentifier, signal: SIGKILL) }
+        try await lab.master.psql("INSERT INTO rpo SELECT g FROM generate_series(1, 500) g")
+        let end = try await lab.master.psql("SELECT pg_current_wal_lsn()")
+        try await waitUntil("the receiver flushed \(end)", timeout: .seconds(120)) {
+            try await lab.master.psql(
+                "SELECT flush_lsn >= '\(end)' FROM pg_stat_replication "
+                    + "WHERE application_name = 'walmgr_boot'") == "t"
+        }
+        lab.master.stop(mode: "immediate")
+
+        let boot = try await lab.walmgr(["boot"])
+        #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(standby.logTail())")
+        #expect(boot.stderrTail.contains("stopped after its final flush"), "\(boot.stderrTail)")
+        try await waitUntil("the receiver exited") { !receiver.isRunning }
+        #expect(try await standby.psql("SELECT count(*) FROM rpo") == "500")
+    }
+
     func appendSlaveIni(_ lab: StandbyLab, _ line: String) throws {
         let text = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
         try TestEnv.writeOwned(lab.slaveIni, text + "\(line)\n")

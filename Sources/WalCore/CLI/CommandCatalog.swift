@@ -85,6 +85,10 @@ public enum CommandCatalog {
         CommandSpec("pause", [.slave], "", "pause WAL replay"),
         CommandSpec("continue", [.slave], "", "resume WAL replay"),
         CommandSpec(
+            "receive", [.slave], "[-d|-s|-k]",
+            "stream WAL from the master as it is written (replication protocol; receive_*)",
+            flags: ["-d", "-s", "-k"]),
+        CommandSpec(
             "xrestore", [.slave], "NAME PATH [RESTARTPOINT]",
             "restore_command: hand PostgreSQL one WAL file", positional: 2...3,
             calledByPostgres: true, nameArgument: 0),

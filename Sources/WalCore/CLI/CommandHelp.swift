@@ -148,6 +148,16 @@ public enum CommandHelp {
         one does not load). The flags may also come first: walmgr -d CONFIG.ini syncdaemon.
         Without pidfile the daemon locks the config file, so a second one is refused.
         """,
+        "receive": """
+        Streams WAL from receive_conninfo (default primary_conninfo) over a physical replication
+        connection into partial_wals/NAME.partial and, per whole segment, completed_wals (same
+        no-clobber rule as xreceive). Refuses a master whose system identifier differs from the
+        backups' or the archive's; creates receive_slot when missing; resumes after its newest
+        WAL; follows timeline switches; reconnects with back-off. receive_synchronous = on
+        fsyncs before every reply, so a master listing it in synchronous_standby_names commits
+        only once the WAL is on this host's disk (and waits while the receiver is down). -d runs
+        it in the background (needs pidfile), -s stops it after the current write, -k kills it.
+        """,
         "xarchive": "archive_command = 'walmgr INI xarchive %p %f'. Ships one file to "
             + "completed_wals: temp name, fsync, link (never over an existing file), fsync dir. "
             + "Validates NAME first; an identical file already there is success.",

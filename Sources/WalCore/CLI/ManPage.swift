@@ -61,6 +61,7 @@ public enum ManPage {
     static let synopsis = [
         "walmgr [-v|-q|-n] [--set KEY=VALUE]... CONFIG.ini COMMAND [ARGS...]",
         "walmgr [-d|-s|-k|-r] CONFIG.ini syncdaemon",
+        "walmgr [-d|-s|-k] SLAVE.ini receive",
         "walmgr --init-master --slave HOST [--pgdata DIR] [--config-dir DIR] [--ssh-keygen]",
         "walmgr --init-slave [--pgdata DIR] [--config-dir DIR] [--ssh-add-key FILE]",
         "       [--primary-conninfo CONNINFO] [--add-password FILE]",
@@ -90,9 +91,12 @@ public enum ManPage {
             "--set KEY=VALUE",
             "Override a config key; repeatable; takes part in %(key)s interpolation."
         ),
-        ("-d", "syncdaemon: start it in the background (needs pidfile)."),
-        ("-s", "syncdaemon: stop the running daemon (SIGTERM; it finishes its round)."),
-        ("-k", "syncdaemon: kill the running daemon (SIGKILL)."),
+        ("-d", "syncdaemon, receive: start it in the background (needs pidfile)."),
+        (
+            "-s",
+            "syncdaemon, receive: stop the running daemon (SIGTERM; it finishes its round or write)."
+        ),
+        ("-k", "syncdaemon, receive: kill the running daemon (SIGKILL)."),
         ("-r", "syncdaemon: the running daemon reloads its config before the next round."),
         (
             "--init-master",
@@ -126,7 +130,10 @@ public enum ManPage {
             "<walmgr_data>/logs.complete",
             "Archived WAL (completed_wals), NAME or NAME.zst / NAME.lz4."
         ),
-        ("<walmgr_data>/logs.partial", "The partial segment syncdaemon ships (partial_wals)."),
+        (
+            "<walmgr_data>/logs.partial",
+            "The partial segment syncdaemon ships, and receive's open NAME.partial (partial_wals)."
+        ),
         (
             "<walmgr_data>/data.master[.N]",
             "Base backups (full_backup), each with \(BackupManifest.fileName)."

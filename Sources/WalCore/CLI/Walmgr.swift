@@ -40,6 +40,7 @@ public enum Walmgr {
         "sync": SyncDaemon.once,
         "syncdaemon": SyncDaemon.run,
         "xpartialsync": XPartialSync.run,
+        "receive": ReceiveCommand.run,
     ]
 
     /// A handler that runs `master` for a master config and `slave` for a slave config.

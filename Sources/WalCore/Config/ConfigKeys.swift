@@ -37,6 +37,7 @@ public enum ConfigKeys {
         "slave_data", "slave_bin", "slave_start_cmd", "slave_stop_cmd", "slave_config_dir",
         "slave_pg_xlog", "backup_datadir", "keep_old_datadirs", "archive_command", "slave_db",
         "boot_sync_quiet",
+        "receive_conninfo", "receive_slot", "receive_synchronous", "receive_status_interval",
         "use_xlog_functions", "hot_standby", "keep_symlinks", "compression", "loop_delay",
     ]
 

@@ -37,6 +37,8 @@ public struct SlaveConfig: Sendable, Equatable {
     /// `boot_sync_quiet`: seconds partial_wals must be unchanged before boot promotes (a
     /// syncdaemon may still ship WAL); 0 does not wait. Boot gives up after 10 times as long.
     public let bootSyncQuiet: Int
+    /// The `receive_*` keys of the streaming WAL receiver.
+    public let receive: ReceiveSettings
 
     /// Creates slave settings; `slaveBin` falls back to `common.pgBin`, `slaveConfigDir` to
     /// `slaveData`.
@@ -46,7 +48,8 @@ public struct SlaveConfig: Sendable, Equatable {
         slaveConfigDir: String? = nil, slavePgXlog: String? = nil, backupDatadir: Bool = true,
         keepOldDatadirs: Int = SlaveConfig.defaultKeepOldDatadirs,
         archiveCommand: [String]? = nil, masterDb: String? = nil, slaveDb: String? = nil,
-        bootSyncQuiet: Int = 3
+        bootSyncQuiet: Int = 3,
+        receive: ReceiveSettings? = nil
     ) {
         self.common = common
         self.slaveData = slaveData
@@ -62,6 +65,7 @@ public struct SlaveConfig: Sendable, Equatable {
         self.masterDb = masterDb
         self.slaveDb = slaveDb ?? "dbname=postgres"
         self.bootSyncQuiet = bootSyncQuiet
+        self.receive = receive ?? ReceiveSettings(conninfo: common.primaryConninfo)
     }
 
     /// Reads the slave keys; the master-side keys a slave accepts are not read at all.
@@ -80,7 +84,8 @@ public struct SlaveConfig: Sendable, Equatable {
             archiveCommand: try r.words("archive_command"),
             masterDb: try r.string("master_db"),
             slaveDb: try r.string("slave_db"),
-            bootSyncQuiet: try r.int("boot_sync_quiet", maximum: 3600) ?? 3
+            bootSyncQuiet: try r.int("boot_sync_quiet", maximum: 3600) ?? 3,
+            receive: try ReceiveSettings(r, common: common)
         )
     }
 }

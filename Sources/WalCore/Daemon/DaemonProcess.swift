@@ -17,12 +17,14 @@ final class DaemonLock {
 
     /// Takes the lock (writing this process's pid into the pidfile), or refuses naming the
     /// running daemon. The pidfile's directory is created (0700) when missing.
-    static func acquire(pidfile: String?, configFile: String) throws -> DaemonLock {
+    static func acquire(pidfile: String?, configFile: String, daemon: String = "syncdaemon")
+        throws -> DaemonLock
+    {
         guard let pidfile, !pidfile.isEmpty else {
             guard let fd = try lock(configFile, create: false) else {
                 throw WalmgrFailure(
-                    "another syncdaemon runs with \(configFile) (it holds a lock on that file); "
-                        + "stop it first. Set pidfile in the config so `syncdaemon -s` can find it")
+                    "another \(daemon) runs with \(configFile) (it holds a lock on that file); "
+                        + "stop it first. Set pidfile in the config so `\(daemon) -s` can find it")
             }
             return DaemonLock(path: configFile, fd: fd, ownsFile: false)
         }
@@ -30,8 +32,8 @@ final class DaemonLock {
         guard let fd = try lock(pidfile, create: true) else {
             let pid = DaemonControl.lockedPid(pidfile: pidfile).map(String.init) ?? "unknown"
             throw WalmgrFailure(
-                "syncdaemon already runs as pid \(pid) (it holds \(pidfile)); stop it with "
-                    + "`walmgr CONFIG.ini syncdaemon -s` before starting another")
+                "\(daemon) already runs as pid \(pid) (it holds \(pidfile)); stop it with "
+                    + "`walmgr CONFIG.ini \(daemon) -s` before starting another")
         }
         let text = Array("\(getpid())\n".utf8)
         guard ftruncate(fd, 0) == 0,
@@ -98,7 +100,7 @@ extension DaemonControl {
     }
 }
 
-/// `syncdaemon -d`: start a detached copy of this walmgr.
+/// `syncdaemon -d`, `receive -d`: start a detached copy of this walmgr.
 ///
 /// fork() is unsafe once Swift's runtime has started threads, so the daemon is a new process:
 /// posix_spawn of the same binary and arguments (without -d) in a new session (setsid), stdin
@@ -106,42 +108,52 @@ extension DaemonControl {
 /// each line appears once in the logfile.
 enum DaemonProcess {
     static func detach(_ config: MasterConfig, _ context: CommandContext) async throws -> Int32 {
-        guard let pidfile = config.common.pidfile, !pidfile.isEmpty else {
+        try await detach(common: config.common, daemon: "syncdaemon", context)
+    }
+
+    /// Starts `daemon` (the command word: syncdaemon, receive) in the background.
+    static func detach(common: CommonConfig, daemon: String, _ context: CommandContext)
+        async throws -> Int32
+    {
+        guard let pidfile = common.pidfile, !pidfile.isEmpty else {
             throw WalmgrFailure(
-                "syncdaemon -d needs pidfile in \(config.common.configFile) so -s and -k can find "
+                "\(daemon) -d needs pidfile in \(common.configFile) so -s and -k can find "
                     + "it; add pidfile = /var/run/walmgr/%(job_name)s.pid")
         }
         if let pid = DaemonControl.lockedPid(pidfile: pidfile) {
-            throw WalmgrFailure("syncdaemon already runs as pid \(pid) (it holds \(pidfile))")
+            throw WalmgrFailure("\(daemon) already runs as pid \(pid) (it holds \(pidfile))")
         }
-        let logfile = config.common.logfile ?? "/dev/null"
+        let logfile = common.logfile ?? "/dev/null"
         if context.notReally {
-            context.log.info("would start syncdaemon in the background, logging to \(logfile)")
+            context.log.info("would start \(daemon) in the background, logging to \(logfile)")
             return 0
         }
         try Directories.make((logfile as NSString).deletingLastPathComponent)
         try Directories.make((pidfile as NSString).deletingLastPathComponent)
-        let pid = try spawn(arguments: childArguments(context.invocation), logfile: logfile)
+        let pid = try spawn(
+            arguments: childArguments(context.invocation, command: daemon), logfile: logfile)
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline {
             if DaemonControl.lockedPid(pidfile: pidfile) == pid {
-                print("syncdaemon started as pid \(pid); log: \(logfile), pidfile: \(pidfile)")
+                print("\(daemon) started as pid \(pid); log: \(logfile), pidfile: \(pidfile)")
                 return 0
             }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {
                 throw WalmgrFailure(
-                    "syncdaemon exited at once (wait status \(status)); its reason is in \(logfile)"
+                    "\(daemon) exited at once (wait status \(status)); its reason is in \(logfile)"
                 )
             }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw WalmgrFailure(
-            "syncdaemon pid \(pid) did not take \(pidfile) within 15 s; see \(logfile)")
+            "\(daemon) pid \(pid) did not take \(pidfile) within 15 s; see \(logfile)")
     }
 
-    /// The child's argv: global flags, overrides, the absolute ini path, `syncdaemon`.
-    static func childArguments(_ invocation: Invocation) -> [String] {
+    /// The child's argv: global flags, overrides, the absolute ini path, the command.
+    static func childArguments(_ invocation: Invocation, command: String = "syncdaemon")
+        -> [String]
+    {
         var argv = [CommandContext.executablePath]
         if invocation.verbose { argv.append("-v") }
         if invocation.quiet { argv.append("-q") }
@@ -149,7 +161,7 @@ enum DaemonProcess {
         let ini = invocation.configPath
         let absolute =
             ini.hasPrefix("/") ? ini : FileManager.default.currentDirectoryPath + "/" + ini
-        return argv + [absolute, "syncdaemon"]
+        return argv + [absolute, command]
     }
 
     /// glibc's POSIX_SPAWN_SETSID (2.26+), which the Swift Glibc module does not import.

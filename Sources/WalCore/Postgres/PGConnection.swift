@@ -55,30 +55,143 @@ public final class PGConnection: @unchecked Sendable {
     public func query(_ sql: String, _ params: [String?] = []) throws(PGError) -> PGResult {
         lock.lock()
         defer { lock.unlock() }
-        guard let conn, walmgr_PQstatus(conn) == CONNECTION_OK else {
-            throw lostError(message: "the connection is closed")
-        }
+        let conn = try liveLocked()
         let cParams = params.map { $0.flatMap { strdup($0) } }
         defer { cParams.forEach { free($0) } }
         let values = cParams.map { UnsafePointer($0) }
         let res = walmgr_PQexecParams(conn, sql, Int32(values.count), nil, values, nil, nil, 0)
         defer { walmgr_PQclear(res) }
+        try checkLocked(res, conn: conn, sql: sql, accept: [PGRES_EMPTY_QUERY])
+        return PGResult(res!)
+    }
+
+    /// Throws unless `res` succeeded (rows, a command, or one of `accept`).
+    private func checkLocked(
+        _ res: OpaquePointer?, conn: OpaquePointer, sql: String, accept: [ExecStatusType] = []
+    ) throws(PGError) {
         let status = res.map { walmgr_PQresultStatus($0) } ?? PGRES_FATAL_ERROR
-        switch status {
-        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            return PGResult(res!)
-        default:
-            let message =
-                res.flatMap { walmgr_PQresultErrorMessage($0) }.map { String(cString: $0) }
-                .flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: walmgr_PQerrorMessage(conn))
-            if walmgr_PQstatus(conn) != CONNECTION_OK { throw lostError(message: message) }
-            let sqlstate = res.flatMap { walmgr_PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }
-                .map { String(cString: $0) }
-            throw PGError.queryFailed(
-                sql: sql, sqlstate: sqlstate,
-                message: PGError.scrub(message, conninfo: conninfo),
-                host: hostLocked, port: portLocked)
+        if [PGRES_TUPLES_OK, PGRES_COMMAND_OK].contains(status) || accept.contains(status) {
+            return
         }
+        let message =
+            res.flatMap { walmgr_PQresultErrorMessage($0) }.map { String(cString: $0) }
+            .flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: walmgr_PQerrorMessage(conn))
+        if walmgr_PQstatus(conn) != CONNECTION_OK { throw lostError(message: message) }
+        let sqlstate = res.flatMap { walmgr_PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }
+            .map { String(cString: $0) }
+        throw PGError.queryFailed(
+            sql: sql, sqlstate: sqlstate, message: PGError.scrub(message, conninfo: conninfo),
+            host: hostLocked, port: portLocked)
+    }
+
+    /// The open handle, or `connectionLost` (call with `lock` held).
+    private func liveLocked() throws(PGError) -> OpaquePointer {
+        guard let conn, walmgr_PQstatus(conn) == CONNECTION_OK else {
+            throw lostError(message: "the connection is closed")
+        }
+        return conn
+    }
+
+    /// Runs a replication command (`IDENTIFY_SYSTEM`, `TIMELINE_HISTORY 2`, `SHOW …`) with the
+    /// simple query protocol, the only one a walsender speaks.
+    public func replicationCommand(_ sql: String) throws(PGError) -> PGResult {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveLocked()
+        let res = walmgr_PQexec(conn, sql)
+        defer { walmgr_PQclear(res) }
+        try checkLocked(res, conn: conn, sql: sql)
+        return PGResult(res!)
+    }
+
+    /// Sends `START_REPLICATION …`; on success the connection is in COPY BOTH mode.
+    public func startCopyBoth(_ sql: String) throws(PGError) {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveLocked()
+        let res = walmgr_PQexec(conn, sql)
+        defer { walmgr_PQclear(res) }
+        let status = res.map { walmgr_PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        if status == PGRES_COPY_BOTH { return }
+        try checkLocked(res, conn: conn, sql: sql)
+        throw PGError.unexpectedResult(sql: sql, detail: "the server did not start streaming")
+    }
+
+    /// What one read of the COPY stream found.
+    public enum CopyRead: Sendable, Equatable {
+        /// One CopyData message.
+        case data([UInt8])
+        /// Nothing arrived within the wait.
+        case timeout
+        /// The server ended the COPY (end of its timeline, or shutdown); see ``endCopy()``.
+        case ended
+    }
+
+    /// The next COPY message, waiting up to `milliseconds` on the socket (poll; a signal
+    /// wakes it early as a timeout).
+    public func readCopy(milliseconds: Int32) throws(PGError) -> CopyRead {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveLocked()
+        var waited = false
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>? = nil
+            let n = walmgr_PQgetCopyData(conn, &buffer, 1)
+            if n > 0, let buffer {
+                defer { walmgr_PQfreemem(buffer) }
+                return .data(Array(UnsafeRawBufferPointer(start: buffer, count: Int(n))))
+            }
+            if n == -1 { return .ended }
+            if n < -1 { throw lostError(message: String(cString: walmgr_PQerrorMessage(conn))) }
+            if waited { return .timeout }
+            var pfd = pollfd(fd: walmgr_PQsocket(conn), events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, milliseconds)
+            if ready < 0, errno != EINTR {
+                throw lostError(message: "poll: \(String(cString: strerror(errno)))")
+            }
+            if ready > 0, walmgr_PQconsumeInput(conn) == 0 {
+                throw lostError(message: String(cString: walmgr_PQerrorMessage(conn)))
+            }
+            waited = ready <= 0
+        }
+    }
+
+    /// Sends one CopyData message and flushes it (blocking until the socket takes it).
+    public func writeCopy(_ bytes: [UInt8]) throws(PGError) {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveLocked()
+        let sent = bytes.withUnsafeBytes {
+            walmgr_PQputCopyData(
+                conn, $0.baseAddress?.assumingMemoryBound(to: CChar.self),
+                Int32($0.count))
+        }
+        guard sent == 1, walmgr_PQflush(conn) == 0 else {
+            throw lostError(message: String(cString: walmgr_PQerrorMessage(conn)))
+        }
+    }
+
+    /// Finishes a COPY the server ended: answers its CopyDone and collects the results. Returns
+    /// the row set the server sends at the end of a timeline (next timeline, its start LSN),
+    /// or nil when it sent none (shutdown).
+    public func endCopy() throws(PGError) -> PGResult? {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveLocked()
+        var rows: PGResult?
+        while let res = walmgr_PQgetResult(conn) {
+            defer { walmgr_PQclear(res) }
+            let status = walmgr_PQresultStatus(res)
+            if status == PGRES_COPY_IN || status == PGRES_COPY_BOTH {
+                guard walmgr_PQputCopyEnd(conn, nil) == 1, walmgr_PQflush(conn) == 0 else {
+                    throw lostError(message: String(cString: walmgr_PQerrorMessage(conn)))
+                }
+                continue
+            }
+            try checkLocked(res, conn: conn, sql: "START_REPLICATION")
+            if status == PGRES_TUPLES_OK { rows = PGResult(res) }
+        }
+        return rows
     }
 
     /// Runs a statement whose rows (if any) do not matter.

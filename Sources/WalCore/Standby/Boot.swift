@@ -29,6 +29,11 @@ enum Boot {
             log.info("would hand over partial WAL and promote the standby in \(server.dataDir)")
             return 0
         }
+        // A running receiver flushes what it holds into its .partial and exits first, so the
+        // standby replays every byte the receiver got, and partial_wals goes quiet.
+        if let pid = try await ReceiveCommand.stopForBoot(config, log: log) {
+            log.info("the WAL receiver (pid \(pid)) stopped after its final flush")
+        }
         let files = StandbyFiles(config.common)
         PartialStore.pruneCompleted(files, log: log)
         try await waitForQuietPartials(files.partialWals, quiet: config.bootSyncQuiet, log: log)

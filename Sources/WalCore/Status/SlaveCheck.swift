@@ -33,7 +33,27 @@ struct SlaveCheck {
             await dataDir(ini: ini)
         }
         streamingConnection()
+        receiverConnection()
         backupsAndWAL()
+    }
+
+    /// The WAL receiver's connection, when `receive_conninfo` names another than
+    /// primary_conninfo (otherwise the streaming check above covers it).
+    func receiverConnection() {
+        guard let conninfo = config.receive.conninfo, !conninfo.isEmpty,
+            conninfo != config.common.primaryConninfo
+        else { return }
+        let user = Conninfo.value("user", in: conninfo) ?? UserAccount.currentName
+        let outcome = ReplicationProbe.probe(primaryConninfo: conninfo)
+        if let why = outcome.explained(user: user, configFile: config.common.configFile) {
+            report.add(.fail("receiver connection", why + " (receive_conninfo)"))
+        } else {
+            report.add(
+                .pass(
+                    "receiver connection",
+                    "the master accepts the receiver's replication connection as \(user) "
+                        + "(receive_conninfo)"))
+        }
     }
 
     /// The standby's own replication connection (primary_conninfo, replication=true).

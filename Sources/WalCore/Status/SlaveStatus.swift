@@ -34,6 +34,7 @@ struct SlaveStatus {
                 "stop_file": .bool(StandbyFiles.exists(files.stopFile)),
             ]))
         backups()
+        receiver()
         standby(newestArchived: newest)
     }
 

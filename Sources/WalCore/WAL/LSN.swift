@@ -108,3 +108,21 @@ public struct WALSegment: Sendable, Hashable, Comparable, CustomStringConvertibl
         return String(repeating: "0", count: max(0, 8 - s.count)) + s
     }
 }
+
+extension LSN {
+    /// `self + bytes`, or nil past the end of the 64-bit WAL space (a corrupt message).
+    public func adding(_ bytes: UInt64) -> LSN? {
+        let (sum, overflow) = value.addingReportingOverflow(bytes)
+        return overflow ? nil : LSN(sum)
+    }
+
+    /// The first byte of the segment that holds this LSN.
+    public func segmentStart(_ segmentSize: UInt64) -> LSN { LSN(value - value % segmentSize) }
+}
+
+extension WALSegment {
+    /// The LSN of the segment's first byte.
+    public var startLSN: LSN { LSN(number * size) }
+    /// The LSN just past the segment's last byte.
+    public var endLSN: LSN { LSN((number + 1) * size) }
+}
