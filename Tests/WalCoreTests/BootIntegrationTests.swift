@@ -13,9 +13,7 @@ import Testing
             binDir: try #require(TestEnv.defaultBinDir), streaming: true)
         defer { lab.destroy() }
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         standby.stop(mode: "fast")
         try appendSlaveIni(lab, "slave_db = \(lab.master.conninfo)")
 
@@ -77,9 +75,7 @@ import Testing
         defer { lab.destroy() }
         try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         try appendSlaveIni(lab, "boot_sync_quiet = 2")
 
         try await lab.master.psql("SELECT pg_switch_wal()")
@@ -116,9 +112,7 @@ import Testing
         defer { lab.destroy() }
         try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         try appendSlaveIni(lab, "boot_sync_quiet = 2")
         try await lab.master.psql("SELECT pg_switch_wal()")
         try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")

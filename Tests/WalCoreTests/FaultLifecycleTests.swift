@@ -114,9 +114,7 @@ struct FaultLifecycleTests {
         try await lab.master.psql(
             "CREATE TABLE t (id serial PRIMARY KEY, v text); INSERT INTO t (v) VALUES ('a')")
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         let write = psqlCommand(lab.master, "INSERT INTO t (v) VALUES ('w')")
         let writer = Task {
             while !Task.isCancelled { _ = try? await TestEnv.run(write) }

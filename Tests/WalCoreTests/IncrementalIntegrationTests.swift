@@ -124,9 +124,7 @@ struct IncrementalIntegrationTests {
         defer { lab.destroy() }
         try await lab.master.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 500) g")
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try await lab.restoreStandby()
         let extra =
             "slave_db = host=\(lab.master.socketDir) port=\(lab.standbyPort) dbname=postgres "
             + "user=postgres\nmaster_db = \(lab.master.conninfo)\nkeep_backups = 1\n"

@@ -53,9 +53,7 @@ import Testing
 
     /// restore, then an UPDATE on the master shows up on the standby.
     func restoreAndFollow(_ lab: StandbyLab, value: String, streaming: Bool) async throws {
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
         let auto = try String(
             contentsOfFile: "\(lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
@@ -77,9 +75,7 @@ import Testing
         defer { lab.destroy() }
         try await lab.master.psql("CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 500) g")
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 900) g")
         try await waitUntil("the standby has 900 rows") {
             try await standby.psql("SELECT count(*) FROM t") == "900"

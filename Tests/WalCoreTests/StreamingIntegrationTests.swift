@@ -14,9 +14,7 @@ import Testing
 
         try await lab.lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
         try await lab.lab.makeBackup()
-        let restore = try await lab.lab.walmgr(["restore"])
-        let standby = lab.lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.lab.restoreStandby()
         let auto = try String(
             contentsOfFile: "\(lab.lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
         #expect(auto.contains("primary_slot_name = '\(lab.slot)'"), "\(auto)")

@@ -88,9 +88,7 @@ import Testing
 
         try TestEnv.writeOwned(lab.slaveIni, ini)
         try await lab.makeBackup()
-        let restore = try await lab.walmgr(["restore"])
-        let standby = lab.attachStandby()
-        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let standby = try await lab.restoreStandby()
         try await waitUntil("the standby streams") {
             try await standby.psql("SELECT count(*) FROM pg_stat_wal_receiver "
                 + "WHERE status = 'streaming'") == "1"

@@ -118,6 +118,18 @@ final class StandbyLab {
         }
     }
 
+    /// Runs `walmgr restore` and attaches the standby (so teardown stops it); fails the test
+    /// with restore's output and the server log when restore fails.
+    @discardableResult
+    func restoreStandby() async throws -> PGCluster {
+        let restore = try await walmgr(["restore"])
+        let standby = attachStandby()
+        guard restore.succeeded else {
+            throw HarnessError("restore: \(restore.stderrTail)\n\(standby.logTail())")
+        }
+        return standby
+    }
+
     /// Attaches the restored standby so teardown stops it.
     func attachStandby() -> PGCluster {
         if let standby { return standby }
