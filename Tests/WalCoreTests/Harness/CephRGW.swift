@@ -84,7 +84,9 @@ final class CephRGW: @unchecked Sendable {
         try TestEnv.chownToRunAsUser(caFile, mode: 0o644)
         let fsid = UUID().uuidString.lowercased()
         let monPort = try TestEnv.freePort()
-        let osdPorts = try TestEnv.freePort()
+        // The OSD binds anywhere in [osdPorts, osdPorts + 40]: a block outside the ephemeral
+        // range, or it takes a port another test's PostgreSQL is about to listen on.
+        let osdPorts = try TestEnv.freePortBlock(count: 41)
         try config(fsid: fsid, monPort: monPort, osdPorts: osdPorts)
             .write(toFile: conf, atomically: true, encoding: .utf8)
         try await ceph(
@@ -135,7 +137,7 @@ final class CephRGW: @unchecked Sendable {
         ms bind ipv6 = false
         ms bind msgr1 = false
         ms bind port min = \(osdPorts)
-        ms bind port max = \(min(osdPorts + 40, 65535))
+        ms bind port max = \(osdPorts + 40)
         auth cluster required = none
         auth service required = none
         auth client required = none

@@ -152,6 +152,33 @@ enum TestEnv {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// The first of `count` consecutive free ports, below the kernel's ephemeral range
+    /// (32768 and up), where ``freePort()`` and client sockets take theirs: a daemon that binds
+    /// anywhere in a range (Ceph's OSD) then never takes another test's server port.
+    static func freePortBlock(count: Int) throws -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 10_000..<(32_000 - count))
+            if (base..<(base + count)).allSatisfy(canBind) { return base }
+        }
+        throw HarnessError("no \(count) consecutive free ports between 10000 and 32000")
+    }
+
+    /// True when 127.0.0.1:`port` can be bound right now.
+    private static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
     /// True when something accepts TCP connections on 127.0.0.1:`port`.
     static func accepts(port: Int) -> Bool { accepts(host: "127.0.0.1", port: port) }
 
