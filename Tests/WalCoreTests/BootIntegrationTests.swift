@@ -197,7 +197,8 @@ import Testing
     /// times. A process, not a task of this test process, so a busy test runner cannot stretch
     /// its pauses into the quiet period boot waits for.
     static func writer(_ file: String, rounds: Int) throws -> Process {
-        let script = "i=0; while [ $i -lt \"$2\" ]; do printf x >> \"$1\"; i=$((i+1)); sleep 0.2; done"
+        let script =
+            "i=0; while [ $i -lt \"$2\" ]; do printf x >> \"$1\"; i=$((i+1)); sleep 0.2; done"
         return try TestEnv.spawn(["/bin/sh", "-c", script, "sh", file, String(rounds)], cwd: "/")
     }
 

@@ -139,7 +139,9 @@ import Testing
         started = ContinuousClock.now
         let paused = try await pair.run([pair.masterIni, "check", "--archive"])
         #expect(paused.status == 1)
-        #expect(paused.output.contains("FAIL archive round trip: xarchive failed on "), "\(paused.output)")
+        #expect(
+            paused.output.contains("FAIL archive round trip: xarchive failed on "),
+            "\(paused.output)")
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 

@@ -47,7 +47,8 @@ import Testing
         let report = CheckReport(printer: nil)
         let fix = "chown -R postgres:postgres /wd (as root)"
         report.add(.fail("walmgr_data writable", "/wd is root:root 0700", fix: fix))
-        report.add(.fail("completed_wals writable", "/wd/logs.complete cannot be reached", fix: fix))
+        report.add(
+            .fail("completed_wals writable", "/wd/logs.complete cannot be reached", fix: fix))
         report.add(.fail("standby", "no cluster", fix: "restore"))
         #expect(
             report.results[1].line
@@ -86,7 +87,8 @@ import Testing
                 == "mkdir -p /etc/walmgr && chown postgres: /etc/walmgr (as root)")
         let mine = FileOwnership(
             path: "/srv/me", owner: "postgres", group: "postgres", mode: 0o40500, ownedByMe: true)
-        #expect(FileOwnership.createFix("/srv/me/x", parent: mine, for: "postgres").hasPrefix("chmod"))
+        #expect(
+            FileOwnership.createFix("/srv/me/x", parent: mine, for: "postgres").hasPrefix("chmod"))
     }
 
     /// Runs the built walmgr (as the server's user when root) in `dir`.

@@ -9,7 +9,9 @@ import Testing
     /// A scratch dir with `src` (a "data dir" whose files were last written an hour ago).
     static func scratch() throws -> String {
         let root = try TestEnv.scratchDir(prefix: "wminc")
-        for (path, text) in ["PG_VERSION": "15\n", "base/5/16384": "old heap", "base/5/1259": "cat"] {
+        for (path, text) in [
+            "PG_VERSION": "15\n", "base/5/16384": "old heap", "base/5/1259": "cat",
+        ] {
             try write("\(root)/src/\(path)", text, age: 3600)
         }
         return root
@@ -65,7 +67,8 @@ import Testing
         let changedOld = Self.stat("\(root)/b1/base/5/16384")
         let changed = Self.stat("\(root)/b2/base/5/16384")
         #expect(changedOld.st_ino != changed.st_ino && changed.st_nlink == 1)
-        #expect(try String(contentsOfFile: "\(root)/b2/base/5/16384", encoding: .utf8) == "new heap!")
+        #expect(
+            try String(contentsOfFile: "\(root)/b2/base/5/16384", encoding: .utf8) == "new heap!")
         #expect(second.reusedFiles == 2, "PG_VERSION and 1259")
         #expect(second.reusedBytes == Int64("15\n".count + "cat".count))
         #expect(second.copiedBytes == second.sizeBytes - second.reusedBytes!)
@@ -102,7 +105,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         _ = try Self.backUp(root, into: "\(root)/b1", previous: nil)
         let path = "\(root)/b1/\(BackupManifest.fileName)"
-        var first = try BackupManifest.decode(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        var first = try BackupManifest.decode(
+            Array(try Data(contentsOf: URL(fileURLWithPath: path))))
         let fake = String(repeating: "ab", count: 32)
         first.files = first.files?.map {
             $0.path == "base/5/1259" ? .init(path: $0.path, size: $0.size, sha256: fake) : $0

@@ -59,7 +59,9 @@ struct IncrementalIntegrationTests {
                 "SELECT pg_last_wal_replay_lsn() >= '\(lsn)'::pg_lsn") == "t"
         }
         try await standby.psql("CHECKPOINT")
-        #expect(try await standby.psql("SELECT md5(string_agg(t, ',' ORDER BY g)) FROM cold") == expected)
+        #expect(
+            try await standby.psql("SELECT md5(string_agg(t, ',' ORDER BY g)) FROM cold")
+                == expected)
         let (restored, original) = (try await dump(standby), try await dump(master))
         #expect(restored == original, "the restored standby equals the master")
         #expect(original.contains("CREATE TABLE public.cold"))
@@ -71,7 +73,8 @@ struct IncrementalIntegrationTests {
         let copy = try await PGCluster.recovered(
             from: older, like: master, scratch: lab.scratch, archive: lab.completedWals)
         defer { copy.destroy() }
-        #expect(try await copy.psql("SELECT md5(string_agg(t, ',' ORDER BY g)) FROM cold") == expected)
+        #expect(
+            try await copy.psql("SELECT md5(string_agg(t, ',' ORDER BY g)) FROM cold") == expected)
     }
 
     /// Over ssh: rsync --link-dest links the unchanged files, the slave's seal counts them (same
@@ -94,7 +97,8 @@ struct IncrementalIntegrationTests {
             try await pair.master.psql("UPDATE hot SET g = g + 1; CHECKPOINT")
             try await sshBackup(pair, remote)
             let newest = "\(pair.walmgrData)/data.master"
-            #expect(Self.stat("\(newest)/\(cold)").st_ino == Self.stat("\(newest).0/\(cold)").st_ino)
+            #expect(
+                Self.stat("\(newest)/\(cold)").st_ino == Self.stat("\(newest).0/\(cold)").st_ino)
             #expect(Self.stat("\(newest)/\(hot)").st_ino != Self.stat("\(newest).0/\(hot)").st_ino)
             let second = try #require(try await pair.listBackups(pair.masterIni).first)
             #expect((second.reusedFiles ?? 0) > 0 && second.copiedBytes! < second.sizeBytes)
@@ -164,7 +168,10 @@ struct IncrementalIntegrationTests {
     func backup(_ lab: StandbyLab) async throws {
         let command = Command(
             lab.walmgr,
-            ["--set", "master_db=\(lab.master.conninfo)", "\(lab.scratch)/wal-master.ini", "backup"],
+            [
+                "--set", "master_db=\(lab.master.conninfo)", "\(lab.scratch)/wal-master.ini",
+                "backup",
+            ],
             workingDirectory: lab.scratch, user: TestEnv.runAsUser)
         let result = try await TestEnv.runner.run(command, input: .none, timeout: .seconds(180))
         guard result.succeeded else {

@@ -12,7 +12,8 @@ import Testing
     @Test func theOldDataDirsOwnFilesWin() throws {
         let dir = try TestEnv.scratchDir(prefix: "wrc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try "port = 5499\n".write(toFile: "\(dir)/postgresql.conf", atomically: true, encoding: .utf8)
+        try "port = 5499\n".write(
+            toFile: "\(dir)/postgresql.conf", atomically: true, encoding: .utf8)
         let config = try ConfigFixture.slave(Self.withDir)
         #expect(
             ConfigRestore.choose(destination: dir, config: config, isStandby: true)
@@ -76,8 +77,9 @@ import Testing
         let first = try await lab.walmgr(["restore"])
         let standby = lab.attachStandby()
         try #require(first.succeeded, "restore: \(first.stderrTail)\n\(standby.logTail())")
-        let own = try String(
-            contentsOfFile: "\(lab.standbyData)/postgresql.conf", encoding: .utf8)
+        let own =
+            try String(
+                contentsOfFile: "\(lab.standbyData)/postgresql.conf", encoding: .utf8)
             + "\n# the standby's own edit\n"
         try TestEnv.writeOwned("\(lab.standbyData)/postgresql.conf", own)
         try TestEnv.writeOwned(

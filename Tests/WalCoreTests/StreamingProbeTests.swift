@@ -13,7 +13,10 @@ import Testing
             "FATAL:  no pg_hba.conf entry for replication connection from host \"10.0.0.2\", "
                 + "user \"replicator\", no encryption", "no pg_hba entry"
         ),
-        ("connection to server at \"10.0.0.1\", port 5432 failed: Connection refused", "unreachable"),
+        (
+            "connection to server at \"10.0.0.1\", port 5432 failed: Connection refused",
+            "unreachable"
+        ),
         ("connection to server at \"10.0.0.1\", port 5432 failed: timeout expired", "unreachable"),
         ("FATAL:  must have replication permission to start walsender", "not a replication role"),
     ])
@@ -90,8 +93,9 @@ import Testing
         try await lab.makeBackup()
         let standby = try await lab.restoreStandby()
         try await waitUntil("the standby streams") {
-            try await standby.psql("SELECT count(*) FROM pg_stat_wal_receiver "
-                + "WHERE status = 'streaming'") == "1"
+            try await standby.psql(
+                "SELECT count(*) FROM pg_stat_wal_receiver "
+                    + "WHERE status = 'streaming'") == "1"
         }
         master.stop()
         try await waitUntil("status names the stopped master") {

@@ -85,9 +85,12 @@ struct MasterBackup: Sendable {
     func copyAll(manifest: inout BackupManifest) async throws {
         let dest = inProgress
         // Over ssh the slave's rsync finds the previous backup itself (--link-dest).
-        let base = target.host != nil ? nil : IncrementalBase.find(
-            BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental,
-            systemIdentifier: manifest.systemIdentifier)
+        let base =
+            target.host != nil
+            ? nil
+            : IncrementalBase.find(
+                BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental,
+                systemIdentifier: manifest.systemIdentifier)
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
         var (bytes, files, entries) = try await copyTree(

@@ -142,9 +142,10 @@ public enum Walmgr {
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            let (name, inline) = argument.firstIndex(of: "=").map {
-                (String(argument[..<$0]), String(argument[argument.index(after: $0)...]))
-            } ?? (argument, nil)
+            let (name, inline) =
+                argument.firstIndex(of: "=").map {
+                    (String(argument[..<$0]), String(argument[argument.index(after: $0)...]))
+                } ?? (argument, nil)
             guard spec.options.contains(name) else {
                 rest.append(argument)
                 continue

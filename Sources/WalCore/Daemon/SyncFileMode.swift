@@ -13,7 +13,9 @@ struct PartialTarget {
         let location = config.location(of: config.common.partialWals)
         directory = location.path
         runner = context.runner
-        link = location.host != nil ? try SlaveLink(config: config, invocation: context.invocation) : nil
+        link =
+            location.host != nil
+            ? try SlaveLink(config: config, invocation: context.invocation) : nil
     }
 
     /// Writes `bytes` at `offset` of segment `name` on the slave.

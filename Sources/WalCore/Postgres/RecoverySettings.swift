@@ -64,10 +64,11 @@ public struct RecoverySettings: Sendable, Equatable {
     public let output: Output
 
     /// The names walmgr manages in postgresql.auto.conf; a restore removes stale ones too.
-    public static let managedNames = [
-        "restore_command", "archive_cleanup_command", "primary_conninfo",
-        "recovery_target_timeline", "archive_mode", "primary_slot_name",
-    ] + targetNames
+    public static let managedNames =
+        [
+            "restore_command", "archive_cleanup_command", "primary_conninfo",
+            "recovery_target_timeline", "archive_mode", "primary_slot_name",
+        ] + targetNames
 
     /// The target settings a restore removes unless it sets them: a target left over from
     /// an earlier point-in-time recovery would stop the next standby there.

@@ -52,7 +52,8 @@ extension ConfigRestore {
                 intoFreshDataDir: intoDataDir, record: record, log: log)
         case .none:
             let dropped = serverFiles.filter { unlink("\(staging)/\($0)") == 0 }
-            let what = dropped.isEmpty ? "" : " (left out the backup's \(dropped.joined(separator: ", ")))"
+            let what =
+                dropped.isEmpty ? "" : " (left out the backup's \(dropped.joined(separator: ", ")))"
             log.info(
                 "first restore into \(destination) without slave_config_dir: the master's config "
                     + "files are not used\(what); the standby's start command supplies its own")

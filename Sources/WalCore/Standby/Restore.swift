@@ -32,7 +32,8 @@ enum Restore {
         let configFiles = ConfigRestore.choose(
             destination: destination, config: config, isStandby: isStandby)
         if isStandby, configFiles == .none, config.slaveStartCmd == nil {
-            throw StandbyError.noServerConfig(dataDir: destination, configFile: config.common.configFile)
+            throw StandbyError.noServerConfig(
+                dataDir: destination, configFile: config.common.configFile)
         }
         // pg_ctl of the backup's major, found before anything is stopped or moved.
         let bin =

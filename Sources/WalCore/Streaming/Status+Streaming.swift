@@ -69,8 +69,9 @@ extension SlaveStatus {
             report.problem(why)
         } else {
             for problem in receiver.problems(expectStreaming: true) {
-                report.problem(problem + " (the master accepts the standby's connection: see "
-                    + "the standby's log)")
+                report.problem(
+                    problem + " (the master accepts the standby's connection: see "
+                        + "the standby's log)")
             }
         }
         return fields
