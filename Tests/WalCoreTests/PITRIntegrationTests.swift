@@ -197,7 +197,6 @@ import Testing
         try await waitUntil("a second past the backup's stop") { Date() > stop + 1.2 }
         try await lab.master.psql("INSERT INTO keep VALUES (2, 'b')")
         let before = try await lab.master.psql(Self.rowsSQL)
-        let dump = try await dump(lab.master)
         let time = try await lab.master.psql(
             "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         )

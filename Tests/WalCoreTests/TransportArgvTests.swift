@@ -86,4 +86,24 @@ import Testing
         }
         return words
     }
+
+    /// `check` connects afresh: a ControlMaster left from archiving would hide a removed key,
+    /// and with the link down its stale connection made `check` wait ~50 s instead of 10.
+    @Test func checkDoesNotReuseTheControlMaster() async throws {
+        let common = CommonConfig(
+            configFile: "/etc/walmgr/wal-master.ini", jobName: "t", walmgrData: "/srv/w",
+            sshReuseConnection: true, slaveWalmgr: "/usr/bin/walmgr")
+        let config = MasterConfig(
+            common: common, masterData: "/srv/pgdata", slave: "standby",
+            slaveConfig: "/etc/walmgr/wal-slave.ini")
+        let context = CommandContext(
+            config: .master(config), log: Log(quiet: true), runner: SubprocessRunner(),
+            notReally: false, arguments: [], flags: [],
+            invocation: Invocation(configPath: common.configFile, command: "check", arguments: []))
+        let check = MasterCheck(config: config, context: context, report: CheckReport(printer: nil))
+        let argv = try #require(check.slaveLink()).command("xversion").arguments
+        #expect(!argv.contains { $0.hasPrefix("ControlMaster") }, "\(argv)")
+        let archiving = try SlaveLink(config: config, invocation: nil).command("xversion")
+        #expect(archiving.arguments.contains("ControlMaster=auto"))
+    }
 }

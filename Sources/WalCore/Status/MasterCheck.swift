@@ -113,7 +113,8 @@ struct MasterCheck {
 
     func slaveLink() -> SlaveLink? {
         do {
-            return try SlaveLink(config: config, invocation: context.invocation)
+            return try SlaveLink(
+                config: config, invocation: context.invocation, reuseConnection: false)
         } catch {
             report.add(.fail("slave", "\(error)"))
             return nil

@@ -11,9 +11,12 @@ public struct SlaveLink: Sendable {
     /// `-v`/`-q` passed on.
     public let globalFlags: [String]
 
-    /// Builds the link from a master config.
+    /// Builds the link from a master config. `reuseConnection: false` ignores
+    /// `ssh_reuse_connection`: `check` wants a fresh connection, because a live ControlMaster
+    /// would hide a removed key and, with the link down, make ssh wait 30 s for the old
+    /// connection's keepalives before its own 10 s connect timeout.
     /// - Throws: ``TransportError/misconfigured(_:)`` when slave_config is missing.
-    public init(config: MasterConfig, invocation: Invocation?) throws {
+    public init(config: MasterConfig, invocation: Invocation?, reuseConnection: Bool = true) throws {
         let host = config.slaveDirectoryHost
         guard let slaveConfig = config.slaveConfig, !slaveConfig.isEmpty else {
             throw TransportError.misconfigured(
@@ -27,7 +30,8 @@ public struct SlaveLink: Sendable {
         } else {
             ssh = SSH(
                 host: host!, options: config.common.sshOptions,
-                controlDir: config.common.sshReuseConnection ? try SSH.privateControlDir() : nil,
+                controlDir: config.common.sshReuseConnection && reuseConnection
+                    ? try SSH.privateControlDir() : nil,
                 compress: config.compression)
         }
         var flags: [String] = []
