@@ -110,7 +110,27 @@ struct S3BackupTests {
                 try await standby.psql("SELECT v FROM t WHERE id = 1") == value
             }
         }
+        // verify downloads every object again; a replaced object is named, and restore
+        // refuses it before the standby is touched.
+        let verified = try await rig.lab.walmgr(["verify"])
+        #expect(verified.succeeded, "\(verified.output)\(verified.stderrTail)")
+        #expect(verified.output.contains("re-read: OK"), "\(verified.output)")
+        #expect(verified.output.contains("not checked (an S3 archive)"), "\(verified.output)")
+        let client = try S3Client(
+            settings: rig.s3.settings(), repository: S3Repository("s3://\(rig.s3.bucket)")!)
+        let object = "backups/\(names[0])/data/PG_VERSION"
+        #expect(try client.send("PUT", object, body: Array("99\n".utf8)).status == 200)
+        let damaged = try await rig.lab.walmgr(["verify"])
+        #expect(damaged.status == 1, "\(damaged.output)")
+        #expect(
+            damaged.output.contains("PROBLEM s3://\(rig.s3.bucket)/\(object): sha256 expected"),
+            "\(damaged.output)")
+        let refused = try await rig.lab.walmgr(["restore"])
+        #expect(refused.status == 1 && refused.stderrTail.contains("is damaged"), "\(refused.stderrTail)")
+        #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "c", "still running")
+        #expect(!FileManager.default.fileExists(atPath: "\(rig.lab.standbyData).walmgr-s3"))
         let logs = [
+            verified.output, verified.stderrTail, damaged.output, refused.stderrTail,
             backup.output, backup.stderrTail, restore.output, restore.stderrTail,
             slaveList.output, rig.lab.master.logTail(lines: 100_000),
             standby.logTail(lines: 100_000), rig.s3.rgw.allLogs(),

@@ -27,7 +27,12 @@ enum S3RestoreDownload {
             try Directories.make("\(dir)/\(sub)")
         }
         let started = ContinuousClock.now
-        try download(files, name: manifest.name, store: store, into: dir)
+        do {
+            try download(files, name: manifest.name, store: store, into: dir)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)  // nothing half-downloaded stays
+            throw error
+        }
         try Durable.replace(try manifest.encoded(), at: "\(dir)/\(BackupManifest.fileName)", mode: 0o600)
         let bytes = files.reduce(Int64(0)) { $0 + $1.size }
         log.info(
@@ -40,21 +45,28 @@ enum S3RestoreDownload {
     static func download(
         _ files: [BackupManifest.File], name: String, store: S3BackupStore, into dir: String
     ) throws {
+        try forEach(files.count) { index in
+            try fetchFile(
+                files[index], key: store.dataKey(name, files[index].path), client: store.client,
+                into: dir)
+        }
+    }
+
+    /// Runs `body` for 0..<count on `parallel` threads; after the first failure no new index
+    /// starts, and that failure is thrown.
+    static func forEach(_ count: Int, _ body: @Sendable (Int) throws -> Void) throws {
         let lock = NSLock()
         nonisolated(unsafe) var next = 0
         nonisolated(unsafe) var failure: (any Error)?
         DispatchQueue.concurrentPerform(iterations: parallel) { _ in
             while true {
                 let index: Int? = lock.withLock {
-                    guard failure == nil, next < files.count else { return nil }
+                    guard failure == nil, next < count else { return nil }
                     next += 1
                     return next - 1
                 }
                 guard let index else { return }
-                do {
-                    try fetchFile(files[index], key: store.dataKey(name, files[index].path),
-                        client: store.client, into: dir)
-                } catch {
+                do { try body(index) } catch {
                     lock.withLock { if failure == nil { failure = error } }
                 }
             }
