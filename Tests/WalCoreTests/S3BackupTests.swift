@@ -91,6 +91,11 @@ struct S3BackupTests {
         #expect(keys.contains("backups/\(names[0])/data/backup_label"))
         #expect(keys.contains("backups/\(names[0])/data/PG_VERSION"))
         #expect(try rig.uploads().isEmpty, "no multipart upload left behind")
+        let check = try await rig.lab.walmgr(["check"])
+        #expect(check.output.contains("OK   backup: s3://\(rig.s3.bucket)/backups/\(names[0])"), "\(check.output)")
+        #expect(!check.output.contains("FAIL full_backup"), "\(check.output)")
+        let status = try await rig.lab.walmgr(["status", "--json"])
+        #expect(status.output.contains(names[0]), "\(status.output)")
         let slaveList = try await rig.lab.walmgr(["listbackups"])
         #expect(slaveList.output.contains(names[0]), "\(slaveList.output)\(slaveList.stderrTail)")
         // The standby's port in the saved config files; then the standby restores from S3.
@@ -130,7 +135,7 @@ struct S3BackupTests {
         #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "c", "still running")
         #expect(!FileManager.default.fileExists(atPath: "\(rig.lab.standbyData).walmgr-s3"))
         let logs = [
-            verified.output, verified.stderrTail, damaged.output, refused.stderrTail,
+            check.output, status.output, verified.output, verified.stderrTail, damaged.output, refused.stderrTail,
             backup.output, backup.stderrTail, restore.output, restore.stderrTail,
             slaveList.output, rig.lab.master.logTail(lines: 100_000),
             standby.logTail(lines: 100_000), rig.s3.rgw.allLogs(),
