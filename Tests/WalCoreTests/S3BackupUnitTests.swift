@@ -25,7 +25,8 @@ import Testing
             lock.withLock { running -= 1 }
             let body = request.url.hasSuffix("uploads=") ? "<UploadId>U1</UploadId>" : ""
             return HTTPResponse(
-                status: 200, headers: ["etag": "\"e\(request.body.count)\""], body: Array(body.utf8),
+                status: 200, headers: ["etag": "\"e\(request.body.count)\""],
+                body: Array(body.utf8),
                 bodyBytesWritten: 0)
         }
     }
@@ -92,7 +93,10 @@ import Testing
             </CommonPrefixes><CommonPrefixes><Prefix>backups/base-1/</Prefix></CommonPrefixes>\
             </ListBucketResult>
             """
-        #expect(S3Client.elements("Contents", in: xml).map { S3Client.xmlText("Key", in: $0) } == ["a/b&c"])
+        #expect(
+            S3Client.elements("Contents", in: xml).map { S3Client.xmlText("Key", in: $0) } == [
+                "a/b&c"
+            ])
         #expect(
             S3Client.elements("CommonPrefixes", in: xml).map { S3Client.xmlText("Prefix", in: $0) }
                 == ["backups/base-2/", "backups/base-1/"])

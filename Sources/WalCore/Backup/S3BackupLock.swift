@@ -13,7 +13,8 @@ extension S3BackupStore {
     func lock(_ holder: BackupLock.Holder, log: Log) throws {
         for _ in 0..<2 {
             let response = try client.send(
-                "PUT", lockKey, headers: [("If-None-Match", "*")], body: Array(holder.rendered.utf8))
+                "PUT", lockKey, headers: [("If-None-Match", "*")], body: Array(holder.rendered.utf8)
+            )
             if response.status == 200 { return }
             guard response.status == 412 else { throw client.failure(response, "PUT", lockKey) }
             guard let current = try lockHolder() else { continue }

@@ -85,7 +85,8 @@ struct S3BackupStore {
     /// What an interrupted backup left (call under the lock): multipart uploads in progress
     /// under the prefix are aborted, and backups without a manifest are deleted.
     func removeLeftovers(log: Log) throws {
-        let base = repository.prefix.isEmpty ? Self.namePrefix : "\(repository.prefix)/\(Self.namePrefix)"
+        let base =
+            repository.prefix.isEmpty ? Self.namePrefix : "\(repository.prefix)/\(Self.namePrefix)"
         for upload in try client.multipartUploads(prefix: base) {
             try client.abortMultipart(upload.key, uploadId: upload.uploadId)
             log.info("aborted the unfinished upload of \(client.describe(upload.key))")

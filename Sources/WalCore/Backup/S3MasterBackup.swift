@@ -11,7 +11,7 @@ struct S3MasterBackup: Sendable {
     static func run(_ context: CommandContext, config: MasterConfig) async throws -> Int32 {
         guard let store = try S3BackupStore(config.common) else { return 1 }
         if context.notReally {
-            log(context).info("would back up \(config.masterData) into \(store.repository)")
+            context.log.info("would back up \(config.masterData) into \(store.repository)")
             return 0
         }
         let holder = BackupLock.Holder(
@@ -20,16 +20,15 @@ struct S3MasterBackup: Sendable {
         do {
             try await S3MasterBackup(config: config, context: context, store: store).take()
         } catch {
-            context.log.error("backup failed; its files stay invisible without a manifest and "
-                + "the next backup removes them")
+            context.log.error(
+                "backup failed; its files stay invisible without a manifest and "
+                    + "the next backup removes them")
             try? store.unlock(holder)
             throw error
         }
         try store.unlock(holder)
         return 0
     }
-
-    private static func log(_ context: CommandContext) -> Log { context.log }
 
     /// From the preflight to rotation.
     func take() async throws {
@@ -44,7 +43,9 @@ struct S3MasterBackup: Sendable {
         var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "master")
         manifest.name = S3BackupStore.newName()
         let startLSN = try session.start(label: manifest.label)
-        log.info("backup \"\(manifest.label)\" started at \(startLSN) into \(store.describe(manifest.name))")
+        log.info(
+            "backup \"\(manifest.label)\" started at \(startLSN) into \(store.describe(manifest.name))"
+        )
         let uploader = S3Uploader(client: store.client, partSize: S3Uploader.partSize())
         manifest = try await PostmasterWatch(dataDir: config.masterData, role: "master")
             .guarding { [self, manifest] in
@@ -56,15 +57,7 @@ struct S3MasterBackup: Sendable {
         let stop = try session.stop(waitForArchive: false)
         log.info("backup stopped at \(stop.lsn); waiting for its WAL in the archive")
         try BackupRun.fill(&manifest, stop: stop, segmentSize: segmentSize)
-        var extra = [("backup_label", stop.labelFile)]
-        if !stop.spcmapFile.isEmpty { extra.append(("tablespace_map", stop.spcmapFile)) }
-        for (name, text) in extra {
-            let bytes = Array(text.utf8)
-            let key = store.dataKey(manifest.name, name)
-            let response = try store.client.send("PUT", key, body: bytes)
-            guard response.status == 200 else { throw store.client.failure(response, "PUT", key) }
-            manifest.files?.append(.init(path: name, size: Int64(bytes.count), sha256: FileDigest.sha256(bytes)))
-        }
+        try uploadLabel(stop, manifest: &manifest)
         try await waitForWAL(manifest, segmentSize: segmentSize)
         try store.writeManifest(manifest)
         log.info(
@@ -72,6 +65,22 @@ struct S3MasterBackup: Sendable {
                 + "\(ListBackups.humanSize(manifest.sizeBytes)) in \(manifest.fileCount) files, "
                 + "WAL \(manifest.startWAL)…\(manifest.stopWAL)")
         try store.rotate(keep: config.common.keepBackups, log: log)
+    }
+
+    /// Uploads backup_label and a non-empty tablespace_map as pg_backup_stop returned them.
+    func uploadLabel(_ stop: BackupSession.Stop, manifest: inout BackupManifest) throws {
+        var files = [("backup_label", stop.labelFile)]
+        if !stop.spcmapFile.isEmpty { files.append(("tablespace_map", stop.spcmapFile)) }
+        for (name, text) in files {
+            let bytes = Array(text.utf8)
+            let key = store.dataKey(manifest.name, name)
+            let response = try store.client.send("PUT", key, body: bytes)
+            guard response.status == 200 else { throw store.client.failure(response, "PUT", key) }
+            manifest.files?.append(
+                .init(path: name, size: Int64(bytes.count), sha256: FileDigest.sha256(bytes)))
+            manifest.fileCount += 1
+            manifest.sizeBytes += Int64(bytes.count)
+        }
     }
 
     /// Uploads the data directory and each tablespace; records files, directories, sizes.
@@ -84,7 +93,8 @@ struct S3MasterBackup: Sendable {
             prefix: "")
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
-            try tree.upload(space.location, excludes: BackupCopy.tablespaceExcludes, prefix: path + "/")
+            try tree.upload(
+                space.location, excludes: BackupCopy.tablespaceExcludes, prefix: path + "/")
             manifest.tablespaces.append(.init(oid: space.oid, location: space.location, path: path))
         }
         try uploader.finish()
@@ -100,12 +110,18 @@ struct S3MasterBackup: Sendable {
         guard
             let first = WALSegment(name: manifest.startWAL, size: segmentSize),
             let last = WALSegment(name: manifest.stopWAL, size: segmentSize)
-        else { throw BackupError.server(step: "reading the backup's WAL range", detail: manifest.startWAL) }
+        else {
+            throw BackupError.server(
+                step: "reading the backup's WAL range", detail: manifest.startWAL)
+        }
         guard S3Repository.isS3(config.common.completedWals) else {
             let link = try SlaveLink(config: config, invocation: context.invocation)
             try await link.run(
                 "xwalcheck",
-                [manifest.startWAL, manifest.stopWAL, String(segmentSize), MasterBackup.walWaitSeconds],
+                [
+                    manifest.startWAL, manifest.stopWAL, String(segmentSize),
+                    MasterBackup.walWaitSeconds,
+                ],
                 runner: context.runner)
             return
         }
@@ -127,7 +143,8 @@ struct S3MasterBackup: Sendable {
         guard config.slaveConfig?.isEmpty == false, !config.common.configBackup.isEmpty,
             !S3Repository.isS3(config.common.configBackup)
         else {
-            log.info("config files not saved: config_backup needs slave_config (a slave to copy to)")
+            log.info(
+                "config files not saved: config_backup needs slave_config (a slave to copy to)")
             return
         }
         let backup = MasterBackup(

@@ -30,7 +30,9 @@ extension S3Client {
                 let size = Int64(Self.xmlText("Size", in: item)) ?? 0
                 objects.append(Object(key: Self.xmlText("Key", in: item), size: size))
             }
-            prefixes += Self.elements("CommonPrefixes", in: xml).map { Self.xmlText("Prefix", in: $0) }
+            prefixes += Self.elements("CommonPrefixes", in: xml).map {
+                Self.xmlText("Prefix", in: $0)
+            }
             token =
                 Self.xmlText("IsTruncated", in: xml) == "true"
                 ? Self.xmlText("NextContinuationToken", in: xml) : nil
@@ -55,7 +57,8 @@ extension S3Client {
             let errors = Self.elements("Error", in: String(decoding: response.body, as: UTF8.self))
             if let first = errors.first {
                 throw S3Error.status(
-                    endpoint: endpoint, request: "DELETE \(describe(Self.xmlText("Key", in: first)))",
+                    endpoint: endpoint,
+                    request: "DELETE \(describe(Self.xmlText("Key", in: first)))",
                     status: 200, code: Self.xmlText("Code", in: first),
                     message: Self.xmlText("Message", in: first))
             }
@@ -112,7 +115,9 @@ extension S3Client {
         var marker: (key: String, id: String)?
         repeat {
             var query = [("uploads", ""), ("prefix", prefix)]
-            if let marker { query += [("key-marker", marker.key), ("upload-id-marker", marker.id)] }
+            if let marker {
+                query += [("key-marker", marker.key), ("upload-id-marker", marker.id)]
+            }
             let response = try send("GET", "", query: query)
             guard response.status == 200 else { throw failure(response, "GET (uploads)", prefix) }
             let xml = String(decoding: response.body, as: UTF8.self)
@@ -121,7 +126,10 @@ extension S3Client {
             }
             marker =
                 Self.xmlText("IsTruncated", in: xml) == "true"
-                ? (Self.xmlText("NextKeyMarker", in: xml), Self.xmlText("NextUploadIdMarker", in: xml))
+                ? (
+                    Self.xmlText("NextKeyMarker", in: xml),
+                    Self.xmlText("NextUploadIdMarker", in: xml)
+                )
                 : nil
         } while marker != nil
         return uploads
@@ -175,7 +183,9 @@ extension S3Client {
 
     /// Text escaped for an XML element.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(
+            of: "<", with: "&lt;"
+        )
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

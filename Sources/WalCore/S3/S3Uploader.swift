@@ -138,7 +138,9 @@ final class S3Uploader: @unchecked Sendable {
     }
 
     /// Runs `work` on the pool; it releases the slot its buffer holds when done.
-    private func submit(group extra: DispatchGroup? = nil, _ work: @escaping @Sendable () throws -> Void) {
+    private func submit(
+        group extra: DispatchGroup? = nil, _ work: @escaping @Sendable () throws -> Void
+    ) {
         group.enter()
         extra?.enter()
         queue.async { [self] in

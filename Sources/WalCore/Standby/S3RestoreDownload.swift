@@ -15,7 +15,8 @@ enum S3RestoreDownload {
     ) throws -> BackupCatalog.Entry {
         let manifest = entry.manifest
         guard let files = manifest.files else {
-            throw WalmgrFailure("backup \(entry.path) cannot be restored: its manifest lists no files")
+            throw WalmgrFailure(
+                "backup \(entry.path) cannot be restored: its manifest lists no files")
         }
         if StandbyFiles.exists(dir) {
             do { try FileManager.default.removeItem(atPath: dir) } catch {
@@ -33,7 +34,8 @@ enum S3RestoreDownload {
             try? FileManager.default.removeItem(atPath: dir)  // nothing half-downloaded stays
             throw error
         }
-        try Durable.replace(try manifest.encoded(), at: "\(dir)/\(BackupManifest.fileName)", mode: 0o600)
+        try Durable.replace(
+            try manifest.encoded(), at: "\(dir)/\(BackupManifest.fileName)", mode: 0o600)
         let bytes = files.reduce(Int64(0)) { $0 + $1.size }
         log.info(
             "downloaded \(entry.path): \(files.count) files, \(ListBackups.humanSize(bytes)), "

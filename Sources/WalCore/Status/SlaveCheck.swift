@@ -166,7 +166,8 @@ struct SlaveCheck {
                     "backup", "no complete backup in \(config.common.fullBackup)",
                     fix: "walmgr MASTER.ini backup (on the master)")
             }
-            return .pass("backup", "\(store.describe(m.name)) from \(m.startTime), start WAL \(m.startWAL)")
+            return .pass(
+                "backup", "\(store.describe(m.name)) from \(m.startTime), start WAL \(m.startWAL)")
         } catch {
             return .fail("backup", "\(error)")
         }

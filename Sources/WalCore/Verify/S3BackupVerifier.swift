@@ -39,12 +39,15 @@ struct S3BackupVerifier {
     func reread(_ file: BackupManifest.File) throws -> (Int64, VerifyProblem?) {
         let key = store.dataKey(entry.manifest.name, file.path)
         let object = store.client.describe(key)
-        let (fd, tmp) = try Durable.createTemp(for: NSTemporaryDirectory() + "walmgr-verify", mode: 0o600)
+        let (fd, tmp) = try Durable.createTemp(
+            for: NSTemporaryDirectory() + "walmgr-verify", mode: 0o600)
         unlink(tmp)  // gone from the file system; the fd keeps the bytes until closed
         defer { close(fd) }
         let response = try store.client.send("GET", key, bodyFD: fd)
         if response.status == 404 {
-            return (0, .init(object, "missing (expected \(file.size) bytes, sha256 \(file.sha256))"))
+            return (
+                0, .init(object, "missing (expected \(file.size) bytes, sha256 \(file.sha256))")
+            )
         }
         guard response.status == 200 else { throw store.client.failure(response, "GET", key) }
         let size = response.bodyBytesWritten

@@ -53,7 +53,8 @@ enum Verify {
         guard let newest = complete.first else {
             throw StandbyError.noBackup(
                 fullBackup: catalog.fullBackup,
-                inProgress: listed == nil && FileManager.default.fileExists(atPath: catalog.inProgress))
+                inProgress: listed == nil
+                    && FileManager.default.fileExists(atPath: catalog.inProgress))
         }
         return all ? complete : [newest]
     }
@@ -72,7 +73,9 @@ enum Verify {
         let manifests = entries.map(\.manifest)
         var wal = ArchiveVerifier.Result(directory: completedWals)
         if S3Repository.isS3(completedWals) {
-            log.warning("the WAL in \(completedWals) is not verified: verify reads a directory archive only")
+            log.warning(
+                "the WAL in \(completedWals) is not verified: verify reads a directory archive only"
+            )
         } else {
             wal = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
                 .check(backups: manifests)
