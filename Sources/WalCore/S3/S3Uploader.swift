@@ -42,28 +42,24 @@ final class S3Uploader: @unchecked Sendable {
         environment["WALMGR_S3_PART_SIZE"].flatMap(Int.init) ?? defaultPartSize
     }
 
-    /// Uploads the open file `fd` (`path` for messages) as `key`, reading it to its end.
-    /// Returns its size and SHA-256 once every request for it is sent (a single PUT may still
-    /// be in flight: ``finish()`` waits for those).
+    /// Uploads the open file `fd` (`path` for messages) as `key`: the bytes up to its size at
+    /// this moment (what pg_basebackup sends too: WAL replay from the backup's start repairs a
+    /// file that grows or shrinks meanwhile). Returns its size and SHA-256 once every request
+    /// for it is sent (a single PUT may still be in flight: ``finish()`` waits for those).
     func upload(fd: Int32, path: String, key: String) throws -> (size: Int64, sha256: String) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError("stat", path) }
+        let size = Int(st.st_size)
         var digest = FileDigest()
-        let first = try readPart(fd, path: path, digest: &digest)
-        var second: [UInt8] = []
-        if first.count == partSize {
-            do { second = try readPart(fd, path: path, digest: &digest) } catch {
-                slots.signal()  // first's
-                throw error
-            }
-            if second.isEmpty { slots.signal() }
-        }
-        guard !second.isEmpty else {
+        if size <= partSize {
+            let body = try readPart(fd, limit: size, path: path, digest: &digest)
             submit { [client] in
-                let response = try client.send("PUT", key, body: first)
+                let response = try client.send("PUT", key, body: body)
                 guard response.status == 200 else { throw client.failure(response, "PUT", key) }
             }
-            return (digest.count, digest.hex())
+        } else {
+            try multipart(fd: fd, size: size, path: path, key: key, digest: &digest)
         }
-        try multipart(fd: fd, path: path, key: key, first: first, second: second, digest: &digest)
         return (digest.count, digest.hex())
     }
 
@@ -73,31 +69,29 @@ final class S3Uploader: @unchecked Sendable {
         if let failure = takeFailure() { throw failure }
     }
 
-    /// The rest of a file as a multipart upload, completed before it returns.
+    /// A file of more than one part as a multipart upload, completed before it returns.
     private func multipart(
-        fd: Int32, path: String, key: String, first: [UInt8], second: [UInt8],
-        digest: inout FileDigest
+        fd: Int32, size: Int, path: String, key: String, digest: inout FileDigest
     ) throws {
         let uploadId = try client.createMultipart(key)
         let parts = DispatchGroup()
         var number = 0
-        var next: [UInt8]? = first
-        var pending: [UInt8]? = second
         do {
-            while let part = next {
+            while Int(digest.count) < size {
+                let part = try readPart(
+                    fd, limit: min(partSize, size - Int(digest.count)), path: path,
+                    digest: &digest)
+                if part.isEmpty && number > 0 {  // the file shrank: what was read is all
+                    slots.signal()
+                    break
+                }
                 number += 1
                 let n = number
                 submit(group: parts) { [client, self] in
                     let etag = try client.uploadPart(key, uploadId: uploadId, number: n, body: part)
                     self.record(uploadId, n, etag)
                 }
-                next = pending
-                pending = nil
-                if next != nil && next!.count == partSize {
-                    let more = try readPart(fd, path: path, digest: &digest)
-                    if more.isEmpty { slots.signal() }
-                    pending = more.isEmpty ? nil : more
-                }
+                if part.count < partSize { break }
             }
             parts.wait()
             if let failure = takeFailure() { throw failure }
@@ -111,28 +105,30 @@ final class S3Uploader: @unchecked Sendable {
         }
     }
 
-    /// Reads up to `partSize` bytes (fewer only at the end of the file) into a fresh buffer,
-    /// after taking a slot for it; the bytes are added to `digest`. The caller submits the
-    /// buffer (which frees the slot when sent) or signals the slot itself.
-    private func readPart(_ fd: Int32, path: String, digest: inout FileDigest) throws -> [UInt8] {
+    /// Reads up to `limit` bytes (fewer only at the end of the file) into a fresh buffer of
+    /// that size, after taking a slot for it; the bytes are added to `digest`. The caller
+    /// submits the buffer (which frees the slot when sent) or signals the slot itself.
+    private func readPart(_ fd: Int32, limit: Int, path: String, digest: inout FileDigest)
+        throws -> [UInt8]
+    {
         if let failure = takeFailure() { throw failure }
         slots.wait()
-        var buffer = [UInt8](repeating: 0, count: partSize)
-        var count = 0
-        let result: Int = buffer.withUnsafeMutableBytes { raw in
-            while count < partSize {
-                let n = read(fd, raw.baseAddress! + count, partSize - count)
+        var failed = false
+        // Not zero-filled first: the bytes are read straight into the new array.
+        let buffer = [UInt8](unsafeUninitializedCapacity: limit) { raw, count in
+            count = 0
+            while count < limit {
+                let n = read(fd, raw.baseAddress! + count, limit - count)
                 if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return n }
+                if n < 0 { failed = true }
+                if n <= 0 { break }
                 count += n
             }
-            return count
         }
-        guard result >= 0 else {
+        guard !failed else {
             slots.signal()
             throw FileError("read", path)
         }
-        buffer.removeLast(partSize - count)
         buffer.withUnsafeBytes { digest.update($0) }
         return buffer
     }
