@@ -196,6 +196,22 @@ struct S3BackupTests {
         #expect(try await rig.listed() == [taken[2], taken[1]])
         let dirs = Set(try rig.keys().map { $0.split(separator: "/")[1] })
         #expect(dirs == [Substring(taken[2]), Substring(taken[1])], "\(dirs)")
+        // A live holder (this test process, on this host) keeps the lock: the backup is refused.
+        let client = try S3Client(
+            settings: rig.s3.settings(), repository: S3Repository("s3://\(rig.s3.bucket)")!)
+        let holder = BackupLock.Holder(
+            pid: getpid(), host: BackupLock.hostName, since: BackupManifest.isoTime(Date()))
+        let lockKey = "backups/BACKUPLOCK"
+        #expect(try client.send("PUT", lockKey, body: Array(holder.rendered.utf8)).status == 200)
+        let refused = try await rig.master(["backup"])
+        #expect(refused.status == 1, "\(refused.stderrTail)")
+        #expect(
+            refused.stderrTail.contains(
+                "another backup is running: s3://\(rig.s3.bucket)/\(lockKey) is held by pid "
+                    + "\(getpid())"), "\(refused.stderrTail)")
+        #expect(refused.stderrTail.contains("delete that object"), "\(refused.stderrTail)")
+        #expect(try await rig.listed() == [taken[2], taken[1]], "nothing changed")
+        outputs += refused.stderrTail
         let killedLog = (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? ""
         #expect(!(killedLog + outputs + rig.s3.rgw.allLogs()).contains(CephRGW.secretKey))
     }
