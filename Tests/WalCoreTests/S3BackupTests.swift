@@ -18,14 +18,19 @@ struct S3BackupTests {
         let credentials: String
         let masterIni: String
 
-        init(binDir: String, tag: String, keep: Int = 0) async throws {
+        /// `walInS3` false keeps the archive in the slave's completed_wals directory.
+        init(binDir: String, tag: String, keep: Int = 0, walInS3: Bool = true) async throws {
             credentials = try TestEnv.scratchDir(prefix: "wms3b")
             do {
                 s3 = try await S3Lab(scratch: credentials, tag: tag)
+                var lines = s3.iniLines()
+                if !walInS3 {
+                    lines = lines.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"
+                }
                 let backups = "full_backup = s3://\(s3.bucket)/backups\nkeep_backups = \(keep)\n"
                 lab = try await StandbyLab(
-                    binDir: binDir, streaming: false, slaveExtra: s3.iniLines() + backups,
-                    masterExtra: s3.iniLines() + backups)
+                    binDir: binDir, streaming: false, slaveExtra: lines + backups,
+                    masterExtra: lines + backups)
             } catch {
                 TestEnv.removeScratch(credentials)
                 throw error
@@ -149,6 +154,36 @@ struct S3BackupTests {
             standby.logTail(lines: 100_000), rig.s3.rgw.allLogs(),
         ]
         #expect(!logs.joined().contains(CephRGW.secretKey), "the secret leaked")
+    }
+
+    /// S3 backups with the archive in a directory: the backup's WAL check goes through the
+    /// slave's xwalcheck, and `restore --target-lsn` picks the backup from the bucket.
+    @Test func pointInTimeFromAnS3BackupAndADirectoryArchive() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let rig = try await Rig(binDir: binDir, tag: "pitr", walInS3: false)
+        defer { rig.destroy() }
+        try await rig.lab.master.psql(
+            "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
+        let backup = try await rig.master(["backup"])
+        try #require(backup.succeeded, "backup: \(backup.stderrTail)")
+        try await rig.lab.master.psql("UPDATE t SET v = 'b' WHERE id = 1")
+        let lsn = try await rig.lab.master.psql("SELECT pg_current_wal_lsn()")
+        try await rig.lab.master.psql("UPDATE t SET v = 'c' WHERE id = 1")
+        let wal = try await rig.lab.master.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        try await waitUntil("\(wal) in completed_wals") {
+            FileManager.default.fileExists(atPath: "\(rig.lab.completedWals)/\(wal)")
+        }
+        try rig.lab.saveConfig()
+        let restore = try await rig.lab.walmgr([
+            "restore", "--target-lsn", lsn, "--target-action", "promote",
+        ])
+        let standby = rig.lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        try await waitUntil("promoted at the target") {
+            try await standby.psql("SELECT pg_is_in_recovery()") == "f"
+        }
+        #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "b")
+        #expect(!(backup.stderrTail + restore.stderrTail).contains(CephRGW.secretKey))
     }
 
     /// kill -9 in the middle of a multipart upload: no backup is visible; the next backup
