@@ -125,6 +125,13 @@ struct S3BackupTests {
                 try await standby.psql("SELECT v FROM t WHERE id = 1") == value
             }
         }
+        // A named backup into another DST whose parent does not exist yet (a fresh host).
+        let fresh = "\(rig.lab.scratch)/fresh/host/data"
+        let copy = try await rig.lab.walmgr(["restore", names[0], fresh])
+        #expect(copy.succeeded, "\(copy.stderrTail)")
+        #expect(FileManager.default.fileExists(atPath: "\(fresh)/global/pg_control"))
+        #expect(FileManager.default.fileExists(atPath: "\(fresh)/pg_wal/archive_status"))
+        #expect(FileManager.default.fileExists(atPath: "\(fresh)/pg_notify"), "empty dirs too")
         // verify downloads every object again; a replaced object is named, and restore
         // refuses it before the standby is touched.
         let verified = try await rig.lab.walmgr(["verify"])

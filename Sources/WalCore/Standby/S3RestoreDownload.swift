@@ -23,6 +23,8 @@ enum S3RestoreDownload {
                 throw FileError("remove", dir)
             }
         }
+        // A first restore on a fresh standby host: DST's parent may not exist yet.
+        try Directories.make((dir as NSString).deletingLastPathComponent)
         guard mkdir(dir, 0o700) == 0 else { throw FileError("create", dir) }
         for sub in (manifest.directories ?? []).sorted() {
             try Directories.make("\(dir)/\(sub)")
