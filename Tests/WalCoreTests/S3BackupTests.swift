@@ -88,6 +88,12 @@ struct S3BackupTests {
         let rig = try await Rig(binDir: binDir, tag: "bk")
         defer { rig.destroy() }
         try await Self.fill(rig.lab)
+        let space = "\(rig.lab.scratch)/space1"
+        try FileManager.default.createDirectory(atPath: space, withIntermediateDirectories: false)
+        try TestEnv.chownToRunAsUser(space, mode: 0o700)
+        try await rig.lab.master.psql("CREATE TABLESPACE space1 LOCATION '\(space)'")
+        try await rig.lab.master.psql(
+            "CREATE TABLE spaced TABLESPACE space1 AS SELECT g FROM generate_series(1, 5000) g")
         let backup = try await rig.master(["backup"])
         try #require(backup.succeeded, "backup: \(backup.stderrTail)")
         let names = try await rig.listed()
@@ -96,6 +102,8 @@ struct S3BackupTests {
         #expect(keys.contains("backups/\(names[0])/walmgr_manifest.json"), "\(keys.prefix(5))")
         #expect(keys.contains("backups/\(names[0])/data/backup_label"))
         #expect(keys.contains("backups/\(names[0])/data/PG_VERSION"))
+        #expect(keys.contains("backups/\(names[0])/data/tablespace_map"))
+        #expect(keys.contains { $0.hasPrefix("backups/\(names[0])/data/walmgr_tblspc/") })
         #expect(try rig.uploads().isEmpty, "no multipart upload left behind")
         let check = try await rig.lab.walmgr(["check"])
         #expect(
@@ -118,6 +126,7 @@ struct S3BackupTests {
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
         let digest = try await rig.lab.master.psql(Self.digestSQL)
         #expect(try await standby.psql(Self.digestSQL) == digest)
+        #expect(try await standby.psql("SELECT count(*) FROM spaced") == "5000")
         for value in ["b", "c"] {
             try await rig.lab.master.psql("UPDATE t SET v = '\(value)' WHERE id = 1")
             try await rig.lab.master.psql("SELECT pg_switch_wal()")
