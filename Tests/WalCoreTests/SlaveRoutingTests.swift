@@ -46,6 +46,20 @@ import Testing
         #expect(hostInKeys.location(of: hostInKeys.common.fullBackup).host == "s1")
     }
 
+    /// With the archive and the backups both in S3 no key names a host: "s3" of `s3://` is
+    /// not one (it was taken for the slave's host, and ssh then went to a host named s3).
+    @Test func archiveAndBackupsInS3NameNoHost() throws {
+        let config = try ConfigFixture.master(
+            "[walmgr]\nmaster_data = /m\nwalmgr_data = /w\ncompleted_wals = s3://bkt/wal\n"
+                + "full_backup = s3://bkt/backups\n")
+        #expect(config.slaveDirectoryHost == nil)
+        #expect(config.location(of: config.common.configBackup) == .local("/w/config.backup"))
+        let remote = try ConfigFixture.master(
+            "[walmgr]\nmaster_data = /m\ncompleted_wals = s3://bkt/wal\n"
+                + "full_backup = standby:/w/data.master\n")
+        #expect(remote.slaveDirectoryHost == "standby")
+    }
+
     /// A key on another host than `slave` is named by `check`.
     @Test func mixedConfigIsNamed() throws {
         let config = try ConfigFixture.master(

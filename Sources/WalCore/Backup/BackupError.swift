@@ -27,9 +27,12 @@ public enum BackupError: WalmgrError {
                     + "xlock` on \(host) since \(since). Run `walmgr SLAVE_INI xrelease` on the "
                     + "slave when backups may run again"
             }
+            let release =
+                S3Repository.isS3(path)
+                ? "delete that object (it is the backup lock of the S3 repository)"
+                : "run `walmgr SLAVE_INI xrelease` on the slave"
             return "another backup is running: \(path) is held by pid \(holder.pid) on \(host) "
-                + "since \(since). Wait for it to finish; if it is dead, run `walmgr SLAVE_INI "
-                + "xrelease` on the slave"
+                + "since \(since). Wait for it to finish; if it is dead, \(release)"
         case .archivingOff(let setting, let value, let fix):
             return "archiving is not set up for walmgr (\(setting) = \(value)): pg_backup_stop "
                 + "would wait forever for WAL to be archived. \(fix)"

@@ -73,6 +73,9 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     /// Every file of the backup with its SHA-256 (what `verify` re-reads); nil for backups
     /// taken before walmgr recorded checksums. `listbackups` leaves it out.
     public var files: [File]?
+    /// Every directory of the backup (paths inside it), for a repository that stores only
+    /// files (S3): restore recreates the empty ones PostgreSQL needs. Nil for a directory backup.
+    public var directories: [String]?
     /// Files hard-linked from the previous backup instead of copied (nil: a full copy, or a
     /// backup taken before walmgr made incremental ones).
     public var reusedFiles: Int?
@@ -82,7 +85,7 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var copiedBytes: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case name, label, status, timeline, tablespaces, legacy, files
+        case name, label, status, timeline, tablespaces, legacy, files, directories
         case startTime = "start_time"
         case stopTime = "stop_time"
         case startLSN = "start_lsn"

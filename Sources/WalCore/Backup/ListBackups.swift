@@ -9,21 +9,23 @@ enum ListBackups {
         case .slave(let slave):
             let full = try slave.need(
                 slave.common.fullBackup, key: "full_backup", for: "listbackups")
+            if let store = try S3BackupStore(slave.common) {
+                manifests = try listed(store.list(), completedWals: slave.common.completedWals)
+                break
+            }
             if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
                 // An empty list would read as "no backups" on the master.
                 throw WalmgrFailure("cannot list backups: \(blocked.detail); fix: \(blocked.fix)")
             }
             // An unreadable archive leaves the windows unknown; the list itself still prints.
             // The per-file checksums are verify's business, not a listing's.
-            let archive = try? ArchiveIndex.read(slave.common.completedWals)
-            manifests = BackupCatalog(fullBackup: full).list().map { entry in
-                var manifest = entry.manifest
-                manifest.files = nil
-                return ListedBackup(
-                    manifest: manifest,
-                    window: archive.flatMap { RecoverableWindow.of(entry.manifest, archive: $0) })
-            }
+            manifests = listed(
+                BackupCatalog(fullBackup: full).list(), completedWals: slave.common.completedWals)
         case .master(let master):
+            if let store = try S3BackupStore(master.common) {
+                manifests = try listed(store.list(), completedWals: master.common.completedWals)
+                break
+            }
             let link = try SlaveLink(config: master, invocation: context.invocation)
             let result = try await link.run("listbackups", ["--json"], runner: context.runner)
             manifests = try JSONDecoder().decode([ListedBackup].self, from: Data(result.stdout))
@@ -33,6 +35,20 @@ enum ListBackups {
             ? String(decoding: try json(manifests), as: UTF8.self) : table(manifests)
         FileHandle.standardOutput.write(Data(text.utf8))
         return 0
+    }
+
+    /// Entries as listed: without per-file data, with the recoverable window when the archive
+    /// is a readable directory.
+    static func listed(_ entries: [BackupCatalog.Entry], completedWals: String) -> [ListedBackup] {
+        let archive = try? ArchiveIndex.read(completedWals)
+        return entries.map { entry in
+            var manifest = entry.manifest
+            manifest.files = nil
+            manifest.directories = nil
+            return ListedBackup(
+                manifest: manifest,
+                window: archive.flatMap { RecoverableWindow.of(entry.manifest, archive: $0) })
+        }
     }
 
     /// The JSON array DESIGN.md specifies, newest first.

@@ -15,6 +15,7 @@ struct MasterBackup: Sendable {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .master(let config) = context.config else { return 1 }
         let full = try config.need(config.common.fullBackup, key: "full_backup", for: "backup")
+        if S3Repository.isS3(full) { return try await S3MasterBackup.run(context, config: config) }
         let backup = MasterBackup(
             config: config, context: context,
             link: try SlaveLink(config: config, invocation: context.invocation),

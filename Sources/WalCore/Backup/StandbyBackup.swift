@@ -17,6 +17,11 @@ struct StandbyBackup: Sendable {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let full = try config.need(config.common.fullBackup, key: "full_backup", for: "backup")
+        guard !S3Repository.isS3(full) else {
+            throw WalmgrFailure(
+                "backup on the standby cannot write to full_backup = \(full) yet: run "
+                    + "`walmgr wal-master.ini backup` on the master, which uploads to S3 itself")
+        }
         let wals = try config.need(
             config.common.completedWals, key: "completed_wals", for: "backup")
         _ = try config.need(config.slaveData, key: "slave_data", for: "backup")

@@ -16,9 +16,9 @@ extension MasterConfig {
     /// `slave`, else (no `slave` key) the `host:` of completed_wals, as walmgr3 allowed.
     public var slaveDirectoryHost: String? {
         if let slave { return Location.isLocalHost(slave) ? nil : slave }
-        // An s3:// archive names no host ("s3" is not one): the backups' location does.
-        let key = S3Repository.isS3(common.completedWals) ? common.fullBackup : common.completedWals
-        return Location(key).host
+        // An s3:// URL names no host ("s3" is not one): the first directory key does.
+        let key = [common.completedWals, common.fullBackup].first { !S3Repository.isS3($0) }
+        return key.flatMap { Location($0).host }
     }
 
     /// Where a directory key's value is. With a remote slave the directories are on the slave,

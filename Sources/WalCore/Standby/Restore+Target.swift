@@ -8,11 +8,14 @@ extension Restore {
     {
         let fullBackup = try config.need(
             config.common.fullBackup, key: "full_backup", for: "restore")
-        let backups = BackupCatalog(fullBackup: fullBackup).complete().map(\.manifest)
+        let store = try S3BackupStore(config.common)
+        let backups = try (store?.list() ?? BackupCatalog(fullBackup: fullBackup).complete())
+            .map(\.manifest)
         guard !backups.isEmpty else {
             throw StandbyError.noBackup(
                 fullBackup: fullBackup,
-                inProgress: StandbyFiles.exists(BackupCatalog(fullBackup: fullBackup).inProgress))
+                inProgress: store == nil
+                    && StandbyFiles.exists(BackupCatalog(fullBackup: fullBackup).inProgress))
         }
         let archive = try ArchiveIndex.read(config.common.completedWals)
         let plan = try PITRPlan.make(

@@ -14,15 +14,21 @@ enum Restore {
         let plan = try target.map {
             try Self.plan(config, target: $0, named: context.arguments.first, log: log)
         }
-        let entry = try pick(
+        var entry = try pick(
             config: config, name: plan?.backup.name ?? context.arguments.first, log: log)
         let slaveData = try config.need(config.slaveData, key: "slave_data", for: "restore")
         // No trailing slash: the staging dir `<DST>.walmgr-restore` must be DST's sibling.
         let destination = TargetGuard.trimmingSlashes(
             context.arguments.count > 1 ? context.arguments[1] : slaveData)
         let isStandby = destination == TargetGuard.trimmingSlashes(slaveData)
+        // From S3: downloaded (and checked) beside DST while the standby still runs, then moved.
+        let store = try S3BackupStore(config.common)
+        if let store, !context.notReally {
+            entry = try S3RestoreDownload.fetch(
+                entry, store: store, into: "\(destination).walmgr-s3", log: log)
+        }
         let copy = RestoreCopy(
-            entry: entry, destination: destination, move: context.has("--move"),
+            entry: entry, destination: destination, move: context.has("--move") || store != nil,
             keepOld: config.backupDatadir, keepOldCount: config.keepOldDatadirs,
             runner: context.runner, log: log, targetGuard: Self.targetGuard(config, entry: entry))
         // Every target's place is checked before the standby is stopped: a refusal changes
@@ -98,11 +104,13 @@ enum Restore {
         let fullBackup = try config.need(
             config.common.fullBackup, key: "full_backup", for: "restore")
         let catalog = BackupCatalog(fullBackup: fullBackup)
-        let complete = catalog.complete()
+        let store = try S3BackupStore(config.common)
+        let complete = try store?.list() ?? catalog.complete()
         guard let name else {
             guard let newest = complete.first else {
                 throw StandbyError.noBackup(
-                    fullBackup: fullBackup, inProgress: StandbyFiles.exists(catalog.inProgress))
+                    fullBackup: fullBackup,
+                    inProgress: store == nil && StandbyFiles.exists(catalog.inProgress))
             }
             return newest
         }
@@ -114,6 +122,9 @@ enum Restore {
 
     /// The backup's PG_VERSION.
     static func backupVersion(_ entry: BackupCatalog.Entry) throws -> ServerVersion {
+        if S3Repository.isS3(entry.path), entry.manifest.pgVersion > 0 {
+            return ServerVersion(num: entry.manifest.pgVersion)  // --dry-run: not downloaded
+        }
         let path = "\(entry.path)/PG_VERSION"
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let version = ServerVersion(pgVersionFile: text)

@@ -18,9 +18,12 @@ struct SlaveCheck {
         report.add(
             S3Probe.check(common)
                 ?? PathCheck.writableDir("completed_wals", common.completedWals, mustExist: true))
+        let backupParent =
+            S3Repository.isS3(common.fullBackup)
+            ? "" : (common.fullBackup as NSString).deletingLastPathComponent
         for (key, path) in [
             ("partial_wals", common.partialWals), ("config_backup", common.configBackup),
-            ("full_backup", (common.fullBackup as NSString).deletingLastPathComponent),
+            ("full_backup", backupParent),
         ] where !path.isEmpty {
             report.add(PathCheck.writableDir(key, path))
         }
@@ -131,6 +134,10 @@ struct SlaveCheck {
             report.add(.fail("backup", "\(common.missing("full_backup", "check"))"))
             return
         }
+        if S3Repository.isS3(common.fullBackup) {
+            report.add(s3Backups())
+            return
+        }
         if let blocked = PathCheck.unreadable(Self.backupDir(common.fullBackup)) {
             // An empty listing here means "could not look", not "no backup".
             report.add(.fail("backup", blocked.detail, fix: blocked.fix))
@@ -148,6 +155,22 @@ struct SlaveCheck {
         let when = m.startTime.isEmpty ? "" : " from \(m.startTime)"
         report.add(.pass("backup", "\(m.name)\(when), start WAL \(m.startWAL)"))
         report.add(Self.continuity(dir: common.completedWals, manifest: m))
+    }
+
+    /// The newest backup in an S3 full_backup (listing the bucket proves it is reachable).
+    func s3Backups() -> CheckResult {
+        do {
+            guard let store = try S3BackupStore(config.common) else { return .pass("backup", "") }
+            guard let m = try store.list().first?.manifest else {
+                return .fail(
+                    "backup", "no complete backup in \(config.common.fullBackup)",
+                    fix: "walmgr MASTER.ini backup (on the master)")
+            }
+            return .pass(
+                "backup", "\(store.describe(m.name)) from \(m.startTime), start WAL \(m.startWAL)")
+        } catch {
+            return .fail("backup", "\(error)")
+        }
     }
 
     /// The directory that holds full_backup and its rotated copies.

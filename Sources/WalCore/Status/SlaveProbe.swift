@@ -48,9 +48,14 @@ enum SlaveProbe {
         var report: [Space] = []
         let dirs = [
             ("completed_wals", common.completedWals),
-            ("full_backup", (common.fullBackup as NSString).deletingLastPathComponent),
+            // A bucket has no free space to measure.
+            (
+                "full_backup",
+                S3Repository.isS3(common.fullBackup)
+                    ? "" : (common.fullBackup as NSString).deletingLastPathComponent
+            ),
         ]
-        for (key, path) in dirs where !path.isEmpty {
+        for (key, path) in dirs where !path.isEmpty && !S3Repository.isS3(path) {
             report.append(measure(key: key, path: path))
         }
         let encoder = JSONEncoder()

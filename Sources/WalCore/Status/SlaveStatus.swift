@@ -82,12 +82,21 @@ struct SlaveStatus {
                 "full_backup is not set: \(config.common.missing("full_backup", "status"))")
             return
         }
-        if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
-            // Could not look: say why, not "no complete backup".
-            report.problem("cannot read full_backup: \(blocked.detail); fix: \(blocked.fix)")
+        let manifests: [BackupManifest]
+        do {
+            if let store = try S3BackupStore(config.common) {
+                manifests = try store.list().map(\.manifest)
+            } else if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
+                // Could not look: say why, not "no complete backup".
+                report.problem("cannot read full_backup: \(blocked.detail); fix: \(blocked.fix)")
+                return
+            } else {
+                manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
+            }
+        } catch {
+            report.problem("cannot list the backups in \(full): \(error)")
             return
         }
-        let manifests = BackupCatalog(fullBackup: full).list().map(\.manifest)
         report.set("backups", BackupSummary.json(manifests))
         recoverableWindow(manifests)
         if !manifests.contains(where: { $0.status == "complete" }) {

@@ -17,10 +17,11 @@ enum Verify {
         let full = try config.need(config.common.fullBackup, key: "full_backup", for: "verify")
         let wals = try config.need(
             config.common.completedWals, key: "completed_wals", for: "verify")
+        let store = try S3BackupStore(config.common)
         let entries = try pick(
             BackupCatalog(fullBackup: full), name: context.arguments.first,
-            all: context.has("--all"))
-        let report = check(entries, completedWals: wals, log: context.log)
+            all: context.has("--all"), listed: try store?.list())
+        let report = check(entries, completedWals: wals, store: store, log: context.log)
         if context.has("--json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -32,15 +33,16 @@ enum Verify {
     }
 
     /// The backups to check: SET, every complete one (`--all`), or the newest complete one.
-    static func pick(_ catalog: BackupCatalog, name: String?, all: Bool) throws
-        -> [BackupCatalog.Entry]
-    {
+    /// `listed` replaces the catalog's backups (those of an S3 repository).
+    static func pick(
+        _ catalog: BackupCatalog, name: String?, all: Bool, listed: [BackupCatalog.Entry]? = nil
+    ) throws -> [BackupCatalog.Entry] {
         if all, name != nil {
             throw WalmgrFailure(
                 "verify takes SET or --all, not both. Usage: walmgr CONFIG.ini verify "
                     + "[SET|--all] [--json]", exitCode: 64)
         }
-        let complete = catalog.complete()
+        let complete = listed ?? catalog.complete()
         if let name {
             guard let entry = complete.first(where: { $0.manifest.name == name }) else {
                 throw StandbyError.unknownBackup(
@@ -51,20 +53,33 @@ enum Verify {
         guard let newest = complete.first else {
             throw StandbyError.noBackup(
                 fullBackup: catalog.fullBackup,
-                inProgress: FileManager.default.fileExists(atPath: catalog.inProgress))
+                inProgress: listed == nil
+                    && FileManager.default.fileExists(atPath: catalog.inProgress))
         }
         return all ? complete : [newest]
     }
 
     /// Runs every check (pure of output).
-    static func check(_ entries: [BackupCatalog.Entry], completedWals: String, log: Log) -> Report {
+    /// With a `store` the backups are objects in S3, downloaded again to be checked.
+    static func check(
+        _ entries: [BackupCatalog.Entry], completedWals: String, store: S3BackupStore? = nil,
+        log: Log
+    ) -> Report {
         let backups = entries.map { entry in
             log.info("verifying \(entry.path)")
-            return BackupVerifier(entry: entry).check()
+            return store.map { S3BackupVerifier(entry: entry, store: $0).check() }
+                ?? BackupVerifier(entry: entry).check()
         }
         let manifests = entries.map(\.manifest)
-        let wal = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
-            .check(backups: manifests)
+        var wal = ArchiveVerifier.Result(directory: completedWals)
+        if S3Repository.isS3(completedWals) {
+            log.warning(
+                "the WAL in \(completedWals) is not verified: verify reads a directory archive only"
+            )
+        } else {
+            wal = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
+                .check(backups: manifests)
+        }
         let problems = (backups.flatMap(\.problems) + wal.problems).map(\.description)
         return Report(ok: problems.isEmpty, backups: backups, wal: wal, problems: problems)
     }
@@ -76,8 +91,11 @@ enum Verify {
                 + (b.problems.isEmpty ? "OK" : "\(b.problems.count) problem(s)")
         }
         lines.append(
-            "WAL \(report.wal.directory): \(report.wal.segments) segment headers read: "
-                + (report.wal.problems.isEmpty ? "OK" : "\(report.wal.problems.count) problem(s)"))
+            S3Repository.isS3(report.wal.directory)
+                ? "WAL \(report.wal.directory): not checked (an S3 archive)"
+                : "WAL \(report.wal.directory): \(report.wal.segments) segment headers read: "
+                    + (report.wal.problems.isEmpty
+                        ? "OK" : "\(report.wal.problems.count) problem(s)"))
         lines += report.problems.map { "PROBLEM \($0)" }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -110,7 +110,7 @@ final class StandbyLab {
         try saveConfig()
     }
 
-    private func saveConfig() throws {
+    func saveConfig() throws {
         for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
             var text = try String(contentsOfFile: "\(master.dataDir)/\(name)", encoding: .utf8)
             if name == "postgresql.conf" { text += "\nport = \(standbyPort)\nhot_standby = on\n" }
