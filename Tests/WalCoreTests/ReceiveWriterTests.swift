@@ -153,4 +153,62 @@ import Testing
             #expect(flushes == flushes.sorted(), "flush positions only grow")
         }
     }
+
+    /// Lets `Backlog` through and checks each status update against what the writer's
+    /// `sync` hook has made durable at that moment.
+    final class Audited: CopyChannel {
+        let inner: Backlog
+        var synced = LSN(0)
+        var violations: [String] = []
+        init(_ inner: Backlog) { self.inner = inner }
+
+        func readCopy(milliseconds: Int32) throws(PGError) -> PGConnection.CopyRead {
+            try inner.readCopy(milliseconds: milliseconds)
+        }
+
+        func writeCopy(_ bytes: [UInt8]) throws(PGError) {
+            let flush = LSN(ReplicationMessage.readUInt64(bytes, 9))
+            if flush > synced { violations.append("flush \(flush) but synced \(synced)") }
+            try inner.writeCopy(bytes)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func noReplyAcknowledgesMoreThanWasSynced(synchronous: Bool) throws {
+        try ReceiveWriterTests().withDirs { common in
+            let master = Audited(Backlog(count: 300))
+            var writer: ReceiveWriter?
+            writer = ReceiveWriter(
+                config: common, segmentSize: ReceiveWriterTests.size, level: 0, threads: 0,
+                start: LSN(0), timeline: 1, log: Log(quiet: true), zeroFill: synchronous
+            ) { fd in
+                let written = writer?.written
+                let result = fdatasync(fd)
+                if result == 0, let written { master.synced = written }
+                return result
+            }
+            defer { writer?.closeFile() }
+            let stream = ReceiveStream(
+                db: master, writer: writer!,
+                settings: ReceiveSettings(slot: "s", synchronous: synchronous, statusInterval: 0.05),
+                stop: StopSignal(log: Log(quiet: true), signals: []), log: Log(quiet: true)
+            ) { _ in }
+            _ = try stream.run()
+            #expect(master.violations.isEmpty, "\(master.violations.prefix(3))")
+            #expect(master.inner.updates.count >= 3 && master.synced > LSN(2 << 20))
+        }
+    }
+
+    @Test func synchronousModeZeroFillsNewSegments() throws {
+        try ReceiveWriterTests().withDirs { common in
+            let writer = ReceiveWriter(
+                config: common, segmentSize: ReceiveWriterTests.size, level: 0, threads: 0,
+                start: LSN(0), timeline: 1, log: Log(quiet: true), zeroFill: true)
+            defer { writer.closeFile() }
+            try writer.write([1, 2, 3][...], at: LSN(0))
+            var st = stat()
+            #expect(stat("\(common.partialWals)/000000010000000000000000.partial", &st) == 0)
+            #expect(Int(st.st_blocks) * 512 >= Int(ReceiveWriterTests.size), "not sparse")
+        }
+    }
 }
