@@ -73,6 +73,31 @@ import Testing
         }
     }
 
+    @Test func aWholeSegmentIsLinkedWithTheNoClobberRule() throws {
+        try withDirs { common in
+            let store = WALStore(directory: common.completedWals)
+            let name = try WALName.validate("000000010000000000000005")
+            let source = "\(common.partialWals)/a.partial"
+            let same = "\(common.partialWals)/b.partial"
+            let other = "\(common.partialWals)/c.partial"
+            let fm = FileManager.default
+            #expect(fm.createFile(atPath: source, contents: Data(repeating: 3, count: 4096)))
+            #expect(fm.createFile(atPath: same, contents: Data(repeating: 3, count: 4096)))
+            #expect(fm.createFile(atPath: other, contents: Data(repeating: 4, count: 4096)))
+            #expect(try store.storeLinking(name, source: source) == .stored)
+            var a = stat()
+            var b = stat()
+            #expect(stat(source, &a) == 0 && stat(store.path(name), &b) == 0)
+            #expect(a.st_ino == b.st_ino, "a hard link, not a copy")
+            #expect(try store.storeLinking(name, source: same) == .alreadyPresent)
+            #expect(throws: DurableConflict.self) { try store.storeLinking(name, source: other) }
+            #expect(fm.contents(atPath: store.path(name)) == Data(repeating: 3, count: 4096))
+            let zst = try WALName.validate("000000010000000000000006")
+            #expect(fm.createFile(atPath: store.path(zst, .zstd), contents: Data([1])))
+            #expect(try store.storeLinking(zst, source: source) == nil, "compared by store()")
+        }
+    }
+
     @Test func identityComesFromTheNewestSegment() throws {
         try withDirs { common in
             #expect(LocalIdentity.find(common) == nil)
@@ -190,7 +215,8 @@ import Testing
             defer { writer?.closeFile() }
             let stream = ReceiveStream(
                 db: master, writer: writer!,
-                settings: ReceiveSettings(slot: "s", synchronous: synchronous, statusInterval: 0.05),
+                settings: ReceiveSettings(
+                    slot: "s", synchronous: synchronous, statusInterval: 0.05),
                 stop: StopSignal(log: Log(quiet: true), signals: []), log: Log(quiet: true)
             ) { _ in }
             _ = try stream.run()
