@@ -73,6 +73,31 @@ import Testing
         }
     }
 
+    @Test func aWholeSegmentIsLinkedWithTheNoClobberRule() throws {
+        try withDirs { common in
+            let store = WALStore(directory: common.completedWals)
+            let name = try WALName.validate("000000010000000000000005")
+            let source = "\(common.partialWals)/a.partial"
+            let same = "\(common.partialWals)/b.partial"
+            let other = "\(common.partialWals)/c.partial"
+            let fm = FileManager.default
+            #expect(fm.createFile(atPath: source, contents: Data(repeating: 3, count: 4096)))
+            #expect(fm.createFile(atPath: same, contents: Data(repeating: 3, count: 4096)))
+            #expect(fm.createFile(atPath: other, contents: Data(repeating: 4, count: 4096)))
+            #expect(try store.storeLinking(name, source: source) == .stored)
+            var a = stat()
+            var b = stat()
+            #expect(stat(source, &a) == 0 && stat(store.path(name), &b) == 0)
+            #expect(a.st_ino == b.st_ino, "a hard link, not a copy")
+            #expect(try store.storeLinking(name, source: same) == .alreadyPresent)
+            #expect(throws: DurableConflict.self) { try store.storeLinking(name, source: other) }
+            #expect(fm.contents(atPath: store.path(name)) == Data(repeating: 3, count: 4096))
+            let zst = try WALName.validate("000000010000000000000006")
+            #expect(fm.createFile(atPath: store.path(zst, .zstd), contents: Data([1])))
+            #expect(try store.storeLinking(zst, source: source) == nil, "compared by store()")
+        }
+    }
+
     @Test func identityComesFromTheNewestSegment() throws {
         try withDirs { common in
             #expect(LocalIdentity.find(common) == nil)
@@ -151,6 +176,65 @@ import Testing
             #expect(master.updates.allSatisfy { $0.first == UInt8(ascii: "r") })
             let flushes = master.updates.map { ReplicationMessage.readUInt64($0, 9) }
             #expect(flushes == flushes.sorted(), "flush positions only grow")
+        }
+    }
+
+    /// Lets `Backlog` through and checks each status update against what the writer's
+    /// `sync` hook has made durable at that moment.
+    final class Audited: CopyChannel {
+        let inner: Backlog
+        var synced = LSN(0)
+        var violations: [String] = []
+        init(_ inner: Backlog) { self.inner = inner }
+
+        func readCopy(milliseconds: Int32) throws(PGError) -> PGConnection.CopyRead {
+            try inner.readCopy(milliseconds: milliseconds)
+        }
+
+        func writeCopy(_ bytes: [UInt8]) throws(PGError) {
+            let flush = LSN(ReplicationMessage.readUInt64(bytes, 9))
+            if flush > synced { violations.append("flush \(flush) but synced \(synced)") }
+            try inner.writeCopy(bytes)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func noReplyAcknowledgesMoreThanWasSynced(synchronous: Bool) throws {
+        try ReceiveWriterTests().withDirs { common in
+            let master = Audited(Backlog(count: 300))
+            var writer: ReceiveWriter?
+            writer = ReceiveWriter(
+                config: common, segmentSize: ReceiveWriterTests.size, level: 0, threads: 0,
+                start: LSN(0), timeline: 1, log: Log(quiet: true), zeroFill: synchronous
+            ) { fd in
+                let written = writer?.written
+                let result = fdatasync(fd)
+                if result == 0, let written { master.synced = written }
+                return result
+            }
+            defer { writer?.closeFile() }
+            let stream = ReceiveStream(
+                db: master, writer: writer!,
+                settings: ReceiveSettings(
+                    slot: "s", synchronous: synchronous, statusInterval: 0.05),
+                stop: StopSignal(log: Log(quiet: true), signals: []), log: Log(quiet: true)
+            ) { _ in }
+            _ = try stream.run()
+            #expect(master.violations.isEmpty, "\(master.violations.prefix(3))")
+            #expect(master.inner.updates.count >= 3 && master.synced > LSN(2 << 20))
+        }
+    }
+
+    @Test func synchronousModeZeroFillsNewSegments() throws {
+        try ReceiveWriterTests().withDirs { common in
+            let writer = ReceiveWriter(
+                config: common, segmentSize: ReceiveWriterTests.size, level: 0, threads: 0,
+                start: LSN(0), timeline: 1, log: Log(quiet: true), zeroFill: true)
+            defer { writer.closeFile() }
+            try writer.write([1, 2, 3][...], at: LSN(0))
+            var st = stat()
+            #expect(stat("\(common.partialWals)/000000010000000000000000.partial", &st) == 0)
+            #expect(Int(st.st_blocks) * 512 >= Int(ReceiveWriterTests.size), "not sparse")
         }
     }
 }

@@ -65,6 +65,32 @@ public struct WALStore: Sendable {
             })
     }
 
+    /// Stores the durable (fsynced) uncompressed file `source` under `name` by hard-linking it,
+    /// without copying a byte, with `store`'s no-clobber rule: an identical file already there
+    /// is `.alreadyPresent`, a different one a ``DurableConflict``. Returns nil when a link
+    /// cannot do it (another filesystem, no hard links, a copy under another suffix to compare
+    /// with): the caller stores a copy with `store`.
+    public func storeLinking(_ name: WALName, source: String) throws -> Durable.StoreResult? {
+        let target = path(name)
+        if try !Durable.regularFileExists(target),
+            ArchivedWAL.find(name, in: directory).contains(where: { $0.method != .none })
+        {
+            return nil
+        }
+        guard link(source, target) != 0 else {
+            try Durable.fsyncDirectory(directory)
+            return .stored
+        }
+        let err = errno
+        if [EXDEV, EPERM, EMLINK, EOPNOTSUPP].contains(err) { return nil }
+        guard err == EEXIST, try Durable.regularFileExists(target) else {
+            throw FileError("link \(source) to", target, errno: err)
+        }
+        guard try FileCompare.identical(target, source) else { throw DurableConflict(path: target) }
+        try Durable.syncExisting(target)
+        return .alreadyPresent
+    }
+
     /// Compares an existing copy under another suffix with the incoming bytes.
     private func compare(
         _ existing: ArchivedWAL, with fd: Int32, size: Int, storedAs method: CompressMethod,

@@ -99,7 +99,8 @@ final class Receiver {
         var (lsn, timeline) = try session.startPoint()
         let writer = ReceiveWriter(
             config: config.common, segmentSize: session.segmentSize, level: level,
-            threads: threads, start: lsn, timeline: timeline, log: log)
+            threads: threads, start: lsn, timeline: timeline, log: log,
+            zeroFill: config.receive.synchronous)
         defer { writer.closeFile() }
         while !stop.requested {
             log.info("streaming from \(lsn) on timeline \(timeline) (\(session.shownConninfo))")

@@ -2,7 +2,11 @@ import Foundation
 
 /// Writes received WAL into `partial_wals/NAME.partial` (pre-allocated to the segment size,
 /// zeros past the last byte, never through a symlink) and, when a segment is whole, fsyncs it
-/// and stores it into completed_wals with the same no-clobber rule as xreceive.
+/// and stores it into completed_wals with the same no-clobber rule as xreceive (a hard link
+/// when uncompressed, so the 16 MB are not written twice).
+///
+/// `flushed` only ever moves to what `sync` returned success for: a reply built from it never
+/// acknowledges WAL that is not on disk.
 final class ReceiveWriter {
     /// Where the open segment lives.
     let partialDir: String
@@ -13,6 +17,13 @@ final class ReceiveWriter {
     let level: Int
     let threads: Int
     let log: Log
+    /// Write zeros over a new segment file (as PostgreSQL does for its own WAL) instead of
+    /// leaving it sparse: then each later `fdatasync` writes data only, not the block
+    /// allocation too. For synchronous mode, where every commit waits for one.
+    let zeroFill: Bool
+    /// How the open segment is made durable: `fdatasync` (the size never changes, and a zeroed
+    /// file needs no metadata); tests wrap it to see what was synced.
+    let sync: (Int32) -> Int32
     /// The timeline new segment files are named with.
     private(set) var timeline: UInt32
     /// The end of the bytes written (LSN of the last byte + 1).
@@ -23,7 +34,8 @@ final class ReceiveWriter {
 
     init(
         config: CommonConfig, segmentSize: UInt64, level: Int, threads: Int, start: LSN,
-        timeline: UInt32, log: Log
+        timeline: UInt32, log: Log, zeroFill: Bool = false,
+        sync: @escaping (Int32) -> Int32 = { fdatasync($0) }
     ) {
         partialDir = config.partialWals
         store = WALStore(directory: config.completedWals)
@@ -32,6 +44,8 @@ final class ReceiveWriter {
         self.level = level
         self.threads = threads
         self.log = log
+        self.zeroFill = zeroFill
+        self.sync = sync
         self.timeline = timeline
         written = start
         flushed = start
@@ -70,14 +84,15 @@ final class ReceiveWriter {
         }
     }
 
-    /// fsyncs the open segment: everything written is now durable.
+    /// fdatasyncs the open segment: everything written is now durable.
     func flush() throws {
-        if let current, flushed < written {
-            guard fsync(current.fd) == 0 else {
-                throw FileError("fsync", partialPath(current.segment))
+        let end = written
+        if let current, flushed < end {
+            guard sync(current.fd) == 0 else {
+                throw FileError("fdatasync", partialPath(current.segment))
             }
         }
-        flushed = written
+        flushed = end
     }
 
     /// After the end of a timeline: the open segment stays a `.partial` of the old timeline
@@ -110,9 +125,15 @@ final class ReceiveWriter {
             close(fd)
             throw FileError("stat", path)
         }
-        if UInt64(st.st_size) != segmentSize, ftruncate(fd, off_t(segmentSize)) != 0 {
+        do {
+            if !existed && zeroFill {
+                try writeZeros(fd, path: path)
+            } else if UInt64(st.st_size) != segmentSize, ftruncate(fd, off_t(segmentSize)) != 0 {
+                throw FileError("extend to \(segmentSize) bytes", path)
+            }
+        } catch {
             close(fd)
-            throw FileError("extend to \(segmentSize) bytes", path)
+            throw error
         }
         if !existed {
             guard fsync(fd) == 0 else {
@@ -125,19 +146,28 @@ final class ReceiveWriter {
         return fd
     }
 
+    /// Fills a new segment file with zeros, 1 MiB per write.
+    private func writeZeros(_ fd: Int32, path: String) throws {
+        let chunk = [UInt8](repeating: 0, count: Int(min(segmentSize, 1 << 20)))
+        var offset: UInt64 = 0
+        while offset < segmentSize {
+            let count = Int(min(UInt64(chunk.count), segmentSize - offset))
+            let n = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress!, count, off_t(offset)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw FileError("write zeros to", path) }
+            offset += UInt64(n)
+        }
+    }
+
     /// The open segment is whole: fsync it, store it in completed_wals (identical copy already
     /// there is fine, a different one is a conflict), then drop the `.partial`.
     private func complete() throws {
         guard let current else { return }
         let path = partialPath(current.segment)
-        guard fsync(current.fd) == 0 else { throw FileError("fsync", path) }
+        guard sync(current.fd) == 0 else { throw FileError("fdatasync", path) }
         flushed = written
         let name = try WALName.validate(current.segment.name)
-        let reader = try Durable.openRegular(path)
-        defer { close(reader) }
-        let result = try store.store(
-            name, from: reader, size: Int(segmentSize), method: method, level: level,
-            threads: threads)
+        let result = try storeSegment(name, path: path)
         closeFile()
         unlink(path)
         try Durable.fsyncDirectory(partialDir)
@@ -145,5 +175,18 @@ final class ReceiveWriter {
         case .stored: log.info("received \(name)")
         case .alreadyPresent: log.info("received \(name) (already archived, identical)")
         }
+    }
+
+    /// Stores the durable `.partial` under `name`: linked when uncompressed and possible,
+    /// else copied (compressed per `method`).
+    private func storeSegment(_ name: WALName, path: String) throws -> Durable.StoreResult {
+        if method == .none, let linked = try store.storeLinking(name, source: path) {
+            return linked
+        }
+        let reader = try Durable.openRegular(path)
+        defer { close(reader) }
+        return try store.store(
+            name, from: reader, size: Int(segmentSize), method: method, level: level,
+            threads: threads)
     }
 }
