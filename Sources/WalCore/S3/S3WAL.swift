@@ -14,6 +14,15 @@ enum S3WAL {
     ) throws -> Durable.StoreResult {
         let client = try S3Client(settings: settings, repository: repository)
         let raw = try Digest.file(fd, size: size, path: name.name)
+        // If-None-Match guards this suffix only; a copy under another one (compress_method
+        // changed) is compared by content, as the directory archive does.
+        if let other = try storedElsewhere(name, method: method, client: client),
+            let result = try compareOther(
+                other, fd: fd, size: size, wanted: ArchivedWAL(name: name, method: method),
+                walSHA: Digest.hex(raw.sha256), client: client)
+        {
+            return result
+        }
         // Compressed into an in-memory file that curl then reads; plain WAL is sent from the
         // source file itself. Either way no copy of a segment sits in walmgr's own memory.
         var compressed: MemoryFile? = nil
