@@ -76,4 +76,20 @@ struct S3Lab {
         put(UInt64(size), at: 32, width: 4)
         return bytes
     }
+
+    /// The regular files under `dir` whose bytes contain `needle` (symlinks are not followed).
+    static func files(containing needle: String, under dir: String) throws -> [String] {
+        let pattern = Data(needle.utf8)
+        guard let walk = FileManager.default.enumerator(atPath: dir) else { return [] }
+        var found: [String] = []
+        while let relative = walk.nextObject() as? String {
+            let path = "\(dir)/\(relative)"
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            if data.range(of: pattern) != nil { found.append(path) }
+        }
+        return found.sorted()
+    }
 }
