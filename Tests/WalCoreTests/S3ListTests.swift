@@ -12,8 +12,10 @@ import Testing
                 + "<ETag>&quot;x&quot;</ETag><Size>16777216</Size></Contents>"
         }.joined()
         let tail =
-            next.map { "<IsTruncated>true</IsTruncated><NextContinuationToken>\($0)"
-                + "</NextContinuationToken>" } ?? "<IsTruncated>false</IsTruncated>"
+            next.map {
+                "<IsTruncated>true</IsTruncated><NextContinuationToken>\($0)"
+                    + "</NextContinuationToken>"
+            } ?? "<IsTruncated>false</IsTruncated>"
         return Array(
             "<?xml version=\"1.0\"?><ListBucketResult><Name>b</Name>\(contents)\(tail)</ListBucketResult>"
                 .utf8)

@@ -72,10 +72,11 @@ struct S3StandbyTests {
         #expect(local.isEmpty, "nothing went to the local completed_wals: \(local)")
         // Every output, walmgr's logs, PostgreSQL's logs, every file the round trip wrote
         // (data dirs, archive, backups) and RGW's logs: none holds the secret.
-        let texts = outputs.map { $0.output + $0.stderrTail } + [
-            lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
-            s3.rgw.allLogs(),
-        ]
+        let texts =
+            outputs.map { $0.output + $0.stderrTail } + [
+                lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
+                s3.rgw.allLogs(),
+            ]
         #expect(!texts.joined().contains(CephRGW.secretKey), "the secret leaked into an output")
         for log in ["slave.log", "master.log"] {  // written, so the walk below reads them
             let text = try String(contentsOfFile: "\(credentials)/\(log)", encoding: .utf8)

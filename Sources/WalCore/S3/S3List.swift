@@ -45,7 +45,8 @@ extension S3Client {
             guard let key = elements("Key", in: entry).first else { continue }
             objects.append(
                 S3Object(
-                    key: unescape(key), size: elements("Size", in: entry).first.flatMap { Int($0) } ?? 0,
+                    key: unescape(key),
+                    size: elements("Size", in: entry).first.flatMap { Int($0) } ?? 0,
                     lastModified: elements("LastModified", in: entry).first.flatMap(parseTime)))
         }
         return (
