@@ -50,13 +50,10 @@ struct S3Lab {
             + "s3_credentials_file = \(credentials ?? credentialsFile)\n"
     }
 
-    /// The objects' keys under `prefix` (ListObjectsV2), sorted.
+    /// The objects' keys under `prefix` (every page of ListObjectsV2), sorted.
     func keys(prefix: String = "wal") throws -> [String] {
         let client = try S3Client(settings: settings(), repository: S3Repository("s3://\(bucket)")!)
-        let response = try client.send("GET", "", query: [("list-type", "2"), ("prefix", prefix)])
-        let text = String(decoding: response.body, as: UTF8.self)
-        return text.components(separatedBy: "<Key>").dropFirst()
-            .compactMap { $0.components(separatedBy: "</Key>").first }.sorted()
+        return try client.list(prefix: prefix).map(\.key).sorted()
     }
 
     /// A WAL segment of 16 MiB whose header matches `name` (timeline 1), filled with `fill`.
