@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// The duplicate rule across suffixes: `NAME` archived as `NAME.zst` is the same WAL.
@@ -46,5 +47,31 @@ extension S3WAL {
                 name: name.name, expected: size, received: incoming.storedBytes)
         }
         return .alreadyPresent
+    }
+}
+
+/// ``S3WAL/storedElsewhere(_:method:client:)`` on a second thread, so that loading libcurl, the
+/// TLS handshake and the list request overlap the SHA-256 and MD5 of the segment (about 30 and
+/// 35 ms of a 16 MiB xarchive).
+///
+/// `@unchecked Sendable` is safe: `result` is written once before `done` is signalled and read
+/// only after waiting for it.
+final class SuffixLookup: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<ArchivedWAL?, any Error> = .success(nil)
+
+    /// Starts the lookup.
+    init(_ name: WALName, method: CompressMethod, client: S3Client) {
+        nonisolated(unsafe) let client = client
+        DispatchQueue.global().async {
+            self.result = Result { try S3WAL.storedElsewhere(name, method: method, client: client) }
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the lookup; throws what it threw.
+    func value() throws -> ArchivedWAL? {
+        done.wait()
+        return try result.get()
     }
 }

@@ -13,10 +13,12 @@ enum S3WAL {
         settings: S3Settings, repository: S3Repository
     ) throws -> Durable.StoreResult {
         let client = try S3Client(settings: settings, repository: repository)
-        let raw = try Digest.file(fd, size: size, path: name.name)
         // If-None-Match guards this suffix only; a copy under another one (compress_method
-        // changed) is compared by content, as the directory archive does.
-        if let other = try storedElsewhere(name, method: method, client: client),
+        // changed) is compared by content, as the directory archive does. The lookup loads
+        // libcurl, opens the TLS connection the PUT reuses and lists, beside the hashing.
+        let lookup = SuffixLookup(name, method: method, client: client)
+        let raw = try Digest.file(fd, size: size, path: name.name)
+        if let other = try lookup.value(),
             let result = try compareOther(
                 other, fd: fd, size: size, wanted: ArchivedWAL(name: name, method: method),
                 walSHA: Digest.hex(raw.sha256), client: client)
