@@ -11,7 +11,9 @@ struct ConfigFileTests {
 
     @Test(
         "the shipped examples load without errors or warnings",
-        arguments: [("wal-master.ini", Role.master), ("wal-slave.ini", Role.slave)])
+        arguments: [
+            ("wal-master.ini", Role.master), ("wal-slave.ini", Role.slave), ("s3.ini", Role.slave),
+        ])
     func examples(name: String, role: Role) throws {
         let path = Self.packageRoot.appendingPathComponent("examples/\(name)").path
         let loaded = try ConfigLoader.load(path: path, overrides: [])

@@ -15,9 +15,12 @@ struct S3StandbyTests {
         defer { TestEnv.removeScratch(credentials) }
         let s3 = try await S3Lab(scratch: credentials, tag: "standby")
         let lab = try await StandbyLab(
-            binDir: binDir, streaming: false, slaveExtra: s3.iniLines(),
-            masterExtra: s3.iniLines())
+            binDir: binDir, streaming: false,
+            slaveExtra: s3.iniLines() + "logfile = \(credentials)/slave.log\n",
+            masterExtra: s3.iniLines() + "logfile = \(credentials)/master.log\n")
         defer { lab.destroy() }
+        try TestEnv.chownToRunAsUser(credentials, mode: 0o755)
+        var outputs: [ProcessResult] = []
         try await lab.master.psql(
             "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
         // walmgr's own backup: BACKUPLOCK beside PAUSE, the WAL check by HEAD, no purge in S3.
@@ -28,11 +31,13 @@ struct S3StandbyTests {
             Command(
                 lab.walmgr, [masterIni, "backup"], workingDirectory: lab.scratch,
                 user: TestEnv.runAsUser), input: .none, timeout: .seconds(300))
+        outputs.append(backup)
         try #require(backup.succeeded, "backup: \(backup.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: "\(lab.walmgrData)/BACKUPLOCK"))
         // The restore uses a backup whose config.backup carries the standby's port.
         try await lab.makeBackup()
         let restore = try await lab.walmgr(["restore"])
+        outputs.append(restore)
         let standby = lab.attachStandby()
         try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
@@ -50,7 +55,9 @@ struct S3StandbyTests {
         let resume = try await lab.walmgr(["continue"])
         #expect(resume.succeeded, "\(resume.stderrTail)")
         #expect(!FileManager.default.fileExists(atPath: "\(lab.walmgrData)/PAUSE"))
+        outputs += [pause, resume, try await lab.walmgr(["status", "--json"])]
         let boot = try await lab.walmgr(["boot"])
+        outputs.append(boot)
         #expect(
             boot.succeeded && boot.output.contains("promoted: timeline 2"),
             "boot: \(boot.output)\(boot.stderrTail)")
@@ -63,10 +70,21 @@ struct S3StandbyTests {
         #expect(keys.filter { WALName(String($0.dropFirst(4)))?.kind == .segment }.count >= 3)
         let local = try FileManager.default.contentsOfDirectory(atPath: lab.completedWals)
         #expect(local.isEmpty, "nothing went to the local completed_wals: \(local)")
-        let logs = [
-            lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
-            restore.output, restore.stderrTail, s3.rgw.allLogs(),
-        ]
-        #expect(!logs.joined().contains(CephRGW.secretKey), "the secret leaked into a log")
+        // Every output, walmgr's logs, PostgreSQL's logs, every file the round trip wrote
+        // (data dirs, archive, backups) and RGW's logs: none holds the secret.
+        let texts =
+            outputs.map { $0.output + $0.stderrTail } + [
+                lab.master.logTail(lines: 100_000), standby.logTail(lines: 100_000),
+                s3.rgw.allLogs(),
+            ]
+        #expect(!texts.joined().contains(CephRGW.secretKey), "the secret leaked into an output")
+        for log in ["slave.log", "master.log"] {  // written, so the walk below reads them
+            let text = try String(contentsOfFile: "\(credentials)/\(log)", encoding: .utf8)
+            #expect(!text.isEmpty, "\(log) is empty")
+        }
+        for dir in [lab.scratch, credentials] {
+            let files = try S3Lab.files(containing: CephRGW.secretKey, under: dir)
+            #expect(files == ["\(credentials)/s3.credentials"].filter { $0.hasPrefix(dir) })
+        }
     }
 }

@@ -60,9 +60,13 @@ public struct ArchiveIndex: Sendable {
 
     /// A small stored file's content, decompressed.
     static func readText(_ path: String, method: CompressMethod) throws -> String {
-        let file = ArchivedFile(path: path, method: method)
-        let fd = try file.open()
+        let fd = try ArchivedFile(path: path, method: method).open()
         defer { close(fd) }
+        return try readText(fd: fd, method: method, path: path)
+    }
+
+    /// The content of a small stored file open at `fd`, decompressed (up to 16 MiB).
+    static func readText(fd: Int32, method: CompressMethod, path: String) throws -> String {
         let reader = try DecodedReader(fd: fd, method: method, path: path)
         var bytes: [UInt8] = []
         while true {

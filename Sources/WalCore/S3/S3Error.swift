@@ -19,6 +19,8 @@ public enum S3Error: WalmgrError, Equatable {
     case transport(endpoint: String, request: String, reason: String, attempts: Int)
     /// An object of that name exists with other content; it was kept.
     case conflict(object: String, existing: String, new: String)
+    /// The WAL is stored under another suffix (another compress_method) with other content.
+    case conflictOtherSuffix(existing: String, wanted: String, existingSHA: String, newSHA: String)
     /// A downloaded object is not what its metadata says.
     case corruptDownload(object: String, reason: String)
 
@@ -57,6 +59,11 @@ public enum S3Error: WalmgrError, Equatable {
             return "\(object) already exists in S3 with different content (sha256 \(existing), "
                 + "this WAL is sha256 \(new)); it was kept and nothing was overwritten. Two "
                 + "clusters may be archiving into the same prefix: check completed_wals"
+        case .conflictOtherSuffix(let existing, let wanted, let existingSHA, let newSHA):
+            return "\(existing) already holds this WAL file with different content (its WAL "
+                + "sha256 \(existingSHA), this WAL is sha256 \(newSHA)); \(wanted) was not stored "
+                + "and nothing was overwritten. Two clusters may be archiving into the same "
+                + "prefix: check completed_wals"
         case .corruptDownload(let object, let reason):
             return "downloaded \(object) is damaged: \(reason); it was not handed to PostgreSQL"
         }

@@ -13,7 +13,18 @@ enum S3WAL {
         settings: S3Settings, repository: S3Repository
     ) throws -> Durable.StoreResult {
         let client = try S3Client(settings: settings, repository: repository)
+        // If-None-Match guards this suffix only; a copy under another one (compress_method
+        // changed) is compared by content, as the directory archive does. The lookup loads
+        // libcurl, opens the TLS connection the PUT reuses and lists, beside the hashing.
+        let lookup = SuffixLookup(name, method: method, client: client)
         let raw = try Digest.file(fd, size: size, path: name.name)
+        if let other = try lookup.value(),
+            let result = try compareOther(
+                other, fd: fd, size: size, wanted: ArchivedWAL(name: name, method: method),
+                walSHA: Digest.hex(raw.sha256), client: client)
+        {
+            return result
+        }
         // Compressed into an in-memory file that curl then reads; plain WAL is sent from the
         // source file itself. Either way no copy of a segment sits in walmgr's own memory.
         var compressed: MemoryFile? = nil

@@ -154,7 +154,7 @@ struct SlaveCheck {
         let m = newest.manifest
         let when = m.startTime.isEmpty ? "" : " from \(m.startTime)"
         report.add(.pass("backup", "\(m.name)\(when), start WAL \(m.startWAL)"))
-        report.add(Self.continuity(dir: common.completedWals, manifest: m))
+        report.add(Self.continuity(common, manifest: m))
     }
 
     /// The newest backup in an S3 full_backup (listing the bucket proves it is reachable).
@@ -179,9 +179,29 @@ struct SlaveCheck {
         return parent.isEmpty ? "." : parent
     }
 
-    static func continuity(dir: String, manifest m: BackupManifest) -> CheckResult {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        let size = WALContinuity.segmentSize(in: dir, names: names)
+    /// The WAL after the backup in completed_wals: a directory, or an S3 prefix (listed).
+    static func continuity(_ common: CommonConfig, manifest m: BackupManifest) -> CheckResult {
+        let dir = common.completedWals
+        guard S3Repository.isS3(dir) else {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            return continuity(
+                dir: dir, names: names, size: WALContinuity.segmentSize(in: dir, names: names),
+                manifest: m)
+        }
+        do {
+            guard let listing = try S3ArchiveListing.read(common) else {
+                return .fail("WAL after backup", "cannot list \(dir)")
+            }
+            return continuity(
+                dir: dir, names: listing.names, size: listing.segmentSize, manifest: m)
+        } catch {
+            return .fail("WAL after backup", "cannot list \(dir): \(error)")
+        }
+    }
+
+    static func continuity(dir: String, names: [String], size: UInt64, manifest m: BackupManifest)
+        -> CheckResult
+    {
         let stop = m.stopWAL.isEmpty ? m.startWAL : m.stopWAL
         guard
             let scan = WALContinuity.scan(

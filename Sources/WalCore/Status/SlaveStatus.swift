@@ -5,6 +5,8 @@ struct SlaveStatus {
     let config: SlaveConfig
     let context: CommandContext
     let report: StatusReport
+    /// An S3 archive is listed once for the archive fields and the recoverable window.
+    let s3Listing = S3ListingCache()
 
     static let recoverySQL = """
         SELECT pg_is_in_recovery() AS in_recovery,
@@ -41,9 +43,16 @@ struct SlaveStatus {
     /// completed_wals: file count, the newest segment and how old it is.
     func archive() -> String? {
         let dir = config.common.completedWals
-        if S3Repository.isS3(dir) {  // not listed: a prefix may hold millions of objects
-            report.set("completed_wals", .object(["path": .string(dir)]))
-            return nil
+        if S3Repository.isS3(dir) {
+            do {
+                guard let listing = try s3Listing.read(config.common) else { return nil }
+                report.set("completed_wals", .object(listing.statusFields(path: dir)))
+                return listing.newestSegment?.wal
+            } catch {
+                report.set("completed_wals", .object(["path": .string(dir)]))
+                report.problem("cannot list completed_wals \(dir): \(error)")
+                return nil
+            }
         }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
             report.problem("cannot read completed_wals \(dir): \(FileError("list", dir))")
@@ -108,7 +117,11 @@ struct SlaveStatus {
     /// The overall window point-in-time recovery can reach, and a problem when a missing
     /// segment cuts the newest backup's window short.
     func recoverableWindow(_ manifests: [BackupManifest]) {
-        guard let archive = try? ArchiveIndex.read(config.common.completedWals) else { return }
+        let index =
+            S3Repository.isS3(config.common.completedWals)
+            ? try? s3Listing.read(config.common)?.index()
+            : try? ArchiveIndex.read(config.common.completedWals)
+        guard let archive = index else { return }
         let windows = manifests.compactMap { RecoverableWindow.of($0, archive: archive) }
         let usable = windows.filter { $0.to != nil }
         var fields: [String: JSONValue] = [

@@ -50,13 +50,10 @@ struct S3Lab {
             + "s3_credentials_file = \(credentials ?? credentialsFile)\n"
     }
 
-    /// The objects' keys under `prefix` (ListObjectsV2), sorted.
+    /// The objects' keys under `prefix` (every page of ListObjectsV2), sorted.
     func keys(prefix: String = "wal") throws -> [String] {
         let client = try S3Client(settings: settings(), repository: S3Repository("s3://\(bucket)")!)
-        let response = try client.send("GET", "", query: [("list-type", "2"), ("prefix", prefix)])
-        let text = String(decoding: response.body, as: UTF8.self)
-        return text.components(separatedBy: "<Key>").dropFirst()
-            .compactMap { $0.components(separatedBy: "</Key>").first }.sorted()
+        return try client.list(prefix: prefix).map(\.key).sorted()
     }
 
     /// A WAL segment of 16 MiB whose header matches `name` (timeline 1), filled with `fill`.
@@ -75,5 +72,21 @@ struct S3Lab {
         put(segment.number * UInt64(size), at: 8, width: 8)
         put(UInt64(size), at: 32, width: 4)
         return bytes
+    }
+
+    /// The regular files under `dir` whose bytes contain `needle` (symlinks are not followed).
+    static func files(containing needle: String, under dir: String) throws -> [String] {
+        let pattern = Data(needle.utf8)
+        guard let walk = FileManager.default.enumerator(atPath: dir) else { return [] }
+        var found: [String] = []
+        while let relative = walk.nextObject() as? String {
+            let path = "\(dir)/\(relative)"
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                let data = FileManager.default.contents(atPath: path)
+            else { continue }
+            if data.range(of: pattern) != nil { found.append(path) }
+        }
+        return found.sorted()
     }
 }
