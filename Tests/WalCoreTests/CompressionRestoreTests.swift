@@ -81,7 +81,7 @@ import Testing
                 return ProcessResult(status: 0)
             }
             var bytes: [UInt8] = []
-            try WALCodec.readChunks(fd, path: "stdin") { bytes.append(contentsOf: $0) }
+            _ = try WALCodec.readChunks(fd, path: "stdin") { bytes.append(contentsOf: $0) }
             calls.append((command, .bytes(bytes)))
             return ProcessResult(status: 0)
         }

@@ -26,7 +26,8 @@ import Testing
             try await pair.setupAndRestart()
             let started = try await pair.run([pair.masterIni, "syncdaemon", "-d"])
             try #require(started.succeeded, "\(started.stderrTail)")
-            daemon = try #require(DaemonControl.lockedPid(pidfile: pidfile))
+            let running: pid_t = try #require(DaemonControl.lockedPid(pidfile: pidfile))
+            daemon = running
             try await pair.master.psql("CREATE TABLE r AS SELECT 1 AS x")
             try await waitSynced(pair, timeout: .seconds(20))
 
@@ -38,12 +39,11 @@ import Testing
             try await sshd.start()
             try await pair.master.psql("INSERT INTO r VALUES (2)")
             try await waitSynced(pair, timeout: .seconds(45))
-            #expect(!TestEnv.processGone(daemon!), "the daemon never exits on a network fault")
+            #expect(!TestEnv.processGone(running), "the daemon never exits on a network fault")
 
             let stop = try await pair.run([pair.masterIni, "syncdaemon", "-s"])
             #expect(stop.succeeded)
-            let pid = daemon!
-            try await waitUntil("syncdaemon exits after -s") { TestEnv.processGone(pid) }
+            try await waitUntil("syncdaemon exits after -s") { TestEnv.processGone(running) }
             daemon = nil
             #expect(!FileManager.default.fileExists(atPath: pidfile))
             #expect(log().contains("syncdaemon stopped"), "\(log())")

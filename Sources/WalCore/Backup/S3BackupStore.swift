@@ -40,7 +40,7 @@ struct S3BackupStore {
     /// The backup names present (complete or not), oldest first.
     func names() throws -> [String] {
         let base = repository.prefix.isEmpty ? "" : repository.prefix + "/"
-        return try client.list(prefix: base, delimiter: "/").prefixes
+        return try client.commonPrefixes(prefix: base)
             .map { String($0.dropFirst(base.count).dropLast()) }
             .filter { $0.hasPrefix(Self.namePrefix) }.sorted()
     }
@@ -78,7 +78,7 @@ struct S3BackupStore {
     /// Deletes a backup: its manifest first (it stops existing at once), then its files.
     func delete(_ name: String) throws {
         try client.delete([manifestKey(name)])
-        let keys = try client.list(prefix: dir(name) + "/").objects.map(\.key)
+        let keys = try client.list(prefix: dir(name) + "/").map(\.key)
         try client.delete(keys)
     }
 

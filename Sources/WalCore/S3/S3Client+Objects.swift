@@ -3,43 +3,6 @@ import Foundation
 /// Listing, bulk deletion and multipart uploads: what a backup repository needs beyond the
 /// single-object PUT/GET/HEAD of the WAL archive.
 extension S3Client {
-    /// One object of a listing.
-    struct Object: Equatable {
-        /// Its key.
-        let key: String
-        /// Its size in bytes.
-        let size: Int64
-    }
-
-    /// Every object under `prefix` (ListObjectsV2, page by page); with `delimiter` the
-    /// "directories" one level down come back in `prefixes` instead of their objects.
-    func list(prefix: String, delimiter: String? = nil) throws -> (
-        objects: [Object], prefixes: [String]
-    ) {
-        var objects: [Object] = []
-        var prefixes: [String] = []
-        var token: String?
-        repeat {
-            var query = [("list-type", "2"), ("prefix", prefix)]
-            if let delimiter { query.append(("delimiter", delimiter)) }
-            if let token { query.append(("continuation-token", token)) }
-            let response = try send("GET", "", query: query)
-            guard response.status == 200 else { throw failure(response, "GET (list)", prefix) }
-            let xml = String(decoding: response.body, as: UTF8.self)
-            for item in Self.elements("Contents", in: xml) {
-                let size = Int64(Self.xmlText("Size", in: item)) ?? 0
-                objects.append(Object(key: Self.xmlText("Key", in: item), size: size))
-            }
-            prefixes += Self.elements("CommonPrefixes", in: xml).map {
-                Self.xmlText("Prefix", in: $0)
-            }
-            token =
-                Self.xmlText("IsTruncated", in: xml) == "true"
-                ? Self.xmlText("NextContinuationToken", in: xml) : nil
-        } while token != nil
-        return (objects, prefixes)
-    }
-
     /// Deletes `keys` with DeleteObjects, 1000 per request; a key that is already gone counts
     /// as deleted.
     func delete(_ keys: [String]) throws {

@@ -14,10 +14,24 @@ extension S3Client {
     /// Every object whose key starts with `prefix`, in key order: ListObjectsV2, one request per
     /// `pageSize` keys, following the continuation token until the listing is complete.
     func list(prefix: String, pageSize: Int = 1000) throws(S3Error) -> [S3Object] {
+        try listing(prefix: prefix, delimiter: nil, pageSize: pageSize).objects
+    }
+
+    /// The "directories" one level below `prefix`: the common prefixes up to the next
+    /// `delimiter`, e.g. `pre/base-1/` for `pre/` and `/`.
+    func commonPrefixes(prefix: String, delimiter: String = "/") throws(S3Error) -> [String] {
+        try listing(prefix: prefix, delimiter: delimiter, pageSize: 1000).prefixes
+    }
+
+    private func listing(prefix: String, delimiter: String?, pageSize: Int) throws(S3Error) -> (
+        objects: [S3Object], prefixes: [String]
+    ) {
         var objects: [S3Object] = []
+        var prefixes: [String] = []
         var token: String? = nil
         repeat {
             var query = [("list-type", "2"), ("max-keys", String(pageSize)), ("prefix", prefix)]
+            if let delimiter { query.append(("delimiter", delimiter)) }
             if let token { query.append(("continuation-token", token)) }
             let response = try send("GET", "", query: query)
             guard response.status == 200 else {
@@ -25,6 +39,7 @@ extension S3Client {
             }
             let page = Self.parseListing(response.body)
             objects += page.objects
+            prefixes += page.prefixes
             token = page.truncated ? page.next : nil
             if page.truncated && (token ?? "").isEmpty {
                 throw .status(
@@ -32,12 +47,13 @@ extension S3Client {
                     code: "", message: "the listing is truncated but has no continuation token")
             }
         } while token != nil
-        return objects
+        return (objects, prefixes)
     }
 
-    /// The objects, `IsTruncated` and `NextContinuationToken` of one ListObjectsV2 page.
+    /// The objects, common prefixes, `IsTruncated` and `NextContinuationToken` of one
+    /// ListObjectsV2 page.
     static func parseListing(_ body: [UInt8]) -> (
-        objects: [S3Object], truncated: Bool, next: String?
+        objects: [S3Object], prefixes: [String], truncated: Bool, next: String?
     ) {
         let text = String(decoding: body, as: UTF8.self)
         var objects: [S3Object] = []
@@ -50,33 +66,10 @@ extension S3Client {
                     lastModified: elements("LastModified", in: entry).first.flatMap(parseTime)))
         }
         return (
-            objects, elements("IsTruncated", in: text).first == "true",
+            objects, elements("CommonPrefixes", in: text).map { xmlText("Prefix", in: $0) },
+            elements("IsTruncated", in: text).first == "true",
             elements("NextContinuationToken", in: text).first.map(unescape)
         )
-    }
-
-    /// The texts of every `<tag>…</tag>` in `text`, in order (S3's XML has no nesting of equal
-    /// tags and no attributes on these).
-    static func elements(_ tag: String, in text: String) -> [String] {
-        var found: [String] = []
-        var rest = text[...]
-        while let open = rest.range(of: "<\(tag)>"),
-            let close = rest.range(of: "</\(tag)>", range: open.upperBound..<rest.endIndex)
-        {
-            found.append(String(rest[open.upperBound..<close.lowerBound]))
-            rest = rest[close.upperBound...]
-        }
-        return found
-    }
-
-    /// XML's five predefined entities.
-    static func unescape(_ text: String) -> String {
-        guard text.contains("&") else { return text }
-        return text.replacingOccurrences(of: "&lt;", with: "<")
-            .replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"")
-            .replacingOccurrences(of: "&apos;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&")
     }
 
     /// `2026-11-30T03:47:37.204Z` (fractions dropped).

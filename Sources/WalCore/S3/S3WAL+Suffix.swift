@@ -62,7 +62,6 @@ final class SuffixLookup: @unchecked Sendable {
 
     /// Starts the lookup.
     init(_ name: WALName, method: CompressMethod, client: S3Client) {
-        nonisolated(unsafe) let client = client
         DispatchQueue.global().async {
             self.result = Result { try S3WAL.storedElsewhere(name, method: method, client: client) }
             self.done.signal()

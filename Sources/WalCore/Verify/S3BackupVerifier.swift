@@ -64,7 +64,7 @@ struct S3BackupVerifier {
     /// Objects under the backup's `data/` that the manifest does not list.
     func extraObjects(known: Set<String>) -> [VerifyProblem] {
         let base = store.dataKey(entry.manifest.name, "")
-        guard let objects = try? store.client.list(prefix: base).objects else {
+        guard let objects = try? store.client.list(prefix: base) else {
             return [.init(entry.path, "cannot list its objects")]
         }
         return objects.map { String($0.key.dropFirst(base.count)) }
