@@ -4,7 +4,9 @@ import Foundation
 /// Durable file writes: temp name → fsync file → link/rename → fsync directory.
 ///
 /// Each write has its own temp file (`.NAME.PID.RANDOM.walmgr-tmp`, see ``createTemp(for:mode:)``).
-/// A crash leaves at most that temp file; the next write of the same name removes it.
+/// A crash leaves at most that temp file. A state file's next write removes its stale temps;
+/// in completed_wals, where a directory scan per segment would cost more than the copy,
+/// `xpurgewals` and `backup` remove them (``removeStaleTemps(in:prefix:)``).
 public enum Durable {
     /// The outcome of a no-clobber store.
     public enum StoreResult: Sendable, Equatable {
@@ -29,7 +31,7 @@ public enum Durable {
         at path: String, mode: mode_t = 0o600, fill: (Int32) throws -> Void,
         sameContent: (_ existing: String, _ written: String) throws -> Bool
     ) throws -> StoreResult {
-        removeStaleTemps(for: path)
+        // No stale-temp scan here: this is archive_command's path (see the type's comment).
         let (fd, tmp) = try createTemp(for: path, mode: mode)
         defer { close(fd) }
         do {
