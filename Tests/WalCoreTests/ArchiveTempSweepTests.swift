@@ -51,6 +51,8 @@ import Testing
         #expect(try await xarchive(method) == 0)
         #expect(FileManager.default.fileExists(atPath: "\(completed)/\(Self.name)\(method.suffix)"))
         #expect(try watch.listings() == 0)
+        let shipped = "\(root)/pgdata/\(ShippingState.lastFile)"
+        #expect(try String(contentsOfFile: shipped, encoding: .utf8) == Self.name + "\n")
         // Left for purge, which lists the directory anyway.
         #expect(FileManager.default.fileExists(atPath: stale))
     }
