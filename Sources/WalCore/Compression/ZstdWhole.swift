@@ -32,9 +32,12 @@ extension ZstdCodec {
         defer { for helper in helpers { helper.free() } }
         for helper in helpers { Thread { helper.run() }.start() }
         let first = UnsafeRawBufferPointer(rebasing: input.bytes[parts[0]])
-        let encoder = try Encoder(level: level, threads: 0, pledgedSize: first.count)
-        let written = Result { try encoder.encodeWhole(first, sink: sink) }
-        for helper in helpers { helper.done.wait() }  // before anything is freed, even on error
+        // Nothing may throw past the helpers until they are done: they read `input`.
+        let written = Result {
+            try Encoder(level: level, threads: 0, pledgedSize: first.count)
+                .encodeWhole(first, sink: sink)
+        }
+        for helper in helpers { helper.done.wait() }
         try written.get()
         for helper in helpers { try sink(try helper.frame()) }
         return size
