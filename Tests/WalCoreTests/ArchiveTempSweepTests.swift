@@ -61,7 +61,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let stale = try deadWritersTemp(for: Self.name)
         let catalog = BackupCatalog(fullBackup: "\(root)/data.master")
-        #expect(try WALPurge.purge(completedWals: completed, catalog: catalog, log: Log(quiet: true)) == [])
+        #expect(
+            try WALPurge.purge(completedWals: completed, catalog: catalog, log: Log(quiet: true))
+                == [])
         #expect(!FileManager.default.fileExists(atPath: stale))
     }
 }
@@ -90,8 +92,10 @@ struct DirectoryListingWatch {
             var offset = 0
             while offset < n {
                 let (mask, length) = buffer.withUnsafeBytes { raw in
-                    (raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                        Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 if mask & UInt32(IN_ACCESS) != 0 && length == 0 { count += 1 }
                 offset += 16 + length

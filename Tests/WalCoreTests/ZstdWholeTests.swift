@@ -66,7 +66,8 @@ import Testing
         let plain = try file(data)
         #expect(
             try WALContent.identical(
-                ArchivedFile(path: stored, method: .zstd), ArchivedFile(path: plain, method: .none)))
+                ArchivedFile(path: stored, method: .zstd), ArchivedFile(path: plain, method: .none))
+        )
     }
 
     @Test func aFileThatIsNotItsStatedSizeWritesNothing() throws {
@@ -79,9 +80,10 @@ import Testing
     }
 
     @Test func partsCoverTheFileOnWALPageBoundaries() {
-        #expect(ZstdCodec.partition(16 << 20, parts: 3) == [
-            0..<5_586_944, 5_586_944..<11_173_888, 11_173_888..<16_777_216,
-        ])
+        #expect(
+            ZstdCodec.partition(16 << 20, parts: 3) == [
+                0..<5_586_944, 5_586_944..<11_173_888, 11_173_888..<16_777_216,
+            ])
         #expect(ZstdCodec.partition(100, parts: 3) == [0..<100])
         #expect(ZstdCodec.partition(1 << 20, parts: 1) == [0..<1_048_576])
     }
