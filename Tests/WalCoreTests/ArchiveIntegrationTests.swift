@@ -168,6 +168,9 @@ import Testing
         let retry = try await pair.run([pair.masterIni, "xarchive", source, name])
         #expect(retry.succeeded, "\(retry.stderrTail)")
         #expect(try FileCompare.identical(source, final))
+        // The killed runs' temps stay until xpurgewals (archiving never lists completed_wals).
+        let purge = try await pair.run([pair.slaveIni, "xpurgewals"])
+        #expect(purge.succeeded, "\(purge.stderrTail)")
         #expect(TestEnv.walmgrTemps(in: pair.completedWals, for: name).isEmpty)
     }
 }

@@ -90,7 +90,10 @@ import Testing
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious")
         #expect(!isSymlink(store.path(name)), "the archived name must be a file of its own")
         #expect(try String(contentsOfFile: store.path(name), encoding: .utf8) == "segment")
+        // The sweep (xpurgewals) removes the planted link itself, not what it points to.
+        Durable.removeStaleTemps(in: dir)
         #expect(try temps().isEmpty)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious")
     }
 
     // Case 15: a symlink under the final name is refused, even to identical content.

@@ -50,7 +50,9 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: store.path(name)))
     }
 
-    @Test func staleTempsFromACrashAreRemovedAndALiveWritersKept() throws {
+    /// The sweep runs in purge (xpurgewals, backup), not in the store: a store leaves every
+    /// temp, the sweep removes dead writers' and old versions' temps of any name.
+    @Test func staleTempsFromACrashAreRemovedByTheSweepAndALiveWritersKept() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = WALStore(directory: dir)
         let name = try WALName.validate("000000010000000000000003")
@@ -58,13 +60,30 @@ import Testing
         let dead = "\(prefix)\(Int32.max - 1).1a2b.walmgr-tmp"  // no such pid
         let legacy = "\(prefix)walmgr-tmp"  // the fixed name of earlier versions
         let live = "\(prefix)\(getppid()).3c4d.walmgr-tmp"
-        for stale in [dead, legacy, live] {
+        let otherDead = "\(dir)/.000000010000000000000004.zst.\(Int32.max - 1).9f.walmgr-tmp"
+        let legacyHistory = "\(dir)/.00000002.history.walmgr-tmp"
+        let all = [dead, legacy, live, otherDead, legacyHistory]
+        for stale in all {
             try Data("garbage left by kill -9".utf8).write(to: URL(fileURLWithPath: stale))
         }
         let fd = try source("good")
         defer { close(fd) }
         #expect(try store.store(name, from: fd, size: 4) == .stored)
         #expect(try String(contentsOfFile: store.path(name), encoding: .utf8) == "good")
+        #expect(try Set(temps()) == Set(all.map { ($0 as NSString).lastPathComponent }))
+        #expect(Durable.removeStaleTemps(in: dir) == 4)
+        #expect(try temps() == [(live as NSString).lastPathComponent])
+    }
+
+    @Test func replaceRemovesItsOwnStaleTemps() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/state"
+        let dead = "\(dir)/.state.\(Int32.max - 1).1a2b.walmgr-tmp"
+        let live = "\(dir)/.state.\(getppid()).3c4d.walmgr-tmp"
+        for temp in [dead, live] {
+            try Data("left".utf8).write(to: URL(fileURLWithPath: temp))
+        }
+        try Durable.replace(Array("one".utf8), at: path)
         #expect(try temps() == [(live as NSString).lastPathComponent])
     }
 

@@ -26,12 +26,18 @@ public enum WALPurge {
         }
     }
 
-    /// Removes what the oldest complete backup does not need from `completedWals`.
+    /// Removes what the oldest complete backup does not need from `completedWals`, and the
+    /// temp files of archiving runs that were killed (archiving itself never scans the
+    /// directory; see ``Durable/removeStaleTemps(in:prefix:)``).
     /// - Returns: the removed names.
     @discardableResult
     public static func purge(completedWals: String, catalog: BackupCatalog, log: Log) throws
         -> [String]
     {
+        let temps = Durable.removeStaleTemps(in: completedWals)
+        if temps > 0 {
+            log.info("removed \(temps) temp file(s) left in \(completedWals) by killed runs")
+        }
         guard let oldest = catalog.complete().last else {
             log.info("no complete backup; archived WAL is kept")
             return []

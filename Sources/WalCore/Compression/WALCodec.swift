@@ -105,6 +105,11 @@ public enum WALCodec {
         _ method: CompressMethod, level: Int, threads: Int = 0, from fd: Int32, size: Int?,
         sourcePath: String, sink: ByteSink
     ) throws -> Int {
+        if method == .zstd, let size, size <= ZstdCodec.wholeLimit {
+            return try ZstdCodec.compressWhole(
+                level: level, threads: threads, from: fd, size: size, sourcePath: sourcePath,
+                sink: sink)
+        }
         let encoder = try encoder(method, level: level, threads: threads, size: size)
         let total = try readChunks(fd, path: sourcePath) { chunk in
             if let encoder { try encoder.encode(chunk, sink: sink) } else { try sink(chunk) }

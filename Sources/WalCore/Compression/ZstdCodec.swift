@@ -15,6 +15,13 @@ enum ZstdCodec {
         }
     }
 
+    /// Sets the level and the content checksum every frame walmgr writes carries.
+    static func configure(_ context: OpaquePointer, level: Int) throws {
+        try check(
+            ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)), "level")
+        try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "checksum")
+    }
+
     /// Compresses into zstd frames with a content checksum.
     final class Encoder: StreamEncoder {
         private let context: OpaquePointer
@@ -26,9 +33,7 @@ enum ZstdCodec {
             }
             self.context = context
             output = .allocate(byteCount: ZSTD_CStreamOutSize(), alignment: 16)
-            try check(
-                ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)), "level")
-            try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1), "checksum")
+            try configure(context, level: level)
             if threads > 0 {
                 // Worker threads compress jobs of the segment in parallel while this thread
                 // reads and writes; a library built without them refuses, and then this
@@ -50,6 +55,15 @@ enum ZstdCodec {
             while inBuffer.pos < inBuffer.size {
                 try step(&inBuffer, ZSTD_e_continue, sink: sink)
             }
+        }
+
+        /// Compresses `input`, the rest of the file, and ends the frame. zstd reads `input` in
+        /// place (ZSTD_c_stableInBuffer) instead of copying it into its window; the encoder must
+        /// not have been fed before and must have no worker threads.
+        func encodeWhole(_ input: UnsafeRawBufferPointer, sink: ByteSink) throws {
+            try check(ZSTD_CCtx_setParameter(context, ZSTD_c_experimentalParam9, 1), "stable input")
+            var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            while try step(&inBuffer, ZSTD_e_end, sink: sink) != 0 {}
         }
 
         func finish(sink: ByteSink) throws {

@@ -4,7 +4,9 @@ import Foundation
 /// Durable file writes: temp name → fsync file → link/rename → fsync directory.
 ///
 /// Each write has its own temp file (`.NAME.PID.RANDOM.walmgr-tmp`, see ``createTemp(for:mode:)``).
-/// A crash leaves at most that temp file; the next write of the same name removes it.
+/// A crash leaves at most that temp file. A state file's next write removes its stale temps;
+/// in completed_wals, where a directory scan per segment would cost more than the copy,
+/// `xpurgewals` and `backup` remove them (``removeStaleTemps(in:prefix:)``).
 public enum Durable {
     /// The outcome of a no-clobber store.
     public enum StoreResult: Sendable, Equatable {
@@ -29,7 +31,7 @@ public enum Durable {
         at path: String, mode: mode_t = 0o600, fill: (Int32) throws -> Void,
         sameContent: (_ existing: String, _ written: String) throws -> Bool
     ) throws -> StoreResult {
-        removeStaleTemps(for: path)
+        // No stale-temp scan here: this is archive_command's path (see the type's comment).
         let (fd, tmp) = try createTemp(for: path, mode: mode)
         defer { close(fd) }
         do {
@@ -56,19 +58,23 @@ public enum Durable {
     }
 
     /// Writes bytes to `path` atomically, replacing it (for state files and configs).
-    public static func replace(_ bytes: [UInt8], at path: String, mode: mode_t = 0o600) throws {
+    /// - Parameter durable: false for a hint that may be lost in a crash (readers still see the
+    ///   old or the new content, never half): no fsync, which costs a journal commit (~10 ms).
+    public static func replace(
+        _ bytes: [UInt8], at path: String, mode: mode_t = 0o600, durable: Bool = true
+    ) throws {
         removeStaleTemps(for: path)
         let (fd, tmp) = try createTemp(for: path, mode: mode)
         defer { close(fd) }
         do {
             try writeAll(fd, bytes, path: tmp)
-            try sync(fd, path: tmp)
+            if durable { try sync(fd, path: tmp) }
             guard rename(tmp, path) == 0 else { throw FileError("rename \(tmp) to", path) }
         } catch {
             unlink(tmp)
             throw error
         }
-        try fsyncDirectory((path as NSString).deletingLastPathComponent)
+        if durable { try fsyncDirectory((path as NSString).deletingLastPathComponent) }
     }
 
     /// fsyncs a directory so a rename or link in it survives a crash.

@@ -43,28 +43,46 @@ extension Durable {
 
     /// Removes the temp files of `path` whose writer is gone (killed mid-write): the PID in the
     /// name no longer runs. A live writer's temp is left alone. Also removes the fixed-name
-    /// `.NAME.walmgr-tmp` of earlier walmgr versions.
+    /// `.NAME.walmgr-tmp` of earlier walmgr versions. For state files in small directories.
     static func removeStaleTemps(for path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        let prefix = ".\(name)."
-        guard let stream = opendir(dir.isEmpty ? "." : dir) else { return }
+        removeStaleTemps(in: dir, prefix: ".\(name).")
+    }
+
+    /// Removes every temp file in `dir` whose writer is gone, as ``removeStaleTemps(for:)``
+    /// does for one name. Not on the archiving path, which would read the whole directory for
+    /// each segment (about 40 ms with 100 000 archived files): `xpurgewals` and `backup`, which
+    /// read completed_wals anyway, call it.
+    /// - Returns: the number of temp files removed.
+    @discardableResult
+    static func removeStaleTemps(in dir: String, prefix: String = ".") -> Int {
+        guard let stream = opendir(dir.isEmpty ? "." : dir) else { return 0 }
         defer { closedir(stream) }
+        var removed = 0
         while let entry = readdir(stream) {
             // Most entries (WAL files) do not start with "." and are skipped without a String.
             guard entry.pointee.d_name.0 == 0x2E else { continue }
             let file = withUnsafeBytes(of: entry.pointee.d_name) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard file.hasPrefix(prefix), file.hasSuffix(tempSuffix) else { continue }
-            let middle = file.dropFirst(prefix.count).dropLast(tempSuffix.count)
-            let parts = middle.split(separator: ".", omittingEmptySubsequences: false)
-            let legacy = file == ".\(name)\(tempSuffix)"
-            guard legacy || (parts.count == 2 && pid_t(parts[0]).map(isGone) == true) else {
+            guard file.hasPrefix(prefix), file.hasSuffix(tempSuffix), isStaleTemp(file) else {
                 continue
             }
-            unlink((dir.isEmpty ? "" : dir + "/") + file)
+            if unlink((dir.isEmpty ? "" : dir + "/") + file) == 0 { removed += 1 }
         }
+        return removed
+    }
+
+    /// True for `.NAME.PID.RANDOM.walmgr-tmp` whose PID is gone, and for the fixed-name
+    /// `.NAME.walmgr-tmp` of earlier walmgr versions (any temp name without a PID part).
+    static func isStaleTemp(_ file: String) -> Bool {
+        let parts = file.dropFirst().dropLast(tempSuffix.count).split(
+            separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let pid = pid_t(parts[parts.count - 2]),
+            UInt32(parts[parts.count - 1], radix: 16) != nil
+        else { return true }
+        return isGone(pid)
     }
 
     /// True when no process has this PID, or only a zombie (killed, not yet reaped: it writes
