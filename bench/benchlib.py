@@ -217,3 +217,178 @@ def machine():
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def real_segments(cluster, count, dest, scale="10"):
+    """Runs pgbench until `count` segments of TPC-B WAL are complete; copies them to `dest`."""
+    cluster.pgbench("-i", "-q", "-s", scale)
+    # Same TPC-B records, written faster: commits need not wait for fsync while generating.
+    cluster.psql("ALTER SYSTEM SET synchronous_commit = off")
+    cluster.psql("SELECT pg_reload_conf()")
+    first = cluster.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
+    while True:
+        cluster.pgbench("-c", "4", "-j", "2", "-T", "10", "-n")
+        now = cluster.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
+        if int(now[8:], 16) - int(first[8:], 16) >= count + 1:
+            break
+    wal = os.path.join(cluster.data, "pg_wal")
+    names = sorted(n for n in os.listdir(wal) if len(n) == 24 and first < n < now)[:count]
+    os.makedirs(dest)
+    for name in names:
+        shutil.copy(os.path.join(wal, name), os.path.join(dest, name))
+    run(["chmod", "-R", "a+rX", dest], as_user=False)
+    return [os.path.join(dest, n) for n in names]
+
+
+class CephRGW:
+    """A throwaway single-node Ceph (1 mon, 1 memstore OSD, no mgr) whose RADOS Gateway serves
+    S3 over TLS on 127.0.0.1 with a self-signed certificate (``ca_file``). The same recipe as
+    Tests/WalCoreTests/Harness/CephRGW.swift; daemons run as root and stop by their pid files."""
+
+    ACCESS_KEY = "walmgrbenchaccesskey"
+    SECRET_KEY = "walmgrbenchsecretkey0123456789abcdefghij"
+
+    def __init__(self):
+        self.dir = scratch("wmb-ceph")
+        self.port = free_port()
+        self.endpoint = f"https://127.0.0.1:{self.port}"
+        self.ca_file = os.path.join(self.dir, "tls", "cert.pem")
+        self.conf = os.path.join(self.dir, "ceph.conf")
+        _cleanups.append(self.stop)
+        for sub in ("run", "log", "mon.a", "osd.0", "rgw.a", "crash", "tls"):
+            os.makedirs(os.path.join(self.dir, sub))
+        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", f"{self.dir}/tls/key.pem", "-out", self.ca_file, "-subj", "/CN=127.0.0.1",
+             # pgBackRest matches the endpoint only against DNS names: both kinds are listed.
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1"], as_user=False)
+        os.chmod(os.path.join(self.dir, "tls"), 0o755)
+        os.chmod(self.ca_file, 0o644)
+        self._boot()
+
+    def _ceph(self, *argv, conf=True):
+        args = [argv[0]] + (["-c", self.conf] if conf else []) + list(argv[1:])
+        return run(args, as_user=False, timeout=120).stdout.strip()
+
+    def _boot(self):
+        fsid = subprocess.run(["uuidgen"], capture_output=True, text=True).stdout.strip()
+        mon = free_port()
+        osd_min = 20000 + (os.getpid() % 200) * 50
+        with open(self.conf, "w") as f:
+            f.write(self._config(fsid, mon, osd_min))
+        self._ceph("monmaptool", "--create", "--fsid", fsid, "--addv", "a",
+                   f"[v2:127.0.0.1:{mon}]", f"{self.dir}/monmap", conf=False)
+        self._ceph("ceph-mon", "--mkfs", "-i", "a", "--monmap", f"{self.dir}/monmap")
+        self._ceph("ceph-mon", "-i", "a")
+        uuid = subprocess.run(["uuidgen"], capture_output=True, text=True).stdout.strip()
+        osd = self._ceph("ceph", "osd", "new", uuid)
+        self._ceph("ceph-osd", "-i", osd, "--mkfs", "--osd-uuid", uuid)
+        self._ceph("ceph-osd", "-i", osd)
+        for _ in range(600):
+            if '"num_up_osds":1' in self._ceph("ceph", "osd", "stat", "-f", "json"):
+                break
+            time.sleep(0.1)
+        self._ceph("radosgw", "-n", "client.rgw.a")
+        self._ceph("radosgw-admin", "user", "create", "--uid=walmgr", "--display-name=walmgr",
+                   f"--access-key={self.ACCESS_KEY}", f"--secret-key={self.SECRET_KEY}")
+        for _ in range(600):
+            if self.curl("GET", "/", check=False).stdout.strip() == "200":
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"radosgw does not answer on {self.endpoint}")
+
+    def curl(self, method, path, upload=None, check=True):
+        """One SigV4-signed request with curl; stdout is the HTTP status."""
+        argv = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method,
+                "--cacert", self.ca_file, "--aws-sigv4", "aws:amz:us-east-1:s3",
+                "--user", f"{self.ACCESS_KEY}:{self.SECRET_KEY}",
+                "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        if upload:
+            argv += ["-T", upload]
+        return run(argv + [self.endpoint + path], as_user=False, check=check)
+
+    def make_bucket(self, bucket):
+        status = self.curl("PUT", f"/{bucket}").stdout.strip()
+        if status != "200":
+            raise RuntimeError(f"cannot create bucket {bucket}: HTTP {status}")
+
+    def bucket_bytes(self, bucket):
+        """Bytes of the objects stored in `bucket`, from RGW's own accounting."""
+        import json
+        stats = json.loads(self._ceph("radosgw-admin", "bucket", "stats", f"--bucket={bucket}"))
+        return sum(u.get("size", 0) for u in stats.get("usage", {}).values())
+
+    def _config(self, fsid, mon, osd_min):
+        d = self.dir
+        return f"""[global]
+fsid = {fsid}
+mon host = v2:127.0.0.1:{mon}
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind ipv6 = false
+ms bind msgr1 = false
+ms bind port min = {osd_min}
+ms bind port max = {osd_min + 40}
+auth cluster required = none
+auth service required = none
+auth client required = none
+ms mon client mode = crc
+run dir = {d}/run
+pid file = {d}/run/$name.pid
+log file = {d}/log/$cluster-$name.log
+mon cluster log file = {d}/log/$cluster.log
+crash dir = {d}/crash
+keyring = {d}/keyring
+log to stderr = false
+err to stderr = false
+osd pool default size = 1
+osd pool default min size = 1
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+osd crush chooseleaf type = 0
+mon allow pool size one = true
+mon allow pool delete = true
+mon warn on pool no redundancy = false
+mon max pg per osd = 1000
+mon data avail warn = 1
+mon data avail crit = 0
+osd objectstore = memstore
+memstore device bytes = 4294967296
+client mount timeout = 60
+paxos propose interval = 0.05
+paxos min wait = 0.01
+mon osd report timeout = 60
+
+[mon.a]
+mon data = {d}/mon.a
+
+[osd.0]
+osd data = {d}/osd.0
+
+[client.rgw.a]
+rgw data = {d}/rgw.a
+rgw frontends = beast ssl_endpoint=127.0.0.1:{self.port} ssl_certificate={self.ca_file} \
+ssl_private_key={d}/tls/key.pem
+rgw thread pool size = 16
+rgw gc obj min wait = 10
+rgw gc processor period = 10
+"""
+
+    def stop(self):
+        for name in ("client.rgw.a", "osd.0", "mon.a"):
+            try:
+                pid = int(open(os.path.join(self.dir, "run", f"{name}.pid")).read().strip())
+            except (OSError, ValueError):
+                continue
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            for _ in range(400):
+                try:
+                    os.kill(pid, 0)
+                    if open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z":
+                        break
+                except (ProcessLookupError, FileNotFoundError):
+                    break
+                time.sleep(0.05)
