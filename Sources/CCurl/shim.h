@@ -37,7 +37,6 @@ static inline const char *walmgr_crypto_load(void) {
 WALMGR_DL_FN(curl, CURLcode, curl_global_init, (long flags), (flags))
 WALMGR_DL_FN(curl, CURL *, curl_easy_init, (void), ())
 WALMGR_DL_FN(curl, void, curl_easy_cleanup, (CURL *c), (c))
-WALMGR_DL_FN(curl, void, curl_easy_reset, (CURL *c), (c))
 WALMGR_DL_FN(curl, CURLcode, curl_easy_perform, (CURL *c), (c))
 WALMGR_DL_FN(curl, const char *, curl_easy_strerror, (CURLcode e), (e))
 WALMGR_DL_FN(curl, struct curl_slist *, curl_slist_append,

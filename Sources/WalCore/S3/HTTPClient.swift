@@ -91,35 +91,6 @@ private let curlWrite:
         Unmanaged<Sink>.fromOpaque(user!).takeUnretainedValue().take(pointer, size * count)
     }
 
-/// Idle curl handles. A handle keeps its connection (and TLS session) open after a request, so
-/// the next request to the same endpoint (xarchive's list, then its PUT) skips the handshake.
-private final class HandlePool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [UnsafeMutableRawPointer] = []
-
-    /// An idle handle, reset to defaults, or a new one; nil when curl cannot make one.
-    func take() -> UnsafeMutableRawPointer? {
-        lock.lock()
-        let handle = idle.popLast()
-        lock.unlock()
-        if let handle {
-            walmgr_curl_easy_reset(handle)
-            return handle
-        }
-        _ = walmgr_curl_global_init(3)  // CURL_GLOBAL_DEFAULT; later calls only count
-        return walmgr_curl_easy_init()
-    }
-
-    /// Returns a handle whose request completed.
-    func give(_ handle: UnsafeMutableRawPointer) {
-        lock.lock()
-        idle.append(handle)
-        lock.unlock()
-    }
-}
-
-private let handles = HandlePool()
-
 enum HTTPClient {
     /// Connect within this many seconds.
     static let connectTimeout = 10
@@ -133,13 +104,13 @@ enum HTTPClient {
         if let message = walmgr_curl_load() {
             throw .libraryMissing(library: "libcurl.so.4", reason: String(cString: message))
         }
-        guard let curl = handles.take() else {
+        _ = walmgr_curl_global_init(3)  // CURL_GLOBAL_DEFAULT
+        guard let curl = walmgr_curl_easy_init() else {
             throw .transport(
                 endpoint: endpoint, request: what, reason: "curl_easy_init failed",
                 attempts: 1)
         }
-        var reusable = false
-        defer { reusable ? handles.give(curl) : walmgr_curl_easy_cleanup(curl) }
+        defer { walmgr_curl_easy_cleanup(curl) }
         var list: UnsafeMutablePointer<curl_slist>? = nil
         // "Expect:" and "Content-Type:" with no value stop curl from adding its own.
         for (name, value) in request.headers + [("Expect", ""), ("Content-Type", "")] {
@@ -171,7 +142,6 @@ enum HTTPClient {
         }
         var status = 0
         _ = walmgr_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-        reusable = true
         return HTTPResponse(
             status: status, headers: parseHeaders(head.memory), body: body.memory,
             bodyBytesWritten: body.written)
