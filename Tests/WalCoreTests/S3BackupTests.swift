@@ -18,11 +18,15 @@ struct S3BackupTests {
         let credentials: String
         let masterIni: String
 
-        /// `walInS3` false keeps the archive in the slave's completed_wals directory.
-        init(binDir: String, tag: String, keep: Int = 0, walInS3: Bool = true) async throws {
+        /// `walInS3` false keeps the archive in the slave's completed_wals directory; `rgw`
+        /// defaults to the suite's.
+        init(
+            binDir: String, tag: String, keep: Int = 0, walInS3: Bool = true,
+            rgw: CephRGW? = nil
+        ) async throws {
             credentials = try TestEnv.scratchDir(prefix: "wms3b")
             do {
-                s3 = try await S3Lab(scratch: credentials, tag: tag)
+                s3 = try await S3Lab(scratch: credentials, tag: tag, rgw: rgw)
                 var lines = s3.iniLines()
                 if !walInS3 {
                     lines = lines.split(separator: "\n").dropFirst().joined(separator: "\n") + "\n"

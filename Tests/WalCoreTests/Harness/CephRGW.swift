@@ -3,8 +3,9 @@ import Testing
 
 @testable import WalCore
 
-/// A throwaway single-node Ceph cluster (1 mon, 1 memstore OSD, no mgr) with its RADOS Gateway
-/// on 127.0.0.1: a real S3 server that checks SigV4, payload hashes and Content-MD5.
+/// A throwaway single-node Ceph cluster (1 mon, 1 OSD, no mgr) with its RADOS Gateway on
+/// 127.0.0.1: a real S3 server that checks SigV4, payload hashes and Content-MD5. The OSD keeps
+/// objects in RAM (memstore, fast) or, for multi-GB tests, in a sparse file (bluestore).
 ///
 /// Port of the verified recipe in ../shared/reference/s3 (start-ceph.sh, stop-ceph.sh).
 /// Everything lives in its own scratch dir (conf, data, logs, sockets, pid files) with its own
@@ -38,13 +39,24 @@ final class CephRGW: @unchecked Sendable {
     var tlsEndpoint: String { "https://127.0.0.1:\(tlsPort)" }
     /// The certificate the TLS port serves, to trust with `s3_ca_file`.
     var caFile: String { "\(dir)/tls/cert.pem" }
+    /// Where the OSD keeps objects.
+    let store: ObjectStore
     private var conf: String { "\(dir)/ceph.conf" }
+
+    /// The OSD's object store.
+    enum ObjectStore: String {
+        /// Objects in RAM (up to 2 GiB here): starts in ~1.5 s.
+        case memstore
+        /// Objects in a sparse 8 GiB file in the cluster dir: RSS ~300 MB, starts in ~7 s.
+        case bluestore
+    }
 
     /// The cluster the current suite runs against (set by the ``CephRGWTrait`` scope).
     @TaskLocal static var current: CephRGW?
 
-    private init(dir: String, port: Int, tlsPort: Int, netns: NetNS?) {
+    private init(dir: String, port: Int, tlsPort: Int, netns: NetNS?, store: ObjectStore) {
         self.netns = netns
+        self.store = store
         self.dir = dir
         self.port = port
         self.tlsPort = tlsPort
@@ -52,10 +64,12 @@ final class CephRGW: @unchecked Sendable {
 
     /// Starts a cluster in a new scratch dir and creates the test user; stops what it started
     /// when a step fails.
-    static func start(netns: NetNS? = nil) async throws -> CephRGW {
+    static func start(netns: NetNS? = nil, store: ObjectStore = .memstore) async throws
+        -> CephRGW
+    {
         let rgw = CephRGW(
             dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort(),
-            tlsPort: try TestEnv.freePort(), netns: netns)
+            tlsPort: try TestEnv.freePort(), netns: netns, store: store)
         do {
             try await rgw.boot()
         } catch {
@@ -163,7 +177,7 @@ final class CephRGW: @unchecked Sendable {
         mon max pg per osd = 1000
         mon data avail warn = 1
         mon data avail crit = 0
-        osd objectstore = memstore
+        osd objectstore = \(store.rawValue)
         memstore device bytes = 2147483648
         client mount timeout = 60
         # start in ~1.5 s instead of 12 s
@@ -176,6 +190,13 @@ final class CephRGW: @unchecked Sendable {
 
         [osd.0]
         osd data = \(dir)/osd.0
+        # bluestore: a sparse file osd.0/block (the default path: naming it makes mkfs link
+        # it to itself, ELOOP)
+        bluestore block create = true
+        bluestore block size = 8589934592
+        bluestore block db create = false
+        bluestore block wal create = false
+        osd memory target = 1073741824
 
         [client.rgw.a]
         rgw data = \(dir)/rgw.a
