@@ -89,6 +89,23 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(1))
     }
 
+    /// A poll that comes late (a busy host) counts the quiet period from the last write, not
+    /// from itself; a removal, which has no mtime, from the poll; a clock stepped back, from now.
+    @Test func quietPeriodStartsAtTheLastWrite() {
+        var old = Boot.PartialsState("/nonexistent")
+        old.newest = 100
+        old.files = 1
+        var written = old
+        written.newest = 101
+        written.bytes = 8192
+        #expect(Boot.quietStart(after: old, now: written, at: 115) == 101)
+        #expect(Boot.quietStart(after: old, now: written, at: 100.5) == 100.5)
+        var removed = old
+        removed.files = 0
+        removed.newest = 0
+        #expect(Boot.quietStart(after: old, now: removed, at: 115) == 115)
+    }
+
     @Test func quietWaitWaitsUntilTheLastWriteIsQuietLongEnough() async throws {
         let s = try Scratch()
         defer { s.remove() }

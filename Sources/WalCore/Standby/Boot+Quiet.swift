@@ -54,10 +54,19 @@ extension Boot {
             try await Task.sleep(for: .milliseconds(200))
             let current = PartialsState(dir)
             if current != state {
+                quietSince = Self.quietStart(after: state, now: current, at: now())
                 state = current
-                quietSince = now()
             }
         }
         if logged { log.info("\(dir) is quiet; going on with boot") }
+    }
+
+    /// When the quiet period starts after partial_wals changed from `old` to `new`, seen at
+    /// `time`: at the last write (the new newest mtime), not at the poll that saw it, so a
+    /// late poll (a busy host) does not push it out; a removal has no mtime, so `time`.
+    static func quietStart(after old: PartialsState, now new: PartialsState, at time: Double)
+        -> Double
+    {
+        new.newest > old.newest ? min(time, new.newest) : time
     }
 }
