@@ -55,6 +55,11 @@ import Testing
     func restoreAndFollow(_ lab: StandbyLab, value: String, streaming: Bool) async throws {
         let standby = try await lab.restoreStandby()
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
+        // Started with syncfs (14+) on pg_ctl's command line, not from a config file.
+        #expect(
+            try await standby.psql(
+                "SELECT setting || ' ' || source FROM pg_settings "
+                    + "WHERE name = 'recovery_init_sync_method'") == "syncfs command line")
         let auto = try String(
             contentsOfFile: "\(lab.standbyData)/postgresql.auto.conf", encoding: .utf8)
         #expect(auto.components(separatedBy: "restore_command").count == 2, "one restore_command")

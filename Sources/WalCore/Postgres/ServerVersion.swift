@@ -69,6 +69,8 @@ public struct ServerVersion: Sendable, Comparable, Hashable, CustomStringConvert
     public var usesRecoveryConf: Bool { num < 120000 }
     /// `pg_promote()` and `pg_ctl promote` without a trigger file are available (12+).
     public var hasPgPromote: Bool { num >= 120000 }
+    /// `recovery_init_sync_method` exists (14+).
+    public var hasRecoveryInitSyncMethod: Bool { num >= 140000 }
     /// The WAL directory inside the data directory: "pg_wal" (10+) or "pg_xlog".
     public var walDirName: String { num >= 100000 ? "pg_wal" : "pg_xlog" }
     /// The setting that keeps WAL for standbys: "wal_keep_size" (13+) or "wal_keep_segments".

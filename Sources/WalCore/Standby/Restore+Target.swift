@@ -32,11 +32,11 @@ extension Restore {
     }
 
     /// Starts the server; with `--target-action shutdown` it may stop on its own at the target.
-    static func startServer(_ server: StandbyServer, target: RecoveryTarget?, log: Log)
-        async throws
-    {
+    static func startServer(
+        _ server: StandbyServer, version: ServerVersion, target: RecoveryTarget?, log: Log
+    ) async throws {
         do {
-            try await server.start()
+            try await server.start(settings: StartSettings.afterRestore(version))
         } catch let error as StandbyError {
             guard target?.action == .shutdown, server.runningPID == nil else { throw error }
             log.info(

@@ -73,7 +73,7 @@ enum Restore {
             log.info("restored into \(destination); start it yourself (it is not slave_data)")
             return 0
         }
-        try await startServer(server, target: target, log: log)
+        try await startServer(server, version: version, target: target, log: log)
         return 0
     }
 

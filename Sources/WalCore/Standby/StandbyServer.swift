@@ -44,11 +44,15 @@ struct StandbyServer: Sendable {
     /// The default start log, used by the default start command.
     var startLog: String { "\(dataDir)/log/walmgr-start.log" }
 
-    /// `slave_start_cmd`, or `pg_ctl -D DATA -l DATA/log/walmgr-start.log -w start`.
-    func startCommand() throws -> Command {
+    /// `slave_start_cmd`, or `pg_ctl -D DATA -l DATA/log/walmgr-start.log -w start`, with each
+    /// of `settings` ("name=value") as `-o "-c name=value"`: for this start only, never written
+    /// to a config file. slave_start_cmd is the user's own command and is run as it is.
+    func startCommand(settings: [String] = []) throws -> Command {
         if let argv = config.slaveStartCmd, !argv.isEmpty { return Command(argv: argv) }
         let pgCtl = try bin.path("pg_ctl")
-        return Command(pgCtl, ["-D", dataDir, "-l", startLog, "-w", "-t", "60", "start"])
+        let options = settings.flatMap { ["-o", "-c \($0)"] }
+        return Command(
+            pgCtl, ["-D", dataDir, "-l", startLog, "-w", "-t", "60"] + options + ["start"])
     }
 
     /// Stops a running standby; throws ``StandbyError/stillRunning`` when it survives.
@@ -72,8 +76,8 @@ struct StandbyServer: Sendable {
     }
 
     /// Starts the standby and waits until it accepts connections or reports it is replaying.
-    func start() async throws {
-        let command = try startCommand()
+    func start(settings: [String] = []) async throws {
+        let command = try startCommand(settings: settings)
         if config.slaveStartCmd == nil {
             try Directories.make("\(dataDir)/log")
         }
@@ -91,6 +95,7 @@ struct StandbyServer: Sendable {
     func waitReady(command: Command) async throws {
         let deadline = ContinuousClock.now + Self.startWait
         var lastError = "it did not report ready"
+        var delays = PollDelays()
         while ContinuousClock.now < deadline {
             if runningPID == nil, !StandbyFiles.exists("\(dataDir)/postmaster.pid") {
                 lastError = "the server exited during start-up"
@@ -111,7 +116,7 @@ struct StandbyServer: Sendable {
                 } catch { lastError = "\(error)" }
             default: break
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: delays.next())
         }
         throw StandbyError.startFailed(
             command: command.description, reason: lastError, logTail: logTail())
