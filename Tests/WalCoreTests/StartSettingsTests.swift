@@ -6,10 +6,12 @@ import Testing
 @Suite("Standby start settings after restore")
 struct StartSettingsTests {
     private func server(startCmd: [String]? = nil) -> StandbyServer {
-        let common = CommonConfig(configFile: "/tmp/wal-slave.ini", jobName: "t", walmgrData: "/tmp/w")
+        let common = CommonConfig(
+            configFile: "/tmp/wal-slave.ini", jobName: "t", walmgrData: "/tmp/w")
         let config = SlaveConfig(common: common, slaveData: "/srv/pg", slaveStartCmd: startCmd)
         return StandbyServer(
-            config, runner: SubprocessRunner(), log: Log(quiet: true), bin: PGBin("/usr/lib/postgresql/15/bin"))
+            config, runner: SubprocessRunner(), log: Log(quiet: true),
+            bin: PGBin("/usr/lib/postgresql/15/bin"))
     }
 
     @Test("12 and 13 get no setting (it does not exist there); 14+ start with syncfs")
@@ -27,7 +29,10 @@ struct StartSettingsTests {
     @Test("pg_ctl's argv carries the settings as -o \"-c name=value\" before start")
     func pgCtlArgv() throws {
         let plain = try server().startCommand()
-        #expect(plain.arguments == ["-D", "/srv/pg", "-l", "/srv/pg/log/walmgr-start.log", "-w", "-t", "60", "start"])
+        #expect(
+            plain.arguments == [
+                "-D", "/srv/pg", "-l", "/srv/pg/log/walmgr-start.log", "-w", "-t", "60", "start",
+            ])
         for (num, options) in [
             (130000, [String]()), (150000, ["-o", "-c recovery_init_sync_method=syncfs"]),
         ] {

@@ -16,7 +16,8 @@ public struct SlaveLink: Sendable {
     /// would hide a removed key and, with the link down, make ssh wait 30 s for the old
     /// connection's keepalives before its own 10 s connect timeout.
     /// - Throws: ``TransportError/misconfigured(_:)`` when slave_config is missing.
-    public init(config: MasterConfig, invocation: Invocation?, reuseConnection: Bool = true) throws {
+    public init(config: MasterConfig, invocation: Invocation?, reuseConnection: Bool = true) throws
+    {
         let host = config.slaveDirectoryHost
         guard let slaveConfig = config.slaveConfig, !slaveConfig.isEmpty else {
             throw TransportError.misconfigured(
