@@ -84,3 +84,30 @@ import Testing
         #expect(!text.contains("topsecret"))
     }
 }
+
+/// `receive` with completed_wals in a bucket: refused before any connection, naming the key.
+@Suite struct S3ReceiveRefusalTests {
+    @Test func receiveRefusesAnS3Archive() async throws {
+        let dir = try TestEnv.scratchDir(prefix: "wms3r")
+        defer { TestEnv.removeScratch(dir) }
+        let ini = "\(dir)/wal-slave.ini"
+        try """
+        [walmgr]
+        slave_data = \(dir)/data
+        completed_wals = s3://bucket/wal
+        partial_wals = \(dir)/partial
+        receive_conninfo = host=127.0.0.1 port=1 user=replicator
+        """.write(toFile: ini, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(path: ini, overrides: []).config
+        let context = CommandContext(
+            config: config, log: Log(quiet: true), runner: SubprocessRunner(), notReally: false,
+            arguments: [], flags: [],
+            invocation: Invocation(configPath: ini, command: "receive", arguments: []))
+        await #expect(
+            throws: ReceiveError.s3Archive(completedWals: "s3://bucket/wal", configFile: ini)
+        ) { try await ReceiveCommand.run(context) }
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/partial"), "nothing created")
+        let text = ReceiveError.s3Archive(completedWals: "s3://b/w", configFile: ini).description
+        #expect(text.contains("completed_wals = s3://b/w") && text.contains("xarchive"))
+    }
+}

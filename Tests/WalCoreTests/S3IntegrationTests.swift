@@ -277,7 +277,7 @@ struct S3IntegrationTests {
     }
 
     /// A backup's WAL check (`xwalcheck`) asks the bucket: missing segments are named, archived
-    /// ones (any suffix) pass; `xpurgewals` deletes nothing there.
+    /// ones (any suffix) pass; `xpurgewals` without a complete backup deletes nothing there.
     @Test func walCheckAndPurgeAgainstTheBucket() async throws {
         let bench = try await Bench(tag: "walck")
         defer { bench.destroy() }

@@ -10,7 +10,7 @@ enum ListBackups {
             let full = try slave.need(
                 slave.common.fullBackup, key: "full_backup", for: "listbackups")
             if let store = try S3BackupStore(slave.common) {
-                manifests = try listed(store.list(), completedWals: slave.common.completedWals)
+                manifests = try listed(store.list(), common: slave.common)
                 break
             }
             if let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
@@ -19,11 +19,10 @@ enum ListBackups {
             }
             // An unreadable archive leaves the windows unknown; the list itself still prints.
             // The per-file checksums are verify's business, not a listing's.
-            manifests = listed(
-                BackupCatalog(fullBackup: full).list(), completedWals: slave.common.completedWals)
+            manifests = listed(BackupCatalog(fullBackup: full).list(), common: slave.common)
         case .master(let master):
             if let store = try S3BackupStore(master.common) {
-                manifests = try listed(store.list(), completedWals: master.common.completedWals)
+                manifests = try listed(store.list(), common: master.common)
                 break
             }
             let link = try SlaveLink(config: master, invocation: context.invocation)
@@ -38,9 +37,9 @@ enum ListBackups {
     }
 
     /// Entries as listed: without per-file data, with the recoverable window when the archive
-    /// is a readable directory.
-    static func listed(_ entries: [BackupCatalog.Entry], completedWals: String) -> [ListedBackup] {
-        let archive = try? ArchiveIndex.read(completedWals)
+    /// (a directory or an `s3://` prefix, listed once) is readable.
+    static func listed(_ entries: [BackupCatalog.Entry], common: CommonConfig) -> [ListedBackup] {
+        let archive = try? ArchiveIndex.read(common)
         return entries.map { entry in
             var manifest = entry.manifest
             manifest.files = nil

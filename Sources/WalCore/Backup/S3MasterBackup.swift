@@ -65,6 +65,18 @@ struct S3MasterBackup: Sendable {
                 + "\(ListBackups.humanSize(manifest.sizeBytes)) in \(manifest.fileCount) files, "
                 + "WAL \(manifest.startWAL)…\(manifest.stopWAL)")
         try store.rotate(keep: config.common.keepBackups, log: log)
+        try await purgeWAL()
+    }
+
+    /// Removes WAL older than the oldest kept backup: from the bucket here, or through the
+    /// slave's `xpurgewals` when completed_wals is its directory.
+    func purgeWAL() async throws {
+        guard S3Repository.isS3(config.common.completedWals) else {
+            let link = try SlaveLink(config: config, invocation: context.invocation)
+            try await link.run("xpurgewals", runner: context.runner)
+            return
+        }
+        try S3Backup.purge(config.common, log: log)
     }
 
     /// Uploads backup_label and a non-empty tablespace_map as pg_backup_stop returned them.

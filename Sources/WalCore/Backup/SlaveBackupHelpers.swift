@@ -89,11 +89,7 @@ enum SlaveBackupHelpers {
 
     /// `xpurgewals`: remove archived WAL older than the oldest kept backup.
     static func purge(_ context: CommandContext) async throws -> Int32 {
-        let wals = try completedWals(context, for: "xpurgewals")
-        if S3Backup.skipPurge(wals, log: context.log) { return 0 }
-        try WALPurge.purge(
-            completedWals: wals,
-            catalog: try catalog(context, for: "xpurgewals"), log: context.log)
+        try S3Backup.purge(context.config.common, log: context.log)
         return 0
     }
 

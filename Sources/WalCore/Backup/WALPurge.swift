@@ -26,19 +26,48 @@ public enum WALPurge {
         }
     }
 
-    /// Removes what the oldest complete backup does not need from `completedWals`, and the
-    /// temp files of archiving runs that were killed (archiving itself never scans the
+    /// Removes what the oldest complete backup does not need from a directory `completedWals`,
+    /// and the temp files of archiving runs that were killed (archiving itself never scans the
     /// directory; see ``Durable/removeStaleTemps(in:prefix:)``).
     /// - Returns: the removed names.
     @discardableResult
     public static func purge(completedWals: String, catalog: BackupCatalog, log: Log) throws
         -> [String]
     {
+        try purge(completedWals: completedWals, oldest: catalog.complete().last, log: log)
+    }
+
+    /// Removes from a directory `completedWals` what `oldest` (the oldest kept backup, from
+    /// any repository) does not need.
+    static func purge(completedWals: String, oldest: BackupCatalog.Entry?, log: Log) throws
+        -> [String]
+    {
         let temps = Durable.removeStaleTemps(in: completedWals)
         if temps > 0 {
             log.info("removed \(temps) temp file(s) left in \(completedWals) by killed runs")
         }
-        guard let oldest = catalog.complete().last else {
+        return try purge(
+            oldest: oldest, archive: completedWals, log: log,
+            list: { try FileManager.default.contentsOfDirectory(atPath: completedWals) },
+            remove: { doomed in
+                for name in doomed {
+                    let path = "\(completedWals)/\(name)"
+                    guard unlink(path) == 0 || errno == ENOENT else {
+                        throw FileError("remove", path)
+                    }
+                }
+                if !doomed.isEmpty { try Durable.fsyncDirectory(completedWals) }
+            })
+    }
+
+    /// The decision for either kind of archive: `oldest` is the oldest kept backup, `list`
+    /// gives the stored names, `remove` deletes some of them. Nothing is listed without a
+    /// backup that names its start WAL.
+    static func purge(
+        oldest: BackupCatalog.Entry?, archive: String, log: Log, list: () throws -> [String],
+        remove: ([String]) throws -> Void
+    ) throws -> [String] {
+        guard let oldest else {
             log.info("no complete backup; archived WAL is kept")
             return []
         }
@@ -48,16 +77,12 @@ public enum WALPurge {
             )
             return []
         }
-        let names = try FileManager.default.contentsOfDirectory(atPath: completedWals)
-        let doomed = removable(names, keepFrom: oldest.manifest.startWAL)
-        for name in doomed {
-            let path = "\(completedWals)/\(name)"
-            guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
-        }
-        if !doomed.isEmpty { try Durable.fsyncDirectory(completedWals) }
+        let doomed = removable(try list(), keepFrom: oldest.manifest.startWAL)
+        try remove(doomed)
         log.info(
-            "removed \(doomed.count) archived WAL file(s) older than \(oldest.manifest.startWAL), "
-                + "the start of the oldest kept backup \(oldest.manifest.name)")
+            "removed \(doomed.count) archived WAL file(s) from \(archive) older than "
+                + "\(oldest.manifest.startWAL), the start of the oldest kept backup "
+                + "\(oldest.manifest.name)")
         return doomed
     }
 }

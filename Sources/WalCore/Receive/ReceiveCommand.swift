@@ -23,6 +23,10 @@ enum ReceiveCommand {
         guard config.receive.conninfo != nil else {
             throw ReceiveError.noConninfo(configFile: config.common.configFile)
         }
+        if S3Repository.isS3(config.common.completedWals) {
+            throw ReceiveError.s3Archive(
+                completedWals: config.common.completedWals, configFile: config.common.configFile)
+        }
         if context.notReally {
             context.log.info("would stream WAL from the master into \(config.common.partialWals)")
             return 0

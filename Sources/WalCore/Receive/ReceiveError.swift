@@ -8,6 +8,8 @@ public enum ReceiveError: WalmgrError, Equatable {
     case otherCluster(server: String, local: String, source: String, conninfo: String)
     /// Neither `receive_conninfo` nor `primary_conninfo` is set.
     case noConninfo(configFile: String)
+    /// completed_wals is an `s3://` URL: the receiver writes WAL into a directory only.
+    case s3Archive(completedWals: String, configFile: String)
     /// The master ended the stream without naming a next timeline (it is shutting down).
     case streamEnded
     /// Nothing arrived from the master for too long although the receiver asked for answers.
@@ -34,6 +36,12 @@ public enum ReceiveError: WalmgrError, Equatable {
             return "receive needs a master to stream from: set receive_conninfo (or "
                 + "primary_conninfo) in \(configFile), e.g. receive_conninfo = "
                 + "host=master.example.com user=replicator"
+        case .s3Archive(let completedWals, let configFile):
+            return "receive cannot write to completed_wals = \(completedWals) (\(configFile)): "
+                + "the receiver keeps WAL in a directory only. Either set completed_wals to a "
+                + "directory on this host, or leave the bucket to the master's archive_command "
+                + "(`walmgr wal-master.ini xarchive`) and stream with primary_conninfo instead "
+                + "of `walmgr receive`"
         case .streamEnded:
             return "the master ended streaming without a next timeline (it is shutting down or "
                 + "restarting); reconnecting"

@@ -102,6 +102,15 @@ struct S3ArchiveListing {
     }
 }
 
+extension ArchiveIndex {
+    /// The index of completed_wals, a directory or an `s3://` archive (one listing of the
+    /// prefix): what PITR and the recoverable window read.
+    static func read(_ common: CommonConfig) throws -> ArchiveIndex {
+        if let listing = try S3ArchiveListing.read(common) { return try listing.index() }
+        return try read(common.completedWals)
+    }
+}
+
 /// One listing per command, however many parts of a report need it.
 final class S3ListingCache: @unchecked Sendable {
     private var listing: S3ArchiveListing?

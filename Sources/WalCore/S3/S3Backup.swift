@@ -9,13 +9,32 @@ enum S3Backup {
         S3Repository.isS3(completedWals) ? StandbyFiles(common).controlDir : completedWals
     }
 
-    /// `xpurgewals` on an S3 archive: nothing is deleted; true when that applies.
-    static func skipPurge(_ completedWals: String, log: Log) -> Bool {
-        guard S3Repository.isS3(completedWals) else { return false }
-        log.info(
-            "completed_wals is \(completedWals): walmgr does not delete WAL there; expire old "
-                + "WAL with a lifecycle rule on the bucket")
-        return true
+    /// `xpurgewals` and the purge after a backup, for every mix: the oldest kept backup from
+    /// the bucket or the catalog directory, WAL removed from the bucket (DeleteObjects, after
+    /// one listing) or the directory, by ``WALPurge``'s one rule.
+    @discardableResult
+    static func purge(_ common: CommonConfig, log: Log) throws -> [String] {
+        let oldest: BackupCatalog.Entry?
+        if let store = try S3BackupStore(common) {
+            oldest = try store.list().last
+        } else {
+            oldest = BackupCatalog(
+                fullBackup: try common.need(common.fullBackup, key: "full_backup", for: "xpurgewals")
+            ).complete().last
+        }
+        let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
+        guard let repository = try S3Repository(wals) else {
+            return try WALPurge.purge(completedWals: wals, oldest: oldest, log: log)
+        }
+        let client = try S3Client(settings: common.s3, repository: repository)
+        let base = repository.key("")
+        return try WALPurge.purge(
+            oldest: oldest, archive: wals, log: log,
+            list: {
+                try client.list(prefix: base).map { String($0.key.dropFirst(base.count)) }
+                    .filter { !$0.isEmpty && !$0.contains("/") }
+            },
+            remove: { try client.delete($0.map(repository.key)) })
     }
 
     /// The segments from `first` to `last` with no object in the bucket (any suffix, either

@@ -17,7 +17,7 @@ extension Restore {
                 inProgress: store == nil
                     && StandbyFiles.exists(BackupCatalog(fullBackup: fullBackup).inProgress))
         }
-        let archive = try ArchiveIndex.read(config.common.completedWals)
+        let archive = try ArchiveIndex.read(config.common)
         let plan = try PITRPlan.make(
             target: target, backups: backups, named: named, archive: archive)
         let stopped = [plan.backup.stopTime, plan.backup.stopLSN].filter { !$0.isEmpty }

@@ -43,6 +43,26 @@ struct ArchiveVerifier {
             if segmentSize == nil, problem == nil { segmentSize = header?.segmentSize }
         }
         let size = segmentSize ?? WALContinuity.segmentSize(in: directory, names: names)
+        continuity(names: names, segmentSize: size, backups: backups, into: &result)
+        return result
+    }
+
+    /// An `s3://` archive from one listing: the same gap and per-backup run checks on the
+    /// stored names; the segments' headers are not downloaded.
+    func check(listing: S3ArchiveListing, backups: [BackupManifest]) -> Result {
+        var result = Result(directory: directory)
+        let names = listing.names
+        result.segments = names.filter { WALPurge.walName(stored: $0)?.kind == .segment }.count
+        continuity(
+            names: names, segmentSize: listing.segmentSize, backups: backups, into: &result)
+        return result
+    }
+
+    /// Holes inside each timeline, then what stops each backup's replay (each file once).
+    func continuity(
+        names: [String], segmentSize size: UInt64, backups: [BackupManifest],
+        into result: inout Result
+    ) {
         var reported = Set<String>()
         for gap in Self.gaps(names: names, segmentSize: size) {
             reported.insert(gap.file)
@@ -54,7 +74,6 @@ struct ArchiveVerifier {
                 result.problems.append(.init("\(directory)/\(problem.file)", problem.problem))
             }
         }
-        return result
     }
 
     /// Reads the first 40 content bytes of one stored segment and checks its long page header.

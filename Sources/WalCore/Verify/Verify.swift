@@ -15,13 +15,12 @@ enum Verify {
     static func run(_ context: CommandContext) async throws -> Int32 {
         guard case .slave(let config) = context.config else { return 1 }
         let full = try config.need(config.common.fullBackup, key: "full_backup", for: "verify")
-        let wals = try config.need(
-            config.common.completedWals, key: "completed_wals", for: "verify")
+        _ = try config.need(config.common.completedWals, key: "completed_wals", for: "verify")
         let store = try S3BackupStore(config.common)
         let entries = try pick(
             BackupCatalog(fullBackup: full), name: context.arguments.first,
             all: context.has("--all"), listed: try store?.list())
-        let report = check(entries, completedWals: wals, store: store, log: context.log)
+        let report = check(entries, common: config.common, store: store, log: context.log)
         if context.has("--json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -62,9 +61,10 @@ enum Verify {
     /// Runs every check (pure of output).
     /// With a `store` the backups are objects in S3, downloaded again to be checked.
     static func check(
-        _ entries: [BackupCatalog.Entry], completedWals: String, store: S3BackupStore? = nil,
+        _ entries: [BackupCatalog.Entry], common: CommonConfig, store: S3BackupStore? = nil,
         log: Log
     ) -> Report {
+        let completedWals = common.completedWals
         let backups = entries.map { entry in
             log.info("verifying \(entry.path)")
             return store.map { S3BackupVerifier(entry: entry, store: $0).check() }
@@ -72,13 +72,17 @@ enum Verify {
         }
         let manifests = entries.map(\.manifest)
         var wal = ArchiveVerifier.Result(directory: completedWals)
+        let verifier = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
         if S3Repository.isS3(completedWals) {
-            log.warning(
-                "the WAL in \(completedWals) is not verified: verify reads a directory archive only"
-            )
+            do {
+                if let listing = try S3ArchiveListing.read(common) {
+                    wal = verifier.check(listing: listing, backups: manifests)
+                }
+            } catch {
+                wal.problems.append(.init(completedWals, "\(error)"))
+            }
         } else {
-            wal = ArchiveVerifier(directory: completedWals, pgVersion: manifests[0].pgVersion)
-                .check(backups: manifests)
+            wal = verifier.check(backups: manifests)
         }
         let problems = (backups.flatMap(\.problems) + wal.problems).map(\.description)
         return Report(ok: problems.isEmpty, backups: backups, wal: wal, problems: problems)
@@ -92,7 +96,10 @@ enum Verify {
         }
         lines.append(
             S3Repository.isS3(report.wal.directory)
-                ? "WAL \(report.wal.directory): not checked (an S3 archive)"
+                ? "WAL \(report.wal.directory): \(report.wal.segments) segments listed, "
+                    + "continuity checked (headers are not downloaded): "
+                    + (report.wal.problems.isEmpty
+                        ? "OK" : "\(report.wal.problems.count) problem(s)")
                 : "WAL \(report.wal.directory): \(report.wal.segments) segment headers read: "
                     + (report.wal.problems.isEmpty
                         ? "OK" : "\(report.wal.problems.count) problem(s)"))
