@@ -75,7 +75,9 @@ struct S3PITRTests {
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "f", "nothing moved")
         let broken = try await rig.lab.walmgr(["verify"])
         #expect(broken.status == 1, "\(broken.output)")
-        #expect(broken.output.contains("PROBLEM s3://\(rig.s3.bucket)/wal/\(start)"), "\(broken.output)")
+        #expect(
+            broken.output.contains("PROBLEM s3://\(rig.s3.bucket)/wal/\(start)"), "\(broken.output)"
+        )
         #expect(try await standby.psql("SELECT v FROM t WHERE id = 1") == "b")
         #expect(!(restore.stderrTail + refused.stderrTail).contains(CephRGW.secretKey))
     }

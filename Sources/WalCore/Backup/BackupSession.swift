@@ -21,6 +21,24 @@ struct BackupSession {
         version = db.serverVersion
     }
 
+    /// A master backup's opening, for either repository: connect to `master_db`, check that
+    /// archiving goes through this walmgr, read the segment size. The caller closes the
+    /// connection (closing it aborts a backup still in progress on the server).
+    static func openOnMaster(_ config: MasterConfig) throws -> (
+        session: BackupSession, segmentSize: UInt64
+    ) {
+        let conninfo = try config.need(config.masterDb, key: "master_db", for: "backup")
+        let session = BackupSession(db: try PGConnection(conninfo: conninfo))
+        do {
+            try session.checkArchiving(
+                walmgr: CommandContext.executablePath, configFile: config.common.configFile)
+            return (session, try session.walSegmentSize())
+        } catch {
+            session.db.close()
+            throw error
+        }
+    }
+
     /// Fails unless archive_mode is on and archive_command runs walmgr's xarchive: otherwise
     /// pg_backup_stop(true) would wait for archiving forever.
     func checkArchiving(walmgr: String, configFile: String) throws {

@@ -46,14 +46,8 @@ struct MasterBackup: Sendable {
 
     /// The backup proper, from the preflight to rotation and purge.
     func take() async throws {
-        let conninfo = try config.need(config.masterDb, key: "master_db", for: "backup")
-        let db = try PGConnection(conninfo: conninfo)
-        // Closing the session aborts a backup still in progress on the server.
-        defer { db.close() }
-        let session = BackupSession(db: db)
-        try session.checkArchiving(
-            walmgr: CommandContext.executablePath, configFile: config.common.configFile)
-        let segmentSize = try session.walSegmentSize()
+        let (session, segmentSize) = try BackupSession.openOnMaster(config)
+        defer { session.db.close() }
         var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "master")
         try await link.run("xbackupprep", runner: context.runner)
         let startLSN = try session.start(label: manifest.label)

@@ -33,13 +33,8 @@ struct S3MasterBackup: Sendable {
     /// From the preflight to rotation.
     func take() async throws {
         try store.removeLeftovers(log: log)
-        let conninfo = try config.need(config.masterDb, key: "master_db", for: "backup")
-        let db = try PGConnection(conninfo: conninfo)
-        defer { db.close() }
-        let session = BackupSession(db: db)
-        try session.checkArchiving(
-            walmgr: CommandContext.executablePath, configFile: config.common.configFile)
-        let segmentSize = try session.walSegmentSize()
+        let (session, segmentSize) = try BackupSession.openOnMaster(config)
+        defer { session.db.close() }
         var manifest = try BackupRun.emptyManifest(session: session, takenFrom: "master")
         manifest.name = S3BackupStore.newName()
         let startLSN = try session.start(label: manifest.label)

@@ -18,9 +18,11 @@ enum S3Backup {
         if let store = try S3BackupStore(common) {
             oldest = try store.list().last
         } else {
-            oldest = BackupCatalog(
-                fullBackup: try common.need(common.fullBackup, key: "full_backup", for: "xpurgewals")
-            ).complete().last
+            oldest =
+                BackupCatalog(
+                    fullBackup: try common.need(
+                        common.fullBackup, key: "full_backup", for: "xpurgewals")
+                ).complete().last
         }
         let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
         guard let repository = try S3Repository(wals) else {
