@@ -22,6 +22,29 @@ import Testing
         #expect(WALPurge.removable(stored, keepFrom: "not-a-wal").isEmpty)
     }
 
+    /// `xpurgewals START_WAL` (the master's oldest S3 backup): a file goes only when both the
+    /// slave's own oldest backup and START_WAL allow it, so a slave ini whose full_backup holds
+    /// a newer backup never removes WAL the bucket's oldest backup needs.
+    @Test func purgeFloorKeepsWhatTheMastersOldestBackupNeeds() throws {
+        let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }
+        let manifest = BackupManifest(
+            name: "data.master", label: "t", status: "complete", startTime: "", stopTime: "",
+            startLSN: "", stopLSN: "", startWAL: "000000010000000000000008", stopWAL: "",
+            timeline: 1, pgVersion: 150000, systemIdentifier: "", sizeBytes: 0, fileCount: 0,
+            tablespaces: [], takenFrom: "master")
+        let oldest = BackupCatalog.Entry(path: "/w/data.master", manifest: manifest)
+        var removed: [String] = []
+        let purged = try WALPurge.purge(
+            oldest: oldest, floor: "000000010000000000000004", archive: "/w/logs.complete",
+            log: Log(quiet: true), list: { stored }, remove: { removed = $0 })
+        #expect(purged == ["000000010000000000000002", "000000010000000000000003"])
+        #expect(removed == purged)
+        let unbounded = try WALPurge.purge(
+            oldest: oldest, archive: "/w/logs.complete", log: Log(quiet: true),
+            list: { stored }, remove: { _ in })
+        #expect(unbounded.count == 6)
+    }
+
     @Test func rsyncArgvOverSSH() {
         let ssh = SSH(host: "db2", options: ["-p", "2222"], controlDir: nil)
         let command = BackupCopy.rsync(

@@ -67,8 +67,11 @@ struct S3MasterBackup: Sendable {
     /// slave's `xpurgewals` when completed_wals is its directory.
     func purgeWAL() async throws {
         guard S3Repository.isS3(config.common.completedWals) else {
+            // The slave's own full_backup may be a directory with other backups: it removes
+            // nothing this bucket's oldest backup needs.
+            guard let oldest = try store.list().last else { return }
             let link = try SlaveLink(config: config, invocation: context.invocation)
-            try await link.run("xpurgewals", runner: context.runner)
+            try await link.run("xpurgewals", [oldest.manifest.startWAL], runner: context.runner)
             return
         }
         try S3Backup.purge(config.common, log: log)

@@ -87,9 +87,10 @@ enum SlaveBackupHelpers {
         return 0
     }
 
-    /// `xpurgewals`: remove archived WAL older than the oldest kept backup.
+    /// `xpurgewals [START_WAL]`: remove archived WAL older than the oldest kept backup (and
+    /// than START_WAL, the master's oldest S3 backup, when given).
     static func purge(_ context: CommandContext) async throws -> Int32 {
-        try S3Backup.purge(context.config.common, log: context.log)
+        try S3Backup.purge(context.config.common, floor: context.arguments.first, log: context.log)
         return 0
     }
 

@@ -38,16 +38,17 @@ public enum WALPurge {
     }
 
     /// Removes from a directory `completedWals` what `oldest` (the oldest kept backup, from
-    /// any repository) does not need.
-    static func purge(completedWals: String, oldest: BackupCatalog.Entry?, log: Log) throws
-        -> [String]
-    {
+    /// any repository) does not need, and nothing from `floor` (a start WAL the caller knows
+    /// of) on.
+    static func purge(
+        completedWals: String, oldest: BackupCatalog.Entry?, floor: String? = nil, log: Log
+    ) throws -> [String] {
         let temps = Durable.removeStaleTemps(in: completedWals)
         if temps > 0 {
             log.info("removed \(temps) temp file(s) left in \(completedWals) by killed runs")
         }
         return try purge(
-            oldest: oldest, archive: completedWals, log: log,
+            oldest: oldest, floor: floor, archive: completedWals, log: log,
             list: { try FileManager.default.contentsOfDirectory(atPath: completedWals) },
             remove: { doomed in
                 for name in doomed {
@@ -62,10 +63,11 @@ public enum WALPurge {
 
     /// The decision for either kind of archive: `oldest` is the oldest kept backup, `list`
     /// gives the stored names, `remove` deletes some of them. Nothing is listed without a
-    /// backup that names its start WAL.
+    /// backup that names its start WAL. With a `floor` (the master's oldest backup, when the
+    /// slave's own full_backup may name other backups), a file goes only when both allow it.
     static func purge(
-        oldest: BackupCatalog.Entry?, archive: String, log: Log, list: () throws -> [String],
-        remove: ([String]) throws -> Void
+        oldest: BackupCatalog.Entry?, floor: String? = nil, archive: String, log: Log,
+        list: () throws -> [String], remove: ([String]) throws -> Void
     ) throws -> [String] {
         guard let oldest else {
             log.info("no complete backup; archived WAL is kept")
@@ -77,7 +79,8 @@ public enum WALPurge {
             )
             return []
         }
-        let doomed = removable(try list(), keepFrom: oldest.manifest.startWAL)
+        var doomed = removable(try list(), keepFrom: oldest.manifest.startWAL)
+        if let floor { doomed = removable(doomed, keepFrom: floor) }
         try remove(doomed)
         log.info(
             "removed \(doomed.count) archived WAL file(s) from \(archive) older than "

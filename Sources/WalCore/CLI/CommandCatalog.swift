@@ -108,7 +108,10 @@ public enum CommandCatalog {
             "xrelease", [.slave], "[PID]", "release the backup lock (PID's only, when given)",
             positional: 0...1),
         CommandSpec("xrotate", [.slave], "", "rotate backups after a complete backup"),
-        CommandSpec("xpurgewals", [.slave], "", "remove WAL older than the oldest kept backup"),
+        CommandSpec(
+            "xpurgewals", [.slave], "[START_WAL]",
+            "remove WAL older than the oldest kept backup (and than START_WAL, when given)",
+            positional: 0...1, nameArgument: 0),
         CommandSpec(
             "xbackupprep", [.slave], "[--abort]",
             "make (or, with --abort, remove) the in-progress backup dir (used by backup)",

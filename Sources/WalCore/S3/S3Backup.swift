@@ -12,8 +12,10 @@ enum S3Backup {
     /// `xpurgewals` and the purge after a backup, for every mix: the oldest kept backup from
     /// the bucket or the catalog directory, WAL removed from the bucket (DeleteObjects, after
     /// one listing) or the directory, by ``WALPurge``'s one rule.
+    /// `floor`: the start WAL of the master's oldest kept backup (`xpurgewals START_WAL`);
+    /// nothing from it on is removed, whatever this host's full_backup holds.
     @discardableResult
-    static func purge(_ common: CommonConfig, log: Log) throws -> [String] {
+    static func purge(_ common: CommonConfig, floor: String? = nil, log: Log) throws -> [String] {
         let oldest: BackupCatalog.Entry?
         if let store = try S3BackupStore(common) {
             oldest = try store.list().last
@@ -26,12 +28,12 @@ enum S3Backup {
         }
         let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
         guard let repository = try S3Repository(wals) else {
-            return try WALPurge.purge(completedWals: wals, oldest: oldest, log: log)
+            return try WALPurge.purge(completedWals: wals, oldest: oldest, floor: floor, log: log)
         }
         let client = try S3Client(settings: common.s3, repository: repository)
         let base = repository.key("")
         return try WALPurge.purge(
-            oldest: oldest, archive: wals, log: log,
+            oldest: oldest, floor: floor, archive: wals, log: log,
             list: {
                 try client.list(prefix: base).map { String($0.key.dropFirst(base.count)) }
                     .filter { !$0.isEmpty && !$0.contains("/") }
