@@ -177,4 +177,28 @@ import Testing
         state.flushed = "0/3000000"
         #expect(state.lagBytes == 0 && state.lagSeconds() == 0)
     }
+
+    /// A receiver that exited but is not reaped yet (a zombie) holds nothing: `status` must not
+    /// call it running, and `boot` must not wait 30 s for it.
+    @Test func zombieReceiverIsNotRunning() async throws {
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { for arg in argv { free(arg) } }
+        #expect(posix_spawn(&pid, "/bin/true", nil, nil, argv, environ) == 0)
+        defer { waitpid(pid, nil, 0) }
+        try await waitUntil("\(pid) is a zombie", timeout: .seconds(10)) {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            return stat.split(separator: ")").last?.dropFirst().first == "Z"
+        }
+        let state = ReceiveState(
+            pid: pid, slot: "s", synchronous: false, timeline: 1, received: "0/0", flushed: "0/0",
+            serverWalEnd: "0/0", lastMessageTime: 0, caughtUpTime: 0, state: "streaming")
+        #expect(!SlaveStatus.receiverRunning(state, pidfile: nil))
+        #expect(
+            SlaveStatus.receiverRunning(
+                ReceiveState(
+                    pid: getpid(), slot: "s", synchronous: false, timeline: 1, received: "0/0",
+                    flushed: "0/0", serverWalEnd: "0/0", lastMessageTime: 0, caughtUpTime: 0,
+                    state: "streaming"), pidfile: nil))
+    }
 }

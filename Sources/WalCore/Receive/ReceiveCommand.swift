@@ -165,7 +165,7 @@ extension ReceiveCommand {
         log.info("stopping the WAL receiver (pid \(pid)) so it flushes what it holds")
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if kill(pid, 0) != 0 && errno == ESRCH { return pid }
+            if ProcessLiveness.isGone(pid) { return pid }
             if ReceiveState.read(partialWals: config.common.partialWals)?.state == "stopped",
                 DaemonControl.lockedPid(pidfile: config.common.pidfile) == nil
             {

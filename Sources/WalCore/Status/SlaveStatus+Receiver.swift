@@ -17,7 +17,7 @@ extension SlaveStatus {
     /// True while the receiver that wrote `state` runs (its pidfile lock, else its pid).
     static func receiverRunning(_ state: ReceiveState, pidfile: String?) -> Bool {
         if let pid = DaemonControl.lockedPid(pidfile: pidfile) { return pid == state.pid }
-        return state.state != "stopped" && kill(state.pid, 0) == 0
+        return state.state != "stopped" && !ProcessLiveness.isGone(state.pid)
     }
 }
 

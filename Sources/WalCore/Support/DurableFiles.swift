@@ -82,19 +82,7 @@ extension Durable {
         guard parts.count >= 3, let pid = pid_t(parts[parts.count - 2]),
             UInt32(parts[parts.count - 1], radix: 16) != nil
         else { return true }
-        return isGone(pid)
-    }
-
-    /// True when no process has this PID, or only a zombie (killed, not yet reaped: it writes
-    /// nothing any more). A PID from another PID namespace looks gone too; its writer then
-    /// fails at link() and PostgreSQL retries, so nothing is lost.
-    private static func isGone(_ pid: pid_t) -> Bool {
-        guard pid > 0 else { return false }
-        if kill(pid, 0) != 0 { return errno == ESRCH }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[close...].dropFirst(2).first == "Z"
+        return ProcessLiveness.isGone(pid)
     }
 
     /// Opens a file in walmgr's own dirs without following a symlink: a symlink, FIFO, device
