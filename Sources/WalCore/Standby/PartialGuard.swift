@@ -44,7 +44,7 @@ enum PartialGuard {
             let header = SegmentCheck.header(bytes), SegmentCheck.problem(header, name: name) == nil
         else { return nil }
         let size = header.segmentSize
-        let blockSize = (0..<4).reduce(UInt64(0)) { $0 | UInt64(bytes[36 + $1]) << (8 * $1) }
+        let blockSize = SegmentCheck.littleEndian(bytes, at: 36, 4)  // xlp_xlog_blcksz
         let end = dataEnd(path, size: size)
         let start = header.pageAddress
         // The last segment of the LSN space ends at 2^64 itself: saturate, never trap.
@@ -90,7 +90,6 @@ enum PartialGuard {
         guard let page = try? WALFileReader.read(path, from: offset, to: offset + 16),
             page.count == 16, page[0] == magic[0], page[1] == magic[1]
         else { return false }
-        let pageAddress = (0..<8).reduce(UInt64(0)) { $0 | UInt64(page[8 + $1]) << (8 * $1) }
-        return pageAddress == address
+        return SegmentCheck.littleEndian(page, at: 8, 8) == address  // xlp_pageaddr
     }
 }

@@ -25,12 +25,15 @@ public enum SegmentCheck {
     /// Parses the first 40 bytes of a segment (little-endian, as PostgreSQL writes on x86/ARM).
     public static func header(_ bytes: [UInt8]) -> Header? {
         guard bytes.count >= 40 else { return nil }
-        func int(_ offset: Int, _ width: Int) -> UInt64 {
-            (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * $1) }
-        }
+        func int(_ offset: Int, _ width: Int) -> UInt64 { littleEndian(bytes, at: offset, width) }
         guard UInt16(int(2, 2)) & longHeaderFlag != 0 else { return nil }
         return Header(
             timeline: UInt32(int(4, 4)), pageAddress: int(8, 8), segmentSize: int(32, 4))
+    }
+
+    /// The `width`-byte little-endian integer at `offset` of a WAL page header.
+    static func littleEndian(_ bytes: [UInt8], at offset: Int, _ width: Int) -> UInt64 {
+        (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * $1) }
     }
 
     /// Why `fd` (named `name`, `size` bytes) is not a whole segment, or nil when it is.
