@@ -81,7 +81,7 @@ public struct PITRPlan: Sendable {
 
     /// The backup's start LSN, or its start segment's first byte.
     static func backupStart(_ backup: BackupManifest, _ start: WALSegment) -> LSN {
-        LSN(backup.startLSN) ?? LSN(start.number * start.size)
+        LSN(backup.startLSN) ?? start.startLSN
     }
 
     /// The named backup (refused if it ends after the target), else the newest ending before.
