@@ -287,6 +287,8 @@ class CephRGW:
             if '"num_up_osds":1' in self._ceph("ceph", "osd", "stat", "-f", "json"):
                 break
             time.sleep(0.1)
+        else:
+            raise RuntimeError("the OSD is not up after 60 s")
         self._ceph("radosgw", "-n", "client.rgw.a")
         self._ceph("radosgw-admin", "user", "create", "--uid=walmgr", "--display-name=walmgr",
                    f"--access-key={self.ACCESS_KEY}", f"--secret-key={self.SECRET_KEY}")
