@@ -287,6 +287,8 @@ class CephRGW:
             if '"num_up_osds":1' in self._ceph("ceph", "osd", "stat", "-f", "json"):
                 break
             time.sleep(0.1)
+        else:
+            raise RuntimeError("the OSD is not up after 60 s")
         self._ceph("radosgw", "-n", "client.rgw.a")
         self._ceph("radosgw-admin", "user", "create", "--uid=walmgr", "--display-name=walmgr",
                    f"--access-key={self.ACCESS_KEY}", f"--secret-key={self.SECRET_KEY}")
@@ -318,61 +320,18 @@ class CephRGW:
         return sum(u.get("size", 0) for u in stats.get("usage", {}).values())
 
     def _config(self, fsid, mon, osd_min):
+        """scripts/ceph.conf.in (the test harness reads it too) with this cluster's values."""
         d = self.dir
-        return f"""[global]
-fsid = {fsid}
-mon host = v2:127.0.0.1:{mon}
-public addr = 127.0.0.1
-cluster addr = 127.0.0.1
-ms bind ipv6 = false
-ms bind msgr1 = false
-ms bind port min = {osd_min}
-ms bind port max = {osd_min + 40}
-auth cluster required = none
-auth service required = none
-auth client required = none
-ms mon client mode = crc
-run dir = {d}/run
-pid file = {d}/run/$name.pid
-log file = {d}/log/$cluster-$name.log
-mon cluster log file = {d}/log/$cluster.log
-crash dir = {d}/crash
-keyring = {d}/keyring
-log to stderr = false
-err to stderr = false
-osd pool default size = 1
-osd pool default min size = 1
-osd pool default pg num = 8
-osd pool default pgp num = 8
-osd pool default pg autoscale mode = off
-osd crush chooseleaf type = 0
-mon allow pool size one = true
-mon allow pool delete = true
-mon warn on pool no redundancy = false
-mon max pg per osd = 1000
-mon data avail warn = 1
-mon data avail crit = 0
-osd objectstore = memstore
-memstore device bytes = 4294967296
-client mount timeout = 60
-paxos propose interval = 0.05
-paxos min wait = 0.01
-mon osd report timeout = 60
-
-[mon.a]
-mon data = {d}/mon.a
-
-[osd.0]
-osd data = {d}/osd.0
-
-[client.rgw.a]
-rgw data = {d}/rgw.a
-rgw frontends = beast ssl_endpoint=127.0.0.1:{self.port} ssl_certificate={self.ca_file} \
-ssl_private_key={d}/tls/key.pem
-rgw thread pool size = 16
-rgw gc obj min wait = 10
-rgw gc processor period = 10
-"""
+        values = {"FSID": fsid, "MON_PORT": mon, "PORT_MIN": osd_min, "PORT_MAX": osd_min + 40,
+                  "DIR": d, "OBJECTSTORE": "memstore", "MEMSTORE_BYTES": 4294967296,
+                  "RGW_FRONTENDS": f"beast ssl_endpoint=127.0.0.1:{self.port} "
+                                   f"ssl_certificate={self.ca_file} ssl_private_key={d}/tls/key.pem"}
+        here = os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(here, "..", "scripts", "ceph.conf.in")) as f:
+            text = f.read()
+        for name, value in values.items():
+            text = text.replace(f"@{name}@", str(value))
+        return text
 
     def stop(self):
         for name in ("client.rgw.a", "osd.0", "mon.a"):

@@ -71,15 +71,8 @@ import Testing
     /// in 3 of 3 trials), and the promoted server has every row streaming delivered.
     @Test(arguments: TestEnv.pgBinDirs)
     func aShortPartialNeverCrashesAStreamingStandby(binDir: String) async throws {
-        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        let (lab, standby) = try await streamingStandbyWith100Rows(binDir)
         defer { lab.destroy() }
-        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
-        try await lab.makeBackup()
-        let standby = try await lab.restoreStandby()
-        try appendSlaveIni(lab, "boot_sync_quiet = 2")
-
-        try await lab.master.psql("SELECT pg_switch_wal()")
-        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
         let shortEnd = try #require(LSN(try await lab.master.psql("SELECT pg_current_wal_lsn()")))
         for id in 101...300 { try await lab.master.psql("INSERT INTO t VALUES (\(id))") }
         let row = try await lab.master.psql(
@@ -108,14 +101,8 @@ import Testing
     /// boot serves it, and the promoted server has the rows only the partial carried.
     @Test(arguments: TestEnv.pgBinDirs)
     func aLongerPartialAddsWhatStreamingMissed(binDir: String) async throws {
-        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        let (lab, standby) = try await streamingStandbyWith100Rows(binDir)
         defer { lab.destroy() }
-        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
-        try await lab.makeBackup()
-        let standby = try await lab.restoreStandby()
-        try appendSlaveIni(lab, "boot_sync_quiet = 2")
-        try await lab.master.psql("SELECT pg_switch_wal()")
-        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
         try await waitUntil("the standby streamed 100 rows") {
             try await standby.psql("SELECT count(*) FROM t") == "100"
         }
@@ -186,6 +173,20 @@ import Testing
         #expect(boot.stderrTail.contains("stopped after its final flush"), "\(boot.stderrTail)")
         try await waitUntil("the receiver exited") { !receiver.isRunning }
         #expect(try await standby.psql("SELECT count(*) FROM rpo") == "500")
+    }
+
+    /// The start both partial tests share: a streaming standby restored from a backup, with
+    /// boot_sync_quiet = 2, and 100 rows in table t at the start of a fresh segment. A throw
+    /// mid-way stops the servers through the lab's deinit.
+    func streamingStandbyWith100Rows(_ binDir: String) async throws -> (StandbyLab, PGCluster) {
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY)")
+        try await lab.makeBackup()
+        let standby = try await lab.restoreStandby()
+        try appendSlaveIni(lab, "boot_sync_quiet = 2")
+        try await lab.master.psql("SELECT pg_switch_wal()")
+        try await lab.master.psql("INSERT INTO t SELECT generate_series(1, 100)")
+        return (lab, standby)
     }
 
     func appendSlaveIni(_ lab: StandbyLab, _ line: String) throws {

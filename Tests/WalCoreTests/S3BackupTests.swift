@@ -67,6 +67,21 @@ struct S3BackupTests {
             return (items ?? []).compactMap { $0["name"] as? String }
         }
 
+        /// The start both PITR tests share: table t with v = 'a', a backup, v = 'b' at the
+        /// returned target LSN, then v = 'c' and a segment switch; returns the backup's result,
+        /// the target and the switched segment's name (the test waits where it is archived).
+        func backupThenTarget() async throws -> (backup: ProcessResult, lsn: String, wal: String) {
+            try await lab.master.psql(
+                "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
+            let backup = try await master(["backup"])
+            try #require(backup.succeeded, "backup: \(backup.stderrTail)")
+            try await lab.master.psql("UPDATE t SET v = 'b' WHERE id = 1")
+            let lsn = try await lab.master.psql("SELECT pg_current_wal_lsn()")
+            try await lab.master.psql("UPDATE t SET v = 'c' WHERE id = 1")
+            let wal = try await lab.master.psql("SELECT pg_walfile_name(pg_switch_wal())")
+            return (backup, lsn, wal)
+        }
+
         /// Object keys under `backups/`.
         func keys() throws -> [String] { try s3.keys(prefix: "backups/") }
 
@@ -182,14 +197,7 @@ struct S3BackupTests {
         let binDir = try #require(TestEnv.defaultBinDir)
         let rig = try await Rig(binDir: binDir, tag: "pitr", walInS3: false)
         defer { rig.destroy() }
-        try await rig.lab.master.psql(
-            "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
-        let backup = try await rig.master(["backup"])
-        try #require(backup.succeeded, "backup: \(backup.stderrTail)")
-        try await rig.lab.master.psql("UPDATE t SET v = 'b' WHERE id = 1")
-        let lsn = try await rig.lab.master.psql("SELECT pg_current_wal_lsn()")
-        try await rig.lab.master.psql("UPDATE t SET v = 'c' WHERE id = 1")
-        let wal = try await rig.lab.master.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        let (backup, lsn, wal) = try await rig.backupThenTarget()
         try await waitUntil("\(wal) in completed_wals") {
             FileManager.default.fileExists(atPath: "\(rig.lab.completedWals)/\(wal)")
         }

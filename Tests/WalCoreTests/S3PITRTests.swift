@@ -33,14 +33,7 @@ struct S3PITRTests {
         let binDir = try #require(TestEnv.defaultBinDir)
         let rig = try await Rig(binDir: binDir, tag: "s3pitr")
         defer { rig.destroy() }
-        try await rig.lab.master.psql(
-            "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a')")
-        let backup = try await rig.master(["backup"])
-        try #require(backup.succeeded, "backup: \(backup.stderrTail)")
-        try await rig.lab.master.psql("UPDATE t SET v = 'b' WHERE id = 1")
-        let lsn = try await rig.lab.master.psql("SELECT pg_current_wal_lsn()")
-        try await rig.lab.master.psql("UPDATE t SET v = 'c' WHERE id = 1")
-        let wal = try await rig.lab.master.psql("SELECT pg_walfile_name(pg_switch_wal())")
+        let (_, lsn, wal) = try await rig.backupThenTarget()
         try await waitUntil("\(wal) in the bucket") { try Self.archived(rig)[wal] != nil }
 
         let window = try #require(try await Self.listed(rig).first)

@@ -141,72 +141,20 @@ final class CephRGW: @unchecked Sendable {
         return try await TestEnv.run(Command(argv: argv), timeout: timeout)
     }
 
-    private func config(fsid: String, monPort: Int, osdPorts: Int) -> String {
-        """
-        [global]
-        fsid = \(fsid)
-        mon host = v2:127.0.0.1:\(monPort)
-        public addr = 127.0.0.1
-        cluster addr = 127.0.0.1
-        ms bind ipv6 = false
-        ms bind msgr1 = false
-        ms bind port min = \(osdPorts)
-        ms bind port max = \(osdPorts + 40)
-        auth cluster required = none
-        auth service required = none
-        auth client required = none
-        # radosgw would wait 300 s for a "secure" mon session that auth=none cannot give
-        ms mon client mode = crc
-        run dir = \(dir)/run
-        pid file = \(dir)/run/$name.pid
-        log file = \(dir)/log/$cluster-$name.log
-        mon cluster log file = \(dir)/log/$cluster.log
-        crash dir = \(dir)/crash
-        keyring = \(dir)/keyring
-        log to stderr = false
-        err to stderr = false
-        osd pool default size = 1
-        osd pool default min size = 1
-        osd pool default pg num = 8
-        osd pool default pgp num = 8
-        osd pool default pg autoscale mode = off
-        osd crush chooseleaf type = 0
-        mon allow pool size one = true
-        mon allow pool delete = true
-        mon warn on pool no redundancy = false
-        mon max pg per osd = 1000
-        mon data avail warn = 1
-        mon data avail crit = 0
-        osd objectstore = \(store.rawValue)
-        memstore device bytes = 2147483648
-        client mount timeout = 60
-        # start in ~1.5 s instead of 12 s
-        paxos propose interval = 0.05
-        paxos min wait = 0.01
-        mon osd report timeout = 60
-
-        [mon.a]
-        mon data = \(dir)/mon.a
-
-        [osd.0]
-        osd data = \(dir)/osd.0
-        # bluestore: a sparse file osd.0/block (the default path: naming it makes mkfs link
-        # it to itself, ELOOP)
-        bluestore block create = true
-        bluestore block size = 8589934592
-        bluestore block db create = false
-        bluestore block wal create = false
-        osd memory target = 1073741824
-
-        [client.rgw.a]
-        rgw data = \(dir)/rgw.a
-        rgw frontends = beast endpoint=\(host):\(port) ssl_endpoint=\(host):\(tlsPort) \
-        ssl_certificate=\(caFile) ssl_private_key=\(dir)/tls/key.pem
-        rgw thread pool size = 16
-        rgw gc obj min wait = 10
-        rgw gc processor period = 10
-
-        """
+    /// scripts/ceph.conf.in (the benches read it too) with this cluster's values.
+    private func config(fsid: String, monPort: Int, osdPorts: Int) throws -> String {
+        let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../scripts/ceph.conf.in").standardized.path
+        let values = [
+            "FSID": fsid, "MON_PORT": "\(monPort)", "PORT_MIN": "\(osdPorts)",
+            "PORT_MAX": "\(osdPorts + 40)", "DIR": dir, "OBJECTSTORE": store.rawValue,
+            "MEMSTORE_BYTES": "2147483648",
+            "RGW_FRONTENDS": "beast endpoint=\(host):\(port) ssl_endpoint=\(host):\(tlsPort) "
+                + "ssl_certificate=\(caFile) ssl_private_key=\(dir)/tls/key.pem",
+        ]
+        return values.reduce(try String(contentsOfFile: template, encoding: .utf8)) {
+            $0.replacingOccurrences(of: "@\($1.key)@", with: $1.value)
+        }
     }
 
     /// The last lines of every daemon log, for failure messages.
