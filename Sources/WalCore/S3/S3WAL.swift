@@ -32,15 +32,9 @@ enum S3WAL {
         var upload = FileBody(fd: fd, size: size, sha256: Digest.hex(raw.sha256))
         var md5 = raw.md5
         if method != .none {
-            var file = try MemoryFile()
+            let file = try WALCodec.compressedInMemory(
+                method, level: level, threads: threads, from: fd, size: size, name: name.name)
             compressed = file
-            let read = try WALCodec.compress(
-                method, level: level, threads: threads, from: fd, size: size,
-                sourcePath: name.name
-            ) { try file.write($0) }
-            guard read == size else {
-                throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
-            }
             let digests = try Digest.file(file.fd, size: file.size, path: name.name)
             upload = FileBody(fd: file.fd, size: file.size, sha256: Digest.hex(digests.sha256))
             md5 = digests.md5
