@@ -17,7 +17,7 @@ enum S3WAL {
         // changed) is compared by content, as the directory archive does. The lookup loads
         // libcurl, opens the TLS connection the PUT reuses and lists, beside the hashing.
         let lookup = SuffixLookup(name, method: method, client: client)
-        let raw = try Digest.file(fd, size: size, path: name.name)
+        let raw = try Digest.file(fd, size: size, path: name.name, md5: method == .none)
         if let other = try lookup.value(),
             let result = try compareOther(
                 other, fd: fd, size: size, wanted: ArchivedWAL(name: name, method: method),
@@ -119,7 +119,7 @@ enum S3WAL {
                 object: object, reason: "\(written) of \(length) bytes arrived")
         }
         guard let expected = response.headers["x-amz-meta-sha256"] else { return }
-        let actual = Digest.hex(try Digest.file(fd, size: written, path: object).sha256)
+        let actual = Digest.hex(try Digest.file(fd, size: written, path: object, md5: false).sha256)
         guard actual == expected else {
             throw S3Error.corruptDownload(
                 object: object, reason: "its sha256 is \(actual), its metadata says \(expected)")

@@ -105,7 +105,7 @@ enum S3RestoreDownload {
         let response = try client.send("GET", key, bodyFD: fd)
         guard response.status == 200 else { throw client.failure(response, "GET", key) }
         let size = response.bodyBytesWritten
-        let sha = Digest.hex(try Digest.file(fd, size: size, path: path).sha256)
+        let sha = Digest.hex(try Digest.file(fd, size: size, path: path, md5: false).sha256)
         guard size == file.size, sha == file.sha256 else {
             throw S3Error.corruptDownload(
                 object: client.describe(key),
