@@ -110,4 +110,27 @@ import Testing
         #expect(early == "base-20231114T221320004Z")
         #expect(early < late)
     }
+
+    /// restore's `<DST>.walmgr-s3`: a symlink left there is refused, not removed, and what it
+    /// points to stays; a stale directory there is removed.
+    @Test func staleDownloadDirNeverFollowsASymlink() throws {
+        let base = NSTemporaryDirectory() + "walmgr-s3-stale-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        try FileManager.default.createDirectory(
+            atPath: "\(base)/real", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(base)/real/keep"))
+        let link = "\(base)/data.walmgr-s3"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "real")
+        let guardNone = TargetGuard(keep: [], homes: [])
+        #expect(throws: WalmgrFailure.self) {
+            try S3RestoreDownload.removeStale(link, guardedBy: guardNone)
+        }
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == "real")
+        #expect(FileManager.default.fileExists(atPath: "\(base)/real/keep"))
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createDirectory(
+            atPath: "\(link)/base", withIntermediateDirectories: true)
+        try S3RestoreDownload.removeStale(link, guardedBy: guardNone)
+        #expect(!FileManager.default.fileExists(atPath: link))
+    }
 }

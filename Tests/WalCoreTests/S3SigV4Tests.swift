@@ -95,4 +95,17 @@ import Testing
                 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(Digest.hex(Digest.md5([])) == "d41d8cd98f00b204e9800998ecf8427e")
     }
+
+    /// A file's digests: both by default, the SHA-256 alone (no MD5 pass) with `md5: false`.
+    @Test func fileDigestsSkipMD5WhenNotWanted() throws {
+        try Digest.load()
+        let file = try MemoryFile(Array("abc".utf8))
+        defer { close(file.fd) }
+        let both = try Digest.file(file.fd, size: 3, path: "abc")
+        #expect(Digest.hex(both.md5) == "900150983cd24fb0d6963f7d28e17f72")
+        let shaOnly = try Digest.file(file.fd, size: 3, path: "abc", md5: false)
+        #expect(shaOnly.md5.isEmpty)
+        #expect(shaOnly.sha256 == both.sha256)
+        #expect(shaOnly.sha256 == Digest.sha256(Array("abc".utf8)))
+    }
 }

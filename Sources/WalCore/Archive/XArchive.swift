@@ -74,16 +74,9 @@ enum XArchive {
                 runner: context.runner)
         } else {
             // Compressed into an in-memory file, which ssh then reads as its stdin.
-            var compressed = try MemoryFile()
+            let compressed = try WALCodec.compressedInMemory(
+                method, level: level, threads: threads, from: fd, size: size, name: name.name)
             defer { close(compressed.fd) }
-            let read = try WALCodec.compress(
-                method, level: level, threads: threads, from: fd, size: size,
-                sourcePath: name.name
-            ) { try compressed.write($0) }
-            guard read == size else {
-                throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
-            }
-            try compressed.rewind()
             let stored = ArchivedWAL(name: name, method: method)
             reply = try await link.run(
                 "xreceive", [stored.fileName, String(compressed.size)],

@@ -118,6 +118,28 @@ public enum WALCodec {
         return total
     }
 
+    /// A WAL file of `size` bytes compressed into an in-memory file positioned at its start,
+    /// for ssh or curl to send; the caller closes its `fd`. Fewer bytes read than `size` throw.
+    static func compressedInMemory(
+        _ method: CompressMethod, level: Int, threads: Int, from fd: Int32, size: Int,
+        name: String
+    ) throws -> MemoryFile {
+        var file = try MemoryFile()
+        do {
+            let read = try compress(
+                method, level: level, threads: threads, from: fd, size: size, sourcePath: name
+            ) { try file.write($0) }
+            guard read == size else {
+                throw ArchiveError.shortTransfer(name: name, expected: size, received: read)
+            }
+            try file.rewind()
+            return file
+        } catch {
+            close(file.fd)
+            throw error
+        }
+    }
+
     /// Decompresses everything readable from `fd` (stored with `method`) into `sink`.
     /// - Returns: the number of compressed bytes read.
     @discardableResult

@@ -44,11 +44,13 @@ public enum Digest {
     }
 
     /// SHA-256 and MD5 of the first `size` bytes of `fd`, read with pread in 1 MiB pieces.
-    public static func file(_ fd: Int32, size: Int, path: String) throws -> (
-        sha256: [UInt8], md5: [UInt8]
-    ) {
+    /// `md5: false` skips MD5 (an empty result) where only the SHA-256 is checked: it is a
+    /// whole extra hashing pass over a segment.
+    public static func file(_ fd: Int32, size: Int, path: String, md5 wantMD5: Bool = true)
+        throws -> (sha256: [UInt8], md5: [UInt8])
+    {
         var sha = SHA256Stream()
-        var md5 = SHA256Stream(md5: true)
+        var md5: SHA256Stream? = wantMD5 ? SHA256Stream(md5: true) : nil
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var offset = 0
@@ -60,10 +62,10 @@ public enum Digest {
             }
             let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             sha.update(piece)
-            md5.update(piece)
+            md5?.update(piece)
             offset += n
         }
-        return (sha.finish(), md5.finish())
+        return (sha.finish(), md5.take()?.finish() ?? [])
     }
 
     /// Lowercase hex.

@@ -17,7 +17,7 @@ enum S3WAL {
         // changed) is compared by content, as the directory archive does. The lookup loads
         // libcurl, opens the TLS connection the PUT reuses and lists, beside the hashing.
         let lookup = SuffixLookup(name, method: method, client: client)
-        let raw = try Digest.file(fd, size: size, path: name.name)
+        let raw = try Digest.file(fd, size: size, path: name.name, md5: method == .none)
         if let other = try lookup.value(),
             let result = try compareOther(
                 other, fd: fd, size: size, wanted: ArchivedWAL(name: name, method: method),
@@ -32,15 +32,9 @@ enum S3WAL {
         var upload = FileBody(fd: fd, size: size, sha256: Digest.hex(raw.sha256))
         var md5 = raw.md5
         if method != .none {
-            var file = try MemoryFile()
+            let file = try WALCodec.compressedInMemory(
+                method, level: level, threads: threads, from: fd, size: size, name: name.name)
             compressed = file
-            let read = try WALCodec.compress(
-                method, level: level, threads: threads, from: fd, size: size,
-                sourcePath: name.name
-            ) { try file.write($0) }
-            guard read == size else {
-                throw ArchiveError.shortTransfer(name: name.name, expected: size, received: read)
-            }
             let digests = try Digest.file(file.fd, size: file.size, path: name.name)
             upload = FileBody(fd: file.fd, size: file.size, sha256: Digest.hex(digests.sha256))
             md5 = digests.md5
@@ -125,7 +119,7 @@ enum S3WAL {
                 object: object, reason: "\(written) of \(length) bytes arrived")
         }
         guard let expected = response.headers["x-amz-meta-sha256"] else { return }
-        let actual = Digest.hex(try Digest.file(fd, size: written, path: object).sha256)
+        let actual = Digest.hex(try Digest.file(fd, size: written, path: object, md5: false).sha256)
         guard actual == expected else {
             throw S3Error.corruptDownload(
                 object: object, reason: "its sha256 is \(actual), its metadata says \(expected)")

@@ -25,7 +25,8 @@ enum Restore {
         let store = try S3BackupStore(config.common)
         if let store, !context.notReally {
             entry = try S3RestoreDownload.fetch(
-                entry, store: store, into: "\(destination).walmgr-s3", log: log)
+                entry, store: store, into: "\(destination).walmgr-s3",
+                guardedBy: Self.targetGuard(config, entry: entry), log: log)
         }
         let copy = RestoreCopy(
             entry: entry, destination: destination, move: context.has("--move") || store != nil,

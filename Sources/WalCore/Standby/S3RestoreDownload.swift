@@ -11,18 +11,15 @@ enum S3RestoreDownload {
     /// Downloads backup `entry` into `dir` (replacing what an interrupted restore left there)
     /// and returns the entry of that local copy.
     static func fetch(
-        _ entry: BackupCatalog.Entry, store: S3BackupStore, into dir: String, log: Log
+        _ entry: BackupCatalog.Entry, store: S3BackupStore, into dir: String,
+        guardedBy targetGuard: TargetGuard, log: Log
     ) throws -> BackupCatalog.Entry {
         let manifest = entry.manifest
         guard let files = manifest.files else {
             throw WalmgrFailure(
                 "backup \(entry.path) cannot be restored: its manifest lists no files")
         }
-        if StandbyFiles.exists(dir) {
-            do { try FileManager.default.removeItem(atPath: dir) } catch {
-                throw FileError("remove", dir)
-            }
-        }
+        try removeStale(dir, guardedBy: targetGuard)
         // A first restore on a fresh standby host: DST's parent may not exist yet.
         try Directories.make((dir as NSString).deletingLastPathComponent)
         guard mkdir(dir, 0o700) == 0 else { throw FileError("create", dir) }
@@ -43,6 +40,23 @@ enum S3RestoreDownload {
             "downloaded \(entry.path): \(files.count) files, \(ListBackups.humanSize(bytes)), "
                 + "each checked against its SHA-256, in \(Restore.seconds(since: started)) s")
         return BackupCatalog.Entry(path: dir, manifest: manifest)
+    }
+
+    /// Removes what an interrupted restore left in `dir`. A symlink there is refused (it may
+    /// stand for a real directory), and so is a place the guard keeps or a live data dir.
+    static func removeStale(_ dir: String, guardedBy targetGuard: TargetGuard) throws {
+        var info = stat()
+        guard lstat(dir, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw WalmgrFailure(
+                "\(dir) is \(NotARegularFile.kind(info.st_mode)), not a directory: restore "
+                    + "downloads the S3 backup into a directory of that name and neither follows "
+                    + "nor removes what is there. Move it away (or rm it), then run restore again")
+        }
+        try targetGuard.check(dir, purpose: "restore download into")
+        do { try FileManager.default.removeItem(atPath: dir) } catch {
+            throw FileError("remove", dir)
+        }
     }
 
     /// GETs every file, `parallel` at a time; the first failure stops the rest.
@@ -91,7 +105,7 @@ enum S3RestoreDownload {
         let response = try client.send("GET", key, bodyFD: fd)
         guard response.status == 200 else { throw client.failure(response, "GET", key) }
         let size = response.bodyBytesWritten
-        let sha = Digest.hex(try Digest.file(fd, size: size, path: path).sha256)
+        let sha = Digest.hex(try Digest.file(fd, size: size, path: path, md5: false).sha256)
         guard size == file.size, sha == file.sha256 else {
             throw S3Error.corruptDownload(
                 object: client.describe(key),

@@ -51,7 +51,7 @@ struct S3BackupVerifier {
         }
         guard response.status == 200 else { throw store.client.failure(response, "GET", key) }
         let size = response.bodyBytesWritten
-        let sha = Digest.hex(try Digest.file(fd, size: size, path: object).sha256)
+        let sha = Digest.hex(try Digest.file(fd, size: size, path: object, md5: false).sha256)
         if size != file.size {
             return (Int64(size), .init(object, "size expected \(file.size) bytes, found \(size)"))
         }
