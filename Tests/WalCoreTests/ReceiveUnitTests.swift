@@ -61,6 +61,8 @@ import Testing
         #expect(LSN(0x1_0123_4567).segmentStart(16 << 20) == LSN(0x1_0100_0000))
         let seg = WALSegment(timeline: 1, number: 3, size: 16 << 20)
         #expect(seg.startLSN == LSN(0x300_0000) && seg.endLSN == LSN(0x400_0000))
+        let last = WALSegment(timeline: 1, number: UInt64.max / (16 << 20), size: 16 << 20)
+        #expect(last.endLSN == nil, "the last segment's end is past 64 bits: no trap")
         #expect(
             ReceivePlan.pieces(start: LSN(UInt64.max - 2), count: 8, segmentSize: 1 << 20) == nil)
     }

@@ -123,6 +123,7 @@ extension LSN {
 extension WALSegment {
     /// The LSN of the segment's first byte.
     public var startLSN: LSN { LSN(number * size) }
-    /// The LSN just past the segment's last byte.
-    public var endLSN: LSN { LSN((number + 1) * size) }
+    /// The LSN just past the segment's last byte; nil for the last segment of the 64-bit WAL
+    /// space (checked: `(number + 1) * size` would trap there).
+    public var endLSN: LSN? { next?.start }
 }
