@@ -230,10 +230,18 @@ struct S3BackupTests {
                 ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"] + argv
         }
         let process = try TestEnv.spawn(argv, cwd: rig.lab.scratch, stderr: stderr)
+        // Stopped as soon as an upload is seen, then looked at again: under load the upload
+        // could complete between one listing and a kill (CI, two CPU-burning loops).
+        let pid = process.processIdentifier
         try await waitUntil("a multipart upload in progress", timeout: .seconds(120)) {
-            !(try rig.uploads()).isEmpty || !process.isRunning
+            guard process.isRunning else { return true }
+            guard !(try rig.uploads()).isEmpty else { return false }
+            kill(pid, SIGSTOP)
+            if !(try rig.uploads()).isEmpty { return true }
+            kill(pid, SIGCONT)
+            return false
         }
-        kill(process.processIdentifier, SIGKILL)
+        kill(pid, SIGKILL)
         process.waitUntilExit()
         let stale = try rig.uploads()
         try #require(!stale.isEmpty, "the kill came after the upload")
