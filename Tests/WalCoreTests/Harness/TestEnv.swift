@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WalCore
 
 /// A failure inside the test harness (setup or teardown), with what to look at.
@@ -133,32 +134,30 @@ enum TestEnv {
         return copy
     }
 
-    /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket: errno \(errno)") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        guard bound else { throw HarnessError("bind 127.0.0.1:0: errno \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
+    /// Ports this test process has handed out. A server's port is often chosen long before the
+    /// server binds it (a standby restored a minute after its lab was made), so a port is never
+    /// handed out twice in one run.
+    private static let handedOut = Mutex<Set<Int>>([])
 
-    /// The first of `count` consecutive free ports, below the kernel's ephemeral range
-    /// (32768 and up), where ``freePort()`` and client sockets take theirs: a daemon that binds
-    /// anywhere in a range (Ceph's OSD) then never takes another test's server port.
+    /// A TCP port on 127.0.0.1 that is free now and that no other test of this run was given.
+    /// It lies below the kernel's ephemeral range (32768 and up), where client sockets (ssh, libpq,
+    /// curl) take theirs: a port picked by the kernel there can be an outgoing connection's by
+    /// the time the server binds it (CI saw a restored standby fail with "Address already in use").
+    static func freePort() throws -> Int { try freePortBlock(count: 1) }
+
+    /// The first of `count` consecutive ports, free now and never handed out before in this run,
+    /// below the ephemeral range: a daemon that binds anywhere in a range (Ceph's OSD) then never
+    /// takes another test's server port.
     static func freePortBlock(count: Int) throws -> Int {
-        for _ in 0..<200 {
+        for _ in 0..<500 {
             let base = Int.random(in: 10_000..<(32_000 - count))
-            if (base..<(base + count)).allSatisfy(canBind) { return base }
+            let range = base..<(base + count)
+            let claimed = handedOut.withLock { taken -> Bool in
+                guard range.allSatisfy({ !taken.contains($0) && canBind($0) }) else { return false }
+                taken.formUnion(range)
+                return true
+            }
+            if claimed { return base }
         }
         throw HarnessError("no \(count) consecutive free ports between 10000 and 32000")
     }
