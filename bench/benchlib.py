@@ -13,6 +13,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -183,6 +184,16 @@ class SSHD:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+def wait_for(condition, seconds=60, what="a condition", poll=0.05):
+    """Polls `condition` until it is true; exits naming `what` after `seconds`."""
+    deadline = time.time() + seconds
+    while not condition():
+        if time.time() > deadline:
+            raise SystemExit(f"{os.path.basename(sys.argv[0])}: timed out after {seconds} s "
+                             f"waiting for {what}")
+        time.sleep(poll)
 
 
 def alternate(pairs, rounds):
