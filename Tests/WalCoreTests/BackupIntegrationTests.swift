@@ -82,14 +82,14 @@ struct BackupIntegrationTests {
         try await waitUntil("the backup runs rsync") {
             FileManager.default.fileExists(atPath: pidFile)
         }
-        let started = ContinuousClock.now
+        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+        let rsyncPID = try #require(text.split(separator: "\n").first.flatMap { pid_t($0) })
         let second = try await pair.run([pair.masterIni, "backup"])
         #expect(!second.succeeded)
         #expect(second.stderrTail.contains("another backup is running"))
-        #expect(ContinuousClock.now - started < .seconds(10))
-
-        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
-        let rsyncPID = try #require(text.split(separator: "\n").first.flatMap { pid_t($0) })
+        // Refused at once, not after waiting for the lock: the first backup's copy still runs
+        // (a bound in seconds failed under load in CI; this holds on any machine).
+        #expect(!TestEnv.processGone(rsyncPID), "the second backup waited for the first")
         kill(rsyncPID, SIGKILL)
         let first = try await slow.value
         #expect(first.status == 1)

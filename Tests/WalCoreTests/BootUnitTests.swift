@@ -78,15 +78,15 @@ import Testing
         let s = try Scratch()
         defer { s.remove() }
         let started = ContinuousClock.now
-        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 3, log: Log(quiet: true))
+        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 60, log: Log(quiet: true))
         let file = "\(s.files.partialWals)/\(Self.name)"
         try Data([1]).write(to: URL(fileURLWithPath: file))
         var old = [
             timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0),
         ]
         #expect(utimensat(AT_FDCWD, file, &old, 0) == 0)
-        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 3, log: Log(quiet: true))
-        #expect(ContinuousClock.now - started < .seconds(1))
+        try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 60, log: Log(quiet: true))
+        #expect(ContinuousClock.now - started < .seconds(30), "it waited for the quiet period")
     }
 
     /// A poll that comes late (a busy host) counts the quiet period from the last write, not

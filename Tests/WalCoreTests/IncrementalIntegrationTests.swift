@@ -14,9 +14,15 @@ struct IncrementalIntegrationTests {
             binDir: binDir, streaming: false, slaveExtra: "keep_backups = 1\n")
         defer { lab.destroy() }
         let master = lab.master
+        // Nothing may write the cold table after this, or its file is rightly copied again:
+        // VACUUM FREEZE sets the hint bits a later read would set, and autovacuum (which got to
+        // it between two backups in a CI run under load) is off for it.
         try await master.psql(
-            "CREATE TABLE cold AS SELECT g, md5(g::text) AS t FROM generate_series(1, 20000) g; "
-                + "CREATE TABLE hot AS SELECT g FROM generate_series(1, 20000) g; CHECKPOINT")
+            "CREATE TABLE cold WITH (autovacuum_enabled = off) AS "
+                + "SELECT g, md5(g::text) AS t FROM generate_series(1, 20000) g; "
+                + "CREATE TABLE hot AS SELECT g FROM generate_series(1, 20000) g")
+        try await master.psql("VACUUM (FREEZE) cold")
+        try await master.psql("CHECKPOINT")
         let cold = try await master.psql("SELECT pg_relation_filepath('cold')")
         let hot = try await master.psql("SELECT pg_relation_filepath('hot')")
         // Only files last written more than a second before the previous backup's start are
@@ -88,8 +94,11 @@ struct IncrementalIntegrationTests {
             defer { pair.destroy() }
             try await pair.setupAndRestart()
             try await pair.master.psql(
-                "CREATE TABLE cold AS SELECT g FROM generate_series(1, 20000) g; "
-                    + "CREATE TABLE hot AS SELECT g FROM generate_series(1, 20000) g; CHECKPOINT")
+                "CREATE TABLE cold WITH (autovacuum_enabled = off) AS "
+                    + "SELECT g FROM generate_series(1, 20000) g; "
+                    + "CREATE TABLE hot AS SELECT g FROM generate_series(1, 20000) g")
+            try await pair.master.psql("VACUUM (FREEZE) cold")  // see the test above
+            try await pair.master.psql("CHECKPOINT")
             let cold = try await pair.master.psql("SELECT pg_relation_filepath('cold')")
             let hot = try await pair.master.psql("SELECT pg_relation_filepath('hot')")
             let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"

@@ -230,17 +230,23 @@ struct S3BackupTests {
                 ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"] + argv
         }
         let process = try TestEnv.spawn(argv, cwd: rig.lab.scratch, stderr: stderr)
-        // Stopped as soon as an upload is seen, then looked at again: under load the upload
-        // could complete between one listing and a kill (CI, two CPU-burning loops).
+        // The backup runs in slices of about 10 ms and is stopped (SIGSTOP) while the bucket is
+        // listed, so however slow a listing is under load, the multipart upload cannot start
+        // and complete between two looks (CI, under load, saw it complete unseen).
         let pid = process.processIdentifier
-        try await waitUntil("a multipart upload in progress", timeout: .seconds(120)) {
-            guard process.isRunning else { return true }
-            guard !(try rig.uploads()).isEmpty else { return false }
+        var seen = false
+        while process.isRunning && !seen {
             kill(pid, SIGSTOP)
-            if !(try rig.uploads()).isEmpty { return true }
-            kill(pid, SIGCONT)
-            return false
+            try await waitUntil("the backup is stopped") {
+                TestEnv.processState(pid) == "T" || !process.isRunning
+            }
+            seen = !(try rig.uploads()).isEmpty
+            if !seen {
+                kill(pid, SIGCONT)
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
+        try #require(seen, "the backup finished before an upload was seen")
         kill(pid, SIGKILL)
         process.waitUntilExit()
         let stale = try rig.uploads()

@@ -57,9 +57,25 @@ final class NetNS {
     /// The argv prefix that runs a program inside the namespace.
     var launcher: [String] { [Self.ip, "netns", "exec", name] }
 
-    /// Brings the master's end of the link down (packets are dropped, the route disappears) or up.
+    /// Brings the master's end of the link down or up. While it is down, an `unreachable` route
+    /// (metric 4242, under the link's own route) stands in for the subnet: without it the
+    /// packets followed the default route off the machine, and the gateway there answered an S3
+    /// request for the namespace's address with HTTP 404 (a CI run failed on it).
     func setLink(up: Bool) async throws {
-        try await Self.ipRun(["link", "set", hostSide, up ? "up" : "down"])
+        if up {
+            try await Self.ipRun(["link", "set", hostSide, "up"])
+            try await Self.ipRun(["route", "del"] + cutRoute)
+        } else {
+            try await Self.ipRun(["route", "replace"] + cutRoute)
+            try await Self.ipRun(["link", "set", hostSide, "down"])
+        }
+    }
+
+    /// The route that keeps a cut subnet on this machine.
+    private var cutRoute: [String] { Self.cutRoute(subnet) }
+
+    private static func cutRoute(_ subnet: Int) -> [String] {
+        ["unreachable", "10.213.\(subnet).0/30", "metric", "4242"]
     }
 
     /// Deletes the namespace (and with it the veth pair); safe to call twice.
@@ -68,6 +84,7 @@ final class NetNS {
         removed = true
         TestEnv.runQuietly([Self.ip, "netns", "delete", name])
         TestEnv.runQuietly([Self.ip, "link", "delete", hostSide])
+        TestEnv.runQuietly([Self.ip, "route", "del"] + cutRoute)
     }
 
     private func inside(_ arguments: [String]) async throws {
@@ -94,6 +111,32 @@ final class NetNS {
                 TestEnv.processGone(pid)
             else { continue }
             TestEnv.runQuietly([ip, "netns", "delete", ns])
+        }
+        let live = Set(
+            namespaces().compactMap { $0.split(separator: "-").last.flatMap { Int($0) } })
+        for subnet in cutSubnets() where !live.contains(subnet) {
+            TestEnv.runQuietly([ip, "route", "del"] + cutRoute(subnet))
+        }
+    }
+
+    /// The subnets with a cut route (see ``setLink(up:)``) on the machine.
+    private static func cutSubnets() -> [Int] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ip)
+        process.arguments = ["-o", "route", "show", "type", "unreachable"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return [] }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: "\n").compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count >= 4, words[0] == "unreachable", words[3] == "4242" else {
+                return nil
+            }
+            let octets = words[1].split(separator: ".")
+            guard octets.count == 4, octets[0] == "10", octets[1] == "213" else { return nil }
+            return Int(octets[2])
         }
     }
 

@@ -243,10 +243,15 @@ enum TestEnv {
     /// True when no process has this PID any more (a zombie counts as gone).
     static func processGone(_ pid: pid_t) -> Bool {
         if kill(pid, 0) != 0 { return errno == ESRCH }
+        return processState(pid) == "Z"
+    }
+
+    /// The state letter of /proc/PID/stat ("R", "S", "T" stopped, "Z" zombie…), nil if unread.
+    static func processState(_ pid: pid_t) -> Character? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[close...].dropFirst(2).first == "Z"
+        else { return nil }
+        return stat[close...].dropFirst(2).first
     }
 
     /// walmgr's temp files for `name` in `dir` (`.NAME.PID.RANDOM.walmgr-tmp`, one per writer).
