@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// Backups, point-in-time recovery and verify on the user's path: two hosts, the configs
+/// `--init-master`/`--init-slave` wrote, the README up to archiving, then the commands as
+/// docs/walmgr.md gives them (see ``TwoHostLab``).
+@Suite(.serialized) struct TwoHostBackupTests {
+    typealias Lab = TwoHostLab
+
+    /// Rows and content of the two tables, to compare a restored standby with the master.
+    static let dataSQL =
+        "SELECT (SELECT count(*) || ':' || md5(string_agg(t, ',' ORDER BY g)) FROM cold) || ' ' "
+        + "|| (SELECT count(*) || ':' || sum(g) FROM hot)"
+
+    /// Over ssh with `backup_incremental` on (the default) and `keep_backups = 1` in the
+    /// master's ini: the second backup hard-links the unchanged table, copies the changed one,
+    /// listbackups shows copied < size; the third rotates the first away; the newest and the
+    /// kept older backup each restore to the master's data.
+    @Test(.enabled(if: TwoHostTests.enabled), arguments: TestEnv.pgBinDirs)
+    func incrementalBackupsRotateAndRestore(binDir: String) async throws {
+        let lab = try await Lab.prepared(binDir: binDir, through: 5)
+        defer { lab.destroy() }
+        try lab.setKey("keep_backups", "1", in: Lab.masterIni, on: lab.master)
+        let (cold, hot) = try await makeTables(lab)
+        let data = lab.outside("\(Lab.walshipping)/data.master", on: lab.slave)
+        for _ in 0..<2 {
+            try await lab.mustWalmgr(lab.master, [Lab.masterIni, "backup"])
+            _ = try await lab.master.psql("UPDATE hot SET g = g + 1")
+            _ = try await lab.master.psql("CHECKPOINT")
+        }
+        #expect(Self.inode("\(data)/\(cold)") == Self.inode("\(data).0/\(cold)"))
+        #expect(Self.inode("\(data)/\(hot)") != Self.inode("\(data).0/\(hot)"))
+        let list = try await listBackups(lab)
+        let second = try #require(list.first)
+        #expect((second.reusedFiles ?? 0) > 0, "\(second)")
+        #expect(second.copiedBytes.map { $0 < second.sizeBytes } == true, "\(second)")
+        #expect(list.last?.reusedFiles == 0, "the first backup is a full copy")
+        let table = try await lab.mustWalmgr(lab.master, [Lab.masterIni, "listbackups"])
+        #expect(table.output.contains("copied"), "\(table.output)")
+
+        try await lab.mustWalmgr(lab.master, [Lab.masterIni, "backup"])
+        #expect(!FileManager.default.fileExists(atPath: "\(data).1"), "keep_backups = 1")
+        #expect(try await listBackups(lab).count == 2)
+        #expect(Self.stat("\(data)/\(cold)").st_nlink == 2, "linked once, the first is gone")
+        try await lab.mustWalmgr(lab.slave, [Lab.slaveIni, "verify", "--all"])
+
+        for set in [[], ["data.master.0"]] {
+            _ = try await lab.master.psql("INSERT INTO hot SELECT g FROM generate_series(1, 50) g")
+            try await lab.mustWalmgr(lab.slave, [Lab.slaveIni, "restore"] + set)
+            try await lab.waitSlaveCaughtUp()
+            let want = try await lab.master.psql(Self.dataSQL)
+            #expect(try await lab.slave.psql(Self.dataSQL) == want, "restore \(set)")
+        }
+    }
+
+    /// `cold` (frozen, autovacuum off: no hint bit or visibility map write can touch its file
+    /// again) and `hot`, checkpointed; their files relative to the data dir.
+    func makeTables(_ lab: Lab) async throws -> (cold: String, hot: String) {
+        let off = "WITH (autovacuum_enabled = off)"
+        _ = try await lab.master.psql(
+            "CREATE TABLE cold \(off) AS SELECT g, md5(g::text) AS t FROM generate_series(1, 20000) g")
+        _ = try await lab.master.psql(
+            "CREATE TABLE hot \(off) AS SELECT g FROM generate_series(1, 20000) g")
+        _ = try await lab.master.psql("VACUUM (FREEZE) cold")
+        _ = try await lab.master.psql("CHECKPOINT")
+        return (
+            try await lab.master.psql("SELECT pg_relation_filepath('cold')"),
+            try await lab.master.psql("SELECT pg_relation_filepath('hot')")
+        )
+    }
+
+    /// `listbackups --json` on the master (it asks the slave over ssh), decoded.
+    func listBackups(_ lab: Lab) async throws -> [BackupManifest] {
+        let result = try await lab.mustWalmgr(lab.master, [Lab.masterIni, "listbackups", "--json"])
+        return try JSONDecoder().decode([BackupManifest].self, from: Data(result.stdout))
+    }
+
+    static func stat(_ path: String) -> stat {
+        var st = Glibc.stat()
+        lstat(path, &st)
+        return st
+    }
+
+    static func inode(_ path: String) -> ino_t { stat(path).st_ino }
+}
