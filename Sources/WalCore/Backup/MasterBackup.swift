@@ -69,7 +69,8 @@ struct MasterBackup: Sendable {
             [manifest.startWAL, manifest.stopWAL, String(segmentSize), Self.walWaitSeconds],
             runner: context.runner)
         try await writeFile(BackupManifest.fileName, manifest.encoded())
-        try await link.run("xrotate", runner: context.runner)
+        try await link.run(
+            "xrotate", [String(config.common.keepBackups)], runner: context.runner)
         try await link.run("xpurgewals", runner: context.runner)
         log.info(
             "backup complete: \(ListBackups.humanSize(manifest.sizeBytes)) in "
