@@ -25,6 +25,12 @@ import Testing
         try lab.setKey("keep_backups", "1", in: Lab.masterIni, on: lab.master)
         let (cold, hot) = try await makeTables(lab)
         let data = lab.outside("\(Lab.walshipping)/data.master", on: lab.slave)
+        // Only files last written more than a second before the previous backup's start are
+        // linked (RsyncIncremental); wait for that instead of a third backup.
+        let written = Self.stat(lab.outside("\(lab.dataDir)/\(cold)", on: lab.master)).st_mtim
+        try await waitUntil("2 s after the cold table was written") {
+            time(nil) >= written.tv_sec + 2
+        }
         for _ in 0..<2 {
             try await lab.mustWalmgr(lab.master, [Lab.masterIni, "backup"])
             _ = try await lab.master.psql("UPDATE hot SET g = g + 1")
@@ -55,12 +61,56 @@ import Testing
         }
     }
 
+    /// rsync's quick check (`--link-dest`) compares mtimes in whole seconds: a file written
+    /// again, same size, within the second of the write before the previous backup's copy
+    /// looks unchanged. Modelled deterministically: a table file's mtime is set (to a time
+    /// after the first backup's start) before the first backup and again after an UPDATE that
+    /// keeps its size. The second backup must hold the new bytes, not a link to the old ones:
+    /// its WAL replay starts after that write, so nothing would repair them.
+    @Test(.enabled(if: TwoHostTests.enabled), arguments: TestEnv.pgBinDirs)
+    func fileRewrittenInTheSameSecondIsCopiedNotLinked(binDir: String) async throws {
+        let lab = try await Lab.prepared(binDir: binDir, through: 5)
+        defer { lab.destroy() }
+        _ = try await lab.master.psql(
+            "CREATE TABLE tricky (id int, n int) WITH (fillfactor = 50, autovacuum_enabled = off)")
+        _ = try await lab.master.psql(
+            "INSERT INTO tricky SELECT g, 0 FROM generate_series(1, 100) g")
+        _ = try await lab.master.psql("CHECKPOINT")
+        let relation = try await lab.master.psql("SELECT pg_relation_filepath('tricky')")
+        let file = lab.outside("\(lab.dataDir)/\(relation)", on: lab.master)
+        let when = timespec(tv_sec: time(nil) + 3600, tv_nsec: 500_000_000)
+        try Self.setMtime(file, when)
+        try await lab.mustWalmgr(lab.master, [Lab.masterIni, "backup"])
+        let size = Self.stat(file).st_size
+        _ = try await lab.master.psql("UPDATE tricky SET n = n + 1")
+        _ = try await lab.master.psql("CHECKPOINT")
+        try #require(Self.stat(file).st_size == size, "the UPDATE stays in the same pages")
+        try Self.setMtime(file, when)
+        try await lab.mustWalmgr(lab.master, [Lab.masterIni, "backup"])
+        let copy = lab.outside("\(Lab.walshipping)/data.master/\(relation)", on: lab.slave)
+        #expect(
+            try FileDigest.sha256(file: copy).hex == FileDigest.sha256(file: file).hex,
+            "the backup holds the rewritten file, not the previous backup's bytes")
+        try await lab.mustWalmgr(lab.slave, [Lab.slaveIni, "restore"])
+        try await lab.waitSlaveCaughtUp()
+        #expect(try await lab.slave.psql("SELECT sum(n) FROM tricky") == "100", "the UPDATE")
+    }
+
+    /// Sets `path`'s mtime (and atime) to `when`, to the nanosecond.
+    static func setMtime(_ path: String, _ when: timespec) throws {
+        let times = [when, when]
+        guard utimensat(AT_FDCWD, path, times, 0) == 0 else {
+            throw HarnessError("utimensat \(path): errno \(errno)")
+        }
+    }
+
     /// `cold` (frozen, autovacuum off: no hint bit or visibility map write can touch its file
     /// again) and `hot`, checkpointed; their files relative to the data dir.
     func makeTables(_ lab: Lab) async throws -> (cold: String, hot: String) {
         let off = "WITH (autovacuum_enabled = off)"
         _ = try await lab.master.psql(
-            "CREATE TABLE cold \(off) AS SELECT g, md5(g::text) AS t FROM generate_series(1, 20000) g")
+            "CREATE TABLE cold \(off) AS "
+                + "SELECT g, md5(g::text) AS t FROM generate_series(1, 20000) g")
         _ = try await lab.master.psql(
             "CREATE TABLE hot \(off) AS SELECT g FROM generate_series(1, 20000) g")
         _ = try await lab.master.psql("VACUUM (FREEZE) cold")

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Incremental backups over ssh. rsync's `--link-dest` links a file when its size and mtime
+/// match the previous backup's copy, and it compares mtimes in whole seconds. A file written
+/// again, same size, in the same second as the write before the previous backup copied it looks
+/// unchanged but holds other bytes; the new backup's WAL replay starts after that write, so
+/// nothing would repair the linked copy. The in-process copy links only files last written
+/// more than a second before the previous backup's start (``IncrementalBase``); over ssh the
+/// others are sent again, whole, by a second rsync (`-I`), which replaces rsync's link.
+struct RsyncIncremental: Sendable {
+    /// The previous backup's start, in seconds since the epoch.
+    let startTime: Int
+
+    /// The previous backup `--link-dest` would link from: the complete backup at full_backup
+    /// (its name is `fullBackupName`) of the same cluster, from the slave's `listbackups --json`.
+    /// Nil (no `--link-dest` at all) when there is none, it is a walmgr3 backup without a
+    /// start time, or another cluster's.
+    static func previous(
+        listing: [UInt8], fullBackupName: String, systemIdentifier: String
+    ) throws -> RsyncIncremental? {
+        let manifests = try JSONDecoder().decode([BackupManifest].self, from: Data(listing))
+        guard
+            let entry = manifests.first(where: { $0.name == fullBackupName }),
+            entry.status == "complete", entry.legacy != true,
+            entry.systemIdentifier == systemIdentifier,
+            let start = ISO8601DateFormatter().date(from: entry.startTime)
+        else { return nil }
+        return RsyncIncremental(startTime: Int(start.timeIntervalSince1970))
+    }
+
+    /// True when rsync must not have linked a file with this mtime (the complement of
+    /// ``IncrementalBase/reusable(_:source:)``'s time rule).
+    func mustResend(mtime: timespec) -> Bool { mtime.tv_sec >= startTime - 1 }
+
+    /// Regular files under `root` (paths relative to it, `excludes` applied as rsync does)
+    /// that ``mustResend(mtime:)``. A file or directory that vanishes meanwhile is skipped.
+    func recentFiles(root: String, excludes: [String]) -> [String] {
+        let rules = excludes.map(LocalTreeCopy.Rule.init)
+        var found: [String] = []
+        var pending = [""]
+        while let relative = pending.popLast() {
+            let dir = relative.isEmpty ? root : "\(root)/\(relative)"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for name in names {
+                let rel = relative.isEmpty ? name : "\(relative)/\(name)"
+                guard !rules.contains(where: { $0.excludes(rel, name: name) }) else { continue }
+                var st = stat()
+                guard lstat("\(root)/\(rel)", &st) == 0 else { continue }
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: pending.append(rel)
+                case S_IFREG where mustResend(mtime: st.st_mtim): found.append(rel)
+                default: continue
+                }
+            }
+        }
+        return found.sorted()
+    }
+
+    /// `rsync -a -I --stats [-z] --from0 --files-from=- [-s -e SSH] -- SOURCE/ DEST/`: sends the
+    /// files named on stdin (NUL-separated, relative to SOURCE) whatever their size and mtime;
+    /// rsync writes each to a temp file and renames it, so a link to the previous backup is
+    /// replaced, never written through.
+    static func resend(source: String, destination: Location, ssh: SSH?, compress: Bool)
+        -> Command
+    {
+        var args = ["-a", "-I", "--stats", "--no-human-readable"]
+        if compress { args.append("-z") }
+        args += ["--from0", "--files-from=-"]
+        args += BackupCopy.remoteShell(destination, ssh)
+        args += ["--", BackupCopy.slash(source), BackupCopy.slash(BackupCopy.target(destination))]
+        return Command("rsync", args)
+    }
+
+    /// The NUL-separated list `resend` reads on stdin.
+    static func fileList(_ paths: [String]) -> [UInt8] {
+        paths.flatMap { Array($0.utf8) + [0] }
+    }
+}
