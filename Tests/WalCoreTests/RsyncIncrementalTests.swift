@@ -64,7 +64,8 @@ import Testing
         }
         let recent = RsyncIncremental(startTime: now).recentFiles(
             root: root, excludes: BackupCopy.dataDirExcludes)
-        #expect(recent == ["base/5/edge", "base/5/new"])
+        #expect(recent.map(\.path) == ["base/5/edge", "base/5/new"])
+        #expect(recent.map(\.size) == [1, 1])
     }
 
     @Test func resendSendsTheListedFilesWhateverTheirMtime() {
@@ -77,5 +78,21 @@ import Testing
         #expect(args.contains("-z") && !args.contains { $0.hasPrefix("--link-dest") })
         #expect(args.suffix(3) == ["--", "/pg/main/", "standby:/w/data.master/"])
         #expect(RsyncIncremental.fileList(["a", "b/c"]) == Array("a\0b/c\0".utf8))
+    }
+
+    /// The linking rsync skips the listed files: anchored, NUL-separated patterns, literal
+    /// unless a name holds a wildcard (then every wildcard and backslash is escaped).
+    @Test func linkingRsyncSkipsTheListedFilesLiterally() {
+        let linking = BackupCopy.rsync(
+            source: "/pg/main", destination: .remote(host: "standby", path: "/w/data.master"),
+            ssh: SSH(host: "standby", options: [], controlDir: nil), compress: false,
+            excludes: ["/pg_wal"], linkDest: "/w/data.master")
+        let args = RsyncIncremental.skippingListed(linking).arguments
+        #expect(
+            args.suffix(5) == [
+                "--from0", "--exclude-from=-", "--", "/pg/main/", "standby:/w/data.master/",
+            ])
+        let list = RsyncIncremental.excludeList(["base/5/1", "a\\b", "odd[1]*?\\x"])
+        #expect(String(decoding: list, as: UTF8.self) == "/base/5/1\0/a\\b\0/odd\\[1]\\*\\?\\\\x\0")
     }
 }

@@ -121,28 +121,47 @@ struct MasterBackup: Sendable {
         progress: Bool = false
     ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
         guard case .local(let path) = dest else {
-            let stats = try await rsync(
-                what,
-                BackupCopy.rsync(
-                    source: source, destination: dest, ssh: rsyncSSH(dest),
-                    compress: config.compression, excludes: excludes,
-                    linkDest: previous == nil ? nil : linkDest(prefix: prefix)),
-                progressFrom: progress ? source : nil)
-            let recent = previous?.recentFiles(root: source, excludes: excludes) ?? []
-            if !recent.isEmpty {
-                log.debug("sending \(recent.count) files written since the previous backup again")
-                _ = try await rsync(
-                    "\(what) (files written since the previous backup started)",
-                    RsyncIncremental.resend(
-                        source: source, destination: dest, ssh: rsyncSSH(dest),
-                        compress: config.compression),
-                    input: .bytes(RsyncIncremental.fileList(recent)))
-            }
-            return (stats.bytes, stats.files, [])
+            return try await rsyncTree(
+                what, from: source, to: dest, excludes: excludes, prefix: prefix,
+                previous: previous, progress: progress)
         }
         return try LocalTreeCopy.backup(
             what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress,
             base: base)
+    }
+
+    /// A tree over ssh: without a `previous` backup one rsync; with one, rsync `--link-dest`
+    /// for the files last written before it (the others skipped), then `-I` for the skipped
+    /// ones and any written during the first (``RsyncIncremental``).
+    func rsyncTree(
+        _ what: String, from source: String, to dest: Location, excludes: [String],
+        prefix: String, previous: RsyncIncremental?, progress: Bool
+    ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
+        var command = BackupCopy.rsync(
+            source: source, destination: dest, ssh: rsyncSSH(dest), compress: config.compression,
+            excludes: excludes, linkDest: previous == nil ? nil : linkDest(prefix: prefix))
+        guard let previous else {
+            let stats = try await rsync(what, command, progressFrom: progress ? source : nil)
+            return (stats.bytes, stats.files, [])
+        }
+        let before = previous.recentFiles(root: source, excludes: excludes)
+        if !before.isEmpty { command = RsyncIncremental.skippingListed(command) }
+        let stats = try await rsync(
+            what, command, input: .bytes(RsyncIncremental.excludeList(before.map(\.path))),
+            progressFrom: progress ? source : nil)
+        let skipped = Set(before.map(\.path))
+        let after = previous.recentFiles(root: source, excludes: excludes).map(\.path)
+        let resend = Array(skipped.union(after)).sorted()
+        if !resend.isEmpty {
+            log.debug("sending \(resend.count) files written since the previous backup started")
+            _ = try await rsync(
+                "\(what) (files written since the previous backup started)",
+                RsyncIncremental.resend(
+                    source: source, destination: dest, ssh: rsyncSSH(dest),
+                    compress: config.compression),
+                input: .bytes(RsyncIncremental.fileList(resend)))
+        }
+        return (stats.bytes + before.reduce(0) { $0 + $1.size }, stats.files + before.count, [])
     }
 
     /// rsync's `--link-dest`: the previous backup's copy of the tree (`prefix` inside it) on

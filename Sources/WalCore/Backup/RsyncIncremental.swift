@@ -6,7 +6,9 @@ import Foundation
 /// unchanged but holds other bytes; the new backup's WAL replay starts after that write, so
 /// nothing would repair the linked copy. The in-process copy links only files last written
 /// more than a second before the previous backup's start (``IncrementalBase``); over ssh the
-/// others are sent again, whole, by a second rsync (`-I`), which replaces rsync's link.
+/// others are left out of the linking rsync and sent by a second one (`-I`), together with
+/// every file written while the first one ran (listed again after it), so a link rsync made
+/// from a file rewritten meanwhile is replaced too.
 struct RsyncIncremental: Sendable {
     /// The previous backup's start, in seconds since the epoch.
     let startTime: Int
@@ -33,10 +35,11 @@ struct RsyncIncremental: Sendable {
     func mustResend(mtime: timespec) -> Bool { mtime.tv_sec >= startTime - 1 }
 
     /// Regular files under `root` (paths relative to it, `excludes` applied as rsync does)
-    /// that ``mustResend(mtime:)``. A file or directory that vanishes meanwhile is skipped.
-    func recentFiles(root: String, excludes: [String]) -> [String] {
+    /// that ``mustResend(mtime:)``, with their sizes. A file or directory that vanishes
+    /// meanwhile is skipped.
+    func recentFiles(root: String, excludes: [String]) -> [(path: String, size: Int64)] {
         let rules = excludes.map(LocalTreeCopy.Rule.init)
-        var found: [String] = []
+        var found: [(path: String, size: Int64)] = []
         var pending = [""]
         while let relative = pending.popLast() {
             let dir = relative.isEmpty ? root : "\(root)/\(relative)"
@@ -48,12 +51,35 @@ struct RsyncIncremental: Sendable {
                 guard lstat("\(root)/\(rel)", &st) == 0 else { continue }
                 switch st.st_mode & S_IFMT {
                 case S_IFDIR: pending.append(rel)
-                case S_IFREG where mustResend(mtime: st.st_mtim): found.append(rel)
+                case S_IFREG where mustResend(mtime: st.st_mtim):
+                    found.append((rel, Int64(st.st_size)))
                 default: continue
                 }
             }
         }
-        return found.sorted()
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// `command` (the linking rsync) with `--from0 --exclude-from=-`: it skips the files
+    /// ``excludeList(_:)`` names on stdin, which the second rsync sends.
+    static func skippingListed(_ command: Command) -> Command {
+        var command = command
+        let end = command.arguments.lastIndex(of: "--") ?? command.arguments.endIndex
+        command.arguments.insert(contentsOf: ["--from0", "--exclude-from=-"], at: end)
+        return command
+    }
+
+    /// Anchored exclude patterns for `paths`, NUL-separated. rsync reads a backslash as an
+    /// escape only in a pattern with a wildcard, so only such names are escaped.
+    static func excludeList(_ paths: [String]) -> [UInt8] {
+        let wild: Set<Character> = ["*", "?", "["]
+        return fileList(
+            paths.map { path in
+                guard path.contains(where: wild.contains) else { return "/" + path }
+                return "/"
+                    + path.map { wild.contains($0) || $0 == "\\" ? "\\\($0)" : "\($0)" }
+                    .joined()
+            })
     }
 
     /// `rsync -a -I --stats [-z] --from0 --files-from=- [-s -e SSH] -- SOURCE/ DEST/`: sends the
