@@ -59,6 +59,29 @@ import Testing
             let want = try await lab.master.psql(Self.dataSQL)
             #expect(try await lab.slave.psql(Self.dataSQL) == want, "restore \(set)")
         }
+        // Damage in a file the two backups share is damage in both: verify --all names both.
+        try Self.flipByte(in: "\(data)/\(cold)", at: 8192 + 100)
+        let damaged = try await lab.walmgr(lab.slave, [Lab.slaveIni, "verify", "--all"])
+        let inside = "\(Lab.walshipping)/data.master"
+        #expect(damaged.status == 1, "\(damaged.output)")
+        #expect(
+            damaged.output.contains("PROBLEM \(inside)/\(cold): sha256 expected")
+                && damaged.output.contains("PROBLEM \(inside).0/\(cold): sha256 expected"),
+            "\(damaged.output)")
+    }
+
+    /// Flips one bit of the byte at `offset` in `path`, in place (owner and links kept).
+    static func flipByte(in path: String, at offset: UInt64) throws {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw HarnessError("cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        guard let byte = try handle.read(upToCount: 1)?.first else {
+            throw HarnessError("\(path) is shorter than \(offset + 1) bytes")
+        }
+        try handle.seek(toOffset: offset)
+        try handle.write(contentsOf: [byte ^ 0x01])
     }
 
     /// rsync's quick check (`--link-dest`) compares mtimes in whole seconds: a file written

@@ -81,13 +81,7 @@ import Testing
         #expect(clean.output.contains("data.master: ") && clean.output.contains("OK"))
 
         let inBackup = "\(Lab.walshipping)/data.master/\(relation)"
-        let handle = try #require(
-            FileHandle(forUpdatingAtPath: lab.outside(inBackup, on: lab.slave)))
-        try handle.seek(toOffset: 8192 + 100)
-        let byte = try #require(try handle.read(upToCount: 1)?.first)
-        try handle.seek(toOffset: 8192 + 100)
-        try handle.write(contentsOf: [byte ^ 0x01])
-        try handle.close()
+        try TwoHostBackupTests.flipByte(in: lab.outside(inBackup, on: lab.slave), at: 8192 + 100)
         let damaged = try await lab.walmgr(lab.slave, [Lab.slaveIni, "verify"])
         #expect(damaged.status == 1, "\(damaged.output)\(damaged.stderrTail)")
         #expect(
