@@ -22,6 +22,17 @@ import Testing
         #expect(WALPurge.removable(stored, keepFrom: "not-a-wal").isEmpty)
     }
 
+    /// `xrotate KEEP`: the master's keep_backups reaches the slave; the larger of the two
+    /// configs wins, so neither ini's setting removes a backup the other keeps.
+    @Test func rotationKeepsTheLargerOfMasterAndSlave() throws {
+        #expect(try SlaveBackupHelpers.rotationKeep(nil, own: 2) == 2)
+        #expect(try SlaveBackupHelpers.rotationKeep("1", own: 0) == 1)
+        #expect(try SlaveBackupHelpers.rotationKeep("0", own: 3) == 3)
+        for bad in ["-1", "x", "", "99999999999999999999"] {
+            #expect(throws: WalmgrFailure.self) { try SlaveBackupHelpers.rotationKeep(bad, own: 0) }
+        }
+    }
+
     /// `xpurgewals START_WAL` (the master's oldest S3 backup): a file goes only when both the
     /// slave's own oldest backup and START_WAL allow it, so a slave ini whose full_backup holds
     /// a newer backup never removes WAL the bucket's oldest backup needs.

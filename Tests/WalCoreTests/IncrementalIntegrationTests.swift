@@ -101,6 +101,10 @@ struct IncrementalIntegrationTests {
             try await pair.master.psql("CHECKPOINT")
             let cold = try await pair.master.psql("SELECT pg_relation_filepath('cold')")
             let hot = try await pair.master.psql("SELECT pg_relation_filepath('hot')")
+            // As in-process: files written within a second of the previous backup's start are
+            // sent again (RsyncIncremental), so wait until cold's write is older than that.
+            let written = Self.stat("\(pair.master.dataDir)/\(cold)").st_mtim.tv_sec
+            try await waitUntil("2 s after the cold table was written") { time(nil) >= written + 2 }
             let remote = "full_backup=\(sshd.user)@\(sshd.host):\(pair.walmgrData)/data.master"
             try await sshBackup(pair, remote)
             try await pair.master.psql("UPDATE hot SET g = g + 1; CHECKPOINT")

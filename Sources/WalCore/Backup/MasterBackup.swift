@@ -69,7 +69,8 @@ struct MasterBackup: Sendable {
             [manifest.startWAL, manifest.stopWAL, String(segmentSize), Self.walWaitSeconds],
             runner: context.runner)
         try await writeFile(BackupManifest.fileName, manifest.encoded())
-        try await link.run("xrotate", runner: context.runner)
+        try await link.run(
+            "xrotate", [String(config.common.keepBackups)], runner: context.runner)
         try await link.run("xpurgewals", runner: context.runner)
         log.info(
             "backup complete: \(ListBackups.humanSize(manifest.sizeBytes)) in "
@@ -86,17 +87,18 @@ struct MasterBackup: Sendable {
             : IncrementalBase.find(
                 BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental,
                 systemIdentifier: manifest.systemIdentifier)
+        let previous = try await rsyncPrevious(systemIdentifier: manifest.systemIdentifier)
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }
         var (bytes, files, entries) = try await copyTree(
             "the data directory \(config.masterData)", from: config.masterData, to: dest,
-            excludes: excludes, base: base, progress: true)
+            excludes: excludes, base: base, previous: previous, progress: true)
         for space in spaces {
             let path = "\(BackupCopy.tablespaceDir)/\(space.oid)"
             let stats = try await copyTree(
                 "tablespace \(space.oid) at \(space.location)", from: space.location,
                 to: dest.appending(path), excludes: BackupCopy.tablespaceExcludes,
-                prefix: path + "/", base: base)
+                prefix: path + "/", base: base, previous: previous)
             bytes += stats.bytes
             files += stats.files
             entries += stats.entries
@@ -110,24 +112,56 @@ struct MasterBackup: Sendable {
 
     /// Copies a tree: in-process, hashing each file (or linking it from `base`, the previous
     /// backup, when unchanged), when the backup dir is local; else rsync over ssh, with
-    /// `--link-dest` (no checksums: the slave computes or reuses them when it seals the backup).
+    /// `--link-dest` when there is a `previous` backup (no checksums: the slave computes or
+    /// reuses them when it seals the backup), then again without it for the files rsync's
+    /// whole-second mtime check must not have linked (``RsyncIncremental``).
     func copyTree(
         _ what: String, from source: String, to dest: Location, excludes: [String],
-        prefix: String = "", base: IncrementalBase? = nil, progress: Bool = false
+        prefix: String = "", base: IncrementalBase? = nil, previous: RsyncIncremental? = nil,
+        progress: Bool = false
     ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
         guard case .local(let path) = dest else {
-            let stats = try await rsync(
-                what,
-                BackupCopy.rsync(
-                    source: source, destination: dest, ssh: rsyncSSH(dest),
-                    compress: config.compression, excludes: excludes,
-                    linkDest: linkDest(prefix: prefix)),
-                progressFrom: progress ? source : nil)
-            return (stats.bytes, stats.files, [])
+            return try await rsyncTree(
+                what, from: source, to: dest, excludes: excludes, prefix: prefix,
+                previous: previous, progress: progress)
         }
         return try LocalTreeCopy.backup(
             what, from: source, to: path, excludes: excludes, prefix: prefix, progress: progress,
             base: base)
+    }
+
+    /// A tree over ssh: without a `previous` backup one rsync; with one, rsync `--link-dest`
+    /// for the files last written before it (the others skipped), then `-I` for the skipped
+    /// ones and any written during the first (``RsyncIncremental``).
+    func rsyncTree(
+        _ what: String, from source: String, to dest: Location, excludes: [String],
+        prefix: String, previous: RsyncIncremental?, progress: Bool
+    ) async throws -> (bytes: Int64, files: Int, entries: [BackupManifest.File]) {
+        var command = BackupCopy.rsync(
+            source: source, destination: dest, ssh: rsyncSSH(dest), compress: config.compression,
+            excludes: excludes, linkDest: previous == nil ? nil : linkDest(prefix: prefix))
+        guard let previous else {
+            let stats = try await rsync(what, command, progressFrom: progress ? source : nil)
+            return (stats.bytes, stats.files, [])
+        }
+        let before = previous.recentFiles(root: source, excludes: excludes)
+        if !before.isEmpty { command = RsyncIncremental.skippingListed(command) }
+        let stats = try await rsync(
+            what, command, input: .bytes(RsyncIncremental.excludeList(before.map(\.path))),
+            progressFrom: progress ? source : nil)
+        let skipped = Set(before.map(\.path))
+        let after = previous.recentFiles(root: source, excludes: excludes).map(\.path)
+        let resend = Array(skipped.union(after)).sorted()
+        if !resend.isEmpty {
+            log.debug("sending \(resend.count) files written since the previous backup started")
+            _ = try await rsync(
+                "\(what) (files written since the previous backup started)",
+                RsyncIncremental.resend(
+                    source: source, destination: dest, ssh: rsyncSSH(dest),
+                    compress: config.compression),
+                input: .bytes(RsyncIncremental.fileList(resend)))
+        }
+        return (stats.bytes + before.reduce(0) { $0 + $1.size }, stats.files + before.count, [])
     }
 
     /// rsync's `--link-dest`: the previous backup's copy of the tree (`prefix` inside it) on
@@ -138,6 +172,16 @@ struct MasterBackup: Sendable {
         guard config.common.backupIncremental, target.path.hasPrefix("/") else { return nil }
         let dir = prefix.isEmpty ? target.path : "\(target.path)/\(prefix)"
         return dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+    }
+
+    /// Over ssh with `backup_incremental` on: the previous backup rsync may link from, asked of
+    /// the slave (nil locally, when off, or without a usable previous backup).
+    func rsyncPrevious(systemIdentifier: String) async throws -> RsyncIncremental? {
+        guard target.host != nil, config.common.backupIncremental else { return nil }
+        let listing = try await link.run("listbackups", ["--json"], runner: context.runner)
+        return try RsyncIncremental.previous(
+            listing: listing.stdout, fullBackupName: (target.path as NSString).lastPathComponent,
+            systemIdentifier: systemIdentifier)
     }
 
     /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.
@@ -168,12 +212,13 @@ struct MasterBackup: Sendable {
     }
 
     /// Runs one rsync; exit 24 (files vanished while copying) is normal on a live server.
-    func rsync(_ what: String, _ command: Command, progressFrom source: String? = nil)
-        async throws -> (bytes: Int64, files: Int)
-    {
+    func rsync(
+        _ what: String, _ command: Command, input: ProcessInput = .none,
+        progressFrom source: String? = nil
+    ) async throws -> (bytes: Int64, files: Int) {
         log.debug("running \(command)")
         let progress = source.flatMap { BackupProgress.start(source: $0, destination: inProgress) }
-        let result = try await context.runner.run(command)
+        let result = try await context.runner.run(command, input: input, timeout: nil)
         progress?.cancel()
         await progress?.value
         guard result.succeeded || (result.status == 24 && !result.signaled) else {

@@ -78,13 +78,34 @@ enum SlaveBackupHelpers {
         return 0
     }
 
-    /// `xrotate`: put the complete in-progress backup in place and drop old ones.
+    /// `xrotate [KEEP]`: put the complete in-progress backup in place and drop old ones. KEEP is
+    /// the master's keep_backups: the user sets it in the ini they run `backup` with, and the
+    /// slave's own (0 as `--init-slave` writes it) must not delete what the master keeps.
     static func rotate(_ context: CommandContext) async throws -> Int32 {
+        let own = context.config.common.keepBackups
+        let keep = try rotationKeep(context.arguments.first, own: own)
+        if keep != own {
+            context.log.info(
+                "keeping \(keep) older backups (keep_backups of the master's backup; "
+                    + "\(context.config.common.configFile) says \(own))")
+        }
         let rotation = BackupRotation(
-            catalog: try catalog(context, for: "xrotate"), keep: context.config.common.keepBackups,
+            catalog: try catalog(context, for: "xrotate"), keep: keep,
             hook: context.config.slave?.archiveCommand)
         try await rotation.rotate(runner: context.runner, log: context.log)
         return 0
+    }
+
+    /// The larger of `argument` (the master's keep_backups, when given) and `own`: of two
+    /// configs, the one that keeps more wins, so no backup is removed that either keeps.
+    static func rotationKeep(_ argument: String?, own: Int) throws -> Int {
+        guard let argument else { return own }
+        guard let keep = Int(argument), keep >= 0 else {
+            throw WalmgrFailure(
+                "xrotate: KEEP must be a number of backups (0 or more), got "
+                    + "\(argument.debugDescription)", exitCode: 64)
+        }
+        return max(keep, own)
     }
 
     /// `xpurgewals [START_WAL]`: remove archived WAL older than the oldest kept backup (and

@@ -107,7 +107,10 @@ public enum CommandCatalog {
         CommandSpec(
             "xrelease", [.slave], "[PID]", "release the backup lock (PID's only, when given)",
             positional: 0...1),
-        CommandSpec("xrotate", [.slave], "", "rotate backups after a complete backup"),
+        CommandSpec(
+            "xrotate", [.slave], "[KEEP]",
+            "rotate backups after a complete backup, keeping the larger of KEEP and keep_backups",
+            positional: 0...1),
         CommandSpec(
             "xpurgewals", [.slave], "[START_WAL]",
             "remove WAL older than the oldest kept backup (and than START_WAL, when given)",
