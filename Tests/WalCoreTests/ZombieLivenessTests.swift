@@ -22,8 +22,9 @@ import Testing
             try "\(zombie.pid)\n\(dir)\n".write(
                 toFile: "\(dir)/postmaster.pid", atomically: false, encoding: .utf8)
             #expect(PostmasterPidFile(dataDir: dir).livePID == nil)
-            #expect(PostmasterWatch(dataDir: dir, role: "master").gone()?.contains(
-                "pid \(zombie.pid)") == true)
+            #expect(
+                PostmasterWatch(dataDir: dir, role: "master").gone()?.contains(
+                    "pid \(zombie.pid)") == true)
             try "\(getpid())\n\(dir)\n".write(
                 toFile: "\(dir)/postmaster.pid", atomically: false, encoding: .utf8)
             #expect(PostmasterPidFile(dataDir: dir).livePID == getpid())
