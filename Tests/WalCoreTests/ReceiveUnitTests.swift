@@ -153,7 +153,9 @@ import Testing
         #expect(
             set.receive
                 == ReceiveSettings(
-                    conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5))
+                    conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5,
+                    configured: true))
+        #expect(!plain.receive.configured, "primary_conninfo alone is no receiver")
         #expect(ReceiveSettings.defaultSlot(hostName: "DB-2.example.com") == "walmgr_db_2")
         #expect(throws: ConfigError.self) {
             try ConfigFixture.slave("[walmgr]\nslave_data = /d\nreceive_status_interval = 0\n")
