@@ -46,6 +46,8 @@ struct RestoreCopy {
         for (tablespace, target) in zip(entry.manifest.tablespaces, targets) {
             try await stageTablespace(tablespace, into: target)
         }
+        try TablespaceMap.rewrite(
+            in: staging, links: zip(entry.manifest.tablespaces, targets).map { ($0.oid, $1) })
         if move {
             try removeTree(entry.path)
             log.info("--move: \(entry.path) was consumed")
