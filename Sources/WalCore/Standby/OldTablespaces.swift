@@ -38,19 +38,10 @@ extension RestoreCopy {
         }
     }
 
-    /// The data dir (the destination or a kept `<destination>.N`) whose live postmaster links
-    /// to the tablespace dir `path`, if any.
-    func liveUser(of path: String) -> (dataDir: String, pid: Int32)? {
-        let resolved = TargetGuard.resolved(path)
-        for dataDir in [destination] + OldDataDirs.list(destination) {
-            guard let pid = PostmasterPidFile(dataDir: dataDir).livePID else { continue }
-            if linkedTablespaces(of: dataDir).contains(where: {
-                TargetGuard.resolved($0) == resolved
-            }) {
-                return (dataDir, pid)
-            }
-        }
-        return nil
+    /// The live server that links a tablespace to `path`: any seen on this host, or one
+    /// running in the destination or a kept `<destination>.N`.
+    func liveUser(of path: String) -> LiveServers.Server? {
+        LiveServers.usingTablespace(path, known: [destination] + OldDataDirs.list(destination))
     }
 
     /// Points the kept old data dir's tablespace links at the kept tablespace copies: its

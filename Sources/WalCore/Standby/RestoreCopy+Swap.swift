@@ -21,6 +21,12 @@ extension RestoreCopy {
             return
         }
         for old in oldTablespaces where !tablespaceTargets.contains(old) {
+            if let server = LiveServers.usingTablespace(old, excluding: destination) {
+                log.warning(
+                    "left \(old) in place: the server in \(server.dataDir) (pid \(server.pid)) "
+                        + "uses it as a tablespace, so it was never the old standby's own")
+                continue
+            }
             try removeTree(old)
             log.info("removed the old standby's tablespace \(old)")
         }
@@ -81,15 +87,19 @@ extension RestoreCopy {
 
     /// The destination, the tablespace targets, and the old tablespaces a swap removes.
     private func targets(_ tablespaceTargets: [String]) -> [String] {
-        [destination] + tablespaceTargets + (keepOld ? [] : linkedTablespaces(of: destination))
+        [destination] + tablespaceTargets + (keepOld ? [] : removableOldTablespaces())
     }
 
     /// Where the pg_tblspc links of a data dir point.
     func linkedTablespaces(of dataDir: String) -> [String] {
-        let dir = "\(dataDir)/pg_tblspc"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.compactMap {
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")
+        LiveServers.tablespaceLinks(of: dataDir)
+    }
+
+    /// The old standby's tablespaces a swap without `backup_datadir` removes: not one another
+    /// live server (the master on this host) uses, which the swap leaves in place.
+    private func removableOldTablespaces() -> [String] {
+        linkedTablespaces(of: destination).filter {
+            LiveServers.usingTablespace($0, excluding: destination) == nil
         }
     }
 }

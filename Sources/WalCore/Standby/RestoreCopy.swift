@@ -94,7 +94,10 @@ struct RestoreCopy {
         let original = tablespace.location
         let oldLink = try? FileManager.default.destinationOfSymbolicLink(
             atPath: "\(destination)/pg_tblspc/\(tablespace.oid)")
-        if oldLink == original || isEmptyOrMissing(original) { return original }
+        // The old standby's own location, unless another live server uses it too: an earlier
+        // restore may have let PostgreSQL link the standby to the master's directory.
+        let shared = LiveServers.usingTablespace(original, excluding: destination) != nil
+        if (oldLink == original && !shared) || isEmptyOrMissing(original) { return original }
         let fallback = "\(destination)_tblspc/\(tablespace.oid)"
         log.warning(
             "tablespace \(tablespace.oid): \(original) is in use (by the master?); restoring it to "
