@@ -24,7 +24,7 @@ final class FakePostmaster: Sendable {
         let server = FakePostmaster(pid: pid, dataDir: dataDir)
         try "\(pid)\n\(dataDir)\n".write(
             toFile: "\(dataDir)/postmaster.pid", atomically: false, encoding: .utf8)
-        try await waitUntil("pid \(pid) runs sleep in \(dataDir)", timeout: .seconds(10)) {
+        try await waitUntil("pid \(pid) runs sleep in \(dataDir)", timeout: .seconds(30)) {
             let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
             let cwd = try? FileManager.default.destinationOfSymbolicLink(
                 atPath: "/proc/\(pid)/cwd")

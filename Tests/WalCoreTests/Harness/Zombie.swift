@@ -24,14 +24,14 @@ final class Zombie: Sendable {
             throw HarnessError("cannot start /bin/sh for a zombie")
         }
         var pid: pid_t = 0
-        try await waitUntil("the zombie's pid is written", timeout: .seconds(10)) {
+        try await waitUntil("the zombie's pid is written", timeout: .seconds(30)) {
             let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
             guard text.hasSuffix("\n") else { return false }
             pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             return pid > 0
         }
         let zombie = Zombie(pid: pid, parent: parent)
-        try await waitUntil("\(pid) is a zombie", timeout: .seconds(10)) { zombie.isZombie }
+        try await waitUntil("\(pid) is a zombie", timeout: .seconds(30)) { zombie.isZombie }
         return zombie
     }
 
