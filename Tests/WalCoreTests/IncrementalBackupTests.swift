@@ -181,6 +181,36 @@ import Testing
             try String(contentsOfFile: "\(destination)/base/5/1259", encoding: .utf8) == "shared")
     }
 
+    /// A `restore --move` that stops after moving files (here: the copy of a shared file
+    /// fails, as a kill would stop it) leaves a backup missing files. Its manifest says
+    /// `consumed` before the first move, so it is no longer a complete backup a rerun would
+    /// restore half.
+    @Test func interruptedMoveLeavesNoCompleteBackup() async throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { try? FileManager.default.removeItem(atPath: scratch.root) }
+        let newest = "\(scratch.walmgrData)/data.master"
+        let older = "\(scratch.walmgrData)/data.master.0"
+        try Self.write("\(older)/base/5/1259", "shared")
+        try Self.write("\(newest)/PG_VERSION", "15\n")
+        // A non-empty dir at the split's temp name makes the copy of 1259 fail.
+        try Self.write("\(newest)/base/5/1259.walmgr-split/x", "")
+        #expect(link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0)
+        var manifest = VerifyUnitTests.manifest()
+        manifest.name = "data.master"
+        try Data(manifest.encoded()).write(
+            to: URL(fileURLWithPath: "\(newest)/\(BackupManifest.fileName)"))
+        let catalog = BackupCatalog(fullBackup: newest)
+        let entry = try #require(catalog.entry(at: newest))
+        try #require(entry.isComplete)
+        let copy = RestoreCopy(
+            entry: entry, destination: scratch.slaveData, move: true, keepOld: false,
+            runner: TestEnv.runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        await #expect(throws: FileError.self) { _ = try await copy.prepare() }
+        #expect(!FileManager.default.fileExists(atPath: "\(newest)/PG_VERSION"), "moved")
+        #expect(catalog.entry(at: newest)?.manifest.status == "consumed")
+        #expect(!catalog.complete().contains { $0.path == newest })
+    }
+
     /// Over ssh rsync gets --link-dest; listbackups shows the bytes copied next to the size.
     @Test func rsyncLinkDestAndListedCopiedBytes() {
         let command = BackupCopy.rsync(

@@ -37,6 +37,7 @@ struct RestoreCopy {
         // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
         try Directories.make((destination as NSString).deletingLastPathComponent)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
+        if move { try markConsumed() }
         let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
             .filter { !Self.walmgrEntries.contains($0) }.sorted()
         try await transfer(names.map { "\(entry.path)/\($0)" }, into: staging)
@@ -122,6 +123,20 @@ struct RestoreCopy {
         guard symlink(target, link) == 0 else { throw FileError("create symlink", link) }
         log.info("tablespace \(tablespace.oid) → \(target)")
     }
+
+    /// `--move`: marks the backup's manifest `consumed` (durably) before its first file is
+    /// moved. A restore killed during the moves leaves a backup missing files; marked, it is no
+    /// longer listed as complete, so the next restore cannot restore it half.
+    func markConsumed() throws {
+        let path = "\(entry.path)/\(BackupManifest.fileName)"
+        guard try Durable.regularFileExists(path) else { return }
+        var manifest = entry.manifest
+        manifest.status = Self.consumedStatus
+        try Durable.replace(manifest.encoded(), at: path, mode: 0o600)
+    }
+
+    /// The manifest status of a backup `restore --move` has begun to consume.
+    static let consumedStatus = "consumed"
 
     func isEmptyOrMissing(_ path: String) -> Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty
