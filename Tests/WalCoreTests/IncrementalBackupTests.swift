@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import WalCore
@@ -146,6 +147,68 @@ import Testing
         #expect(Self.stat(restored).st_nlink == 1)
         try "written by the standby".write(toFile: restored, atomically: false, encoding: .utf8)
         #expect(try String(contentsOfFile: "\(older)/base/5/1259", encoding: .utf8) == "shared")
+    }
+
+    /// The private copies `--move` makes of shared files are written without an fsync of
+    /// their own: they lie in the staged tree, which the swap flushes (syncfs, as every other
+    /// copied file) before the rename that puts it in place. The sync hook sees the copy
+    /// already there, under the staging name, while the destination still holds the old data.
+    @Test func moveSplitCopiesAreFlushedBeforeTheSwap() async throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { try? FileManager.default.removeItem(atPath: scratch.root) }
+        let newest = "\(scratch.walmgrData)/data.master"
+        let older = "\(scratch.walmgrData)/data.master.0"
+        try Self.write("\(older)/base/5/1259", "shared")
+        try Self.write("\(newest)/PG_VERSION", "15\n")
+        try Self.write("\(scratch.slaveData)/PG_VERSION", "old\n")
+        try FileManager.default.createDirectory(
+            atPath: "\(newest)/base/5", withIntermediateDirectories: true)
+        #expect(link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0)
+        var copy = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData, move: true)
+        let seen = Mutex<[String]>([])
+        let destination = scratch.slaveData
+        copy.syncTree = { stage in
+            let file = "\(stage)/base/5/1259"
+            let old = try String(contentsOfFile: "\(destination)/PG_VERSION", encoding: .utf8)
+            seen.withLock {
+                $0.append("links=\(Self.stat(file).st_nlink) destination=\(old)")
+            }
+            try Durable.syncFileSystem(stage)
+        }
+        try await copy.swap(tablespaceTargets: copy.prepare())
+        #expect(seen.withLock { $0 } == ["links=1 destination=old\n"])
+        #expect(
+            try String(contentsOfFile: "\(destination)/base/5/1259", encoding: .utf8) == "shared")
+    }
+
+    /// A `restore --move` that stops after moving files (here: the copy of a shared file
+    /// fails, as a kill would stop it) leaves a backup missing files. Its manifest says
+    /// `consumed` before the first move, so it is no longer a complete backup a rerun would
+    /// restore half.
+    @Test func interruptedMoveLeavesNoCompleteBackup() async throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { try? FileManager.default.removeItem(atPath: scratch.root) }
+        let newest = "\(scratch.walmgrData)/data.master"
+        let older = "\(scratch.walmgrData)/data.master.0"
+        try Self.write("\(older)/base/5/1259", "shared")
+        try Self.write("\(newest)/PG_VERSION", "15\n")
+        // A non-empty dir at the split's temp name makes the copy of 1259 fail.
+        try Self.write("\(newest)/base/5/1259.walmgr-split/x", "")
+        #expect(link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0)
+        var manifest = VerifyUnitTests.manifest()
+        manifest.name = "data.master"
+        try Data(manifest.encoded()).write(
+            to: URL(fileURLWithPath: "\(newest)/\(BackupManifest.fileName)"))
+        let catalog = BackupCatalog(fullBackup: newest)
+        let entry = try #require(catalog.entry(at: newest))
+        try #require(entry.isComplete)
+        let copy = RestoreCopy(
+            entry: entry, destination: scratch.slaveData, move: true, keepOld: false,
+            runner: TestEnv.runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        await #expect(throws: FileError.self) { _ = try await copy.prepare() }
+        #expect(!FileManager.default.fileExists(atPath: "\(newest)/PG_VERSION"), "moved")
+        #expect(catalog.entry(at: newest)?.manifest.status == "consumed")
+        #expect(!catalog.complete().contains { $0.path == newest })
     }
 
     /// Over ssh rsync gets --link-dest; listbackups shows the bytes copied next to the size.

@@ -60,9 +60,15 @@ import Testing
         #expect(LSN(UInt64.max - 1).adding(2) == nil)
         #expect(LSN(0x1_0123_4567).segmentStart(16 << 20) == LSN(0x1_0100_0000))
         let seg = WALSegment(timeline: 1, number: 3, size: 16 << 20)
-        #expect(seg.startLSN == LSN(0x300_0000) && seg.endLSN == LSN(0x400_0000))
+        #expect(seg.start == LSN(0x300_0000) && seg.endLSN == LSN(0x400_0000))
         let last = WALSegment(timeline: 1, number: UInt64.max / (16 << 20), size: 16 << 20)
         #expect(last.endLSN == nil, "the last segment's end is past 64 bits: no trap")
+        // A segment past the 64-bit WAL space (only a broken caller makes one) has no start:
+        // the receiver cannot start there, instead of trapping in `number × size`.
+        let beyond = WALSegment(timeline: 1, number: UInt64.max, size: 16 << 20)
+        #expect(beyond.start == nil)
+        #expect(ReceivePlan.Start(segment: beyond) == nil)
+        #expect(ReceivePlan.Start(segment: seg)?.lsn == LSN(0x300_0000))
         #expect(
             ReceivePlan.pieces(start: LSN(UInt64.max - 2), count: 8, segmentSize: 1 << 20) == nil)
     }
@@ -147,7 +153,9 @@ import Testing
         #expect(
             set.receive
                 == ReceiveSettings(
-                    conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5))
+                    conninfo: "host=x", slot: "r1", synchronous: true, statusInterval: 0.5,
+                    configured: true))
+        #expect(!plain.receive.configured, "primary_conninfo alone is no receiver")
         #expect(ReceiveSettings.defaultSlot(hostName: "DB-2.example.com") == "walmgr_db_2")
         #expect(throws: ConfigError.self) {
             try ConfigFixture.slave("[walmgr]\nslave_data = /d\nreceive_status_interval = 0\n")

@@ -155,4 +155,50 @@ import Testing
         #expect(old["count"] as? Int == 1)
         #expect((old["size_bytes"] as? Int ?? 0) > 1_000_000)
     }
+
+    /// With a tablespace (restored beside the standby: the master on this host uses its
+    /// location), three restores with keep_old_datadirs = 1 leave one old tablespace copy, and
+    /// the kept old data dir links to it, not to the restored standby's tablespace. The
+    /// standby stays linked beside itself (tablespace_map is rewritten) and the master's
+    /// tablespace directory is never moved.
+    @Test func restoreKeepsOnlyTheNewestOldTablespaceAndLinksItFromTheOldDataDir() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
+        try TestEnv.writeOwned(
+            lab.slaveIni,
+            ini.replacingOccurrences(of: "backup_datadir = no", with: "backup_datadir = yes")
+                + "keep_old_datadirs = 1\n")
+        let space = "\(lab.scratch)/space1"
+        try FileManager.default.createDirectory(atPath: space, withIntermediateDirectories: true)
+        try TestEnv.chownToRunAsUser(space, mode: 0o700)
+        try await lab.master.psql("CREATE TABLESPACE space1 LOCATION '\(space)'")
+        try await lab.master.psql(
+            "CREATE TABLE spaced TABLESPACE space1 AS SELECT g FROM generate_series(1, 500) g")
+        let oid = try await lab.master.psql(
+            "SELECT oid FROM pg_tablespace WHERE spcname = 'space1'")
+        let backups = IncrementalIntegrationTests()
+        try await backups.backup(lab)
+        try backups.rewriteConfigBackupPort(lab)
+        for round in 1...3 {
+            let restore = try await lab.walmgr(["restore"])
+            try #require(restore.succeeded, "restore \(round): \(restore.stderrTail)")
+        }
+        let standby = lab.attachStandby()
+        let restored = "\(lab.standbyData)_tblspc/\(oid)"
+        #expect(OldDataDirs.list(lab.standbyData) == ["\(lab.standbyData).1"])
+        #expect(OldDataDirs.tablespaceCopies(restored) == ["\(restored).1"])
+        let link = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(lab.standbyData).1/pg_tblspc/\(oid)")
+        #expect(link == "\(restored).1")
+        let live = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(lab.standbyData)/pg_tblspc/\(oid)")
+        #expect(live == restored, "tablespace_map named the master's directory")
+        #expect(OldDataDirs.numbered(space).isEmpty, "the master's tablespace was moved aside")
+        try await waitUntil("the standby answers") {
+            try await standby.psql("SELECT count(*) FROM spaced") == "500"
+        }
+        #expect(try await lab.master.psql("SELECT count(*) FROM spaced") == "500")
+    }
 }

@@ -109,5 +109,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/partial"), "nothing created")
         let text = ReceiveError.s3Archive(completedWals: "s3://b/w", configFile: ini).description
         #expect(text.contains("completed_wals = s3://b/w") && text.contains("xarchive"))
+        let report = CheckReport(printer: nil)
+        SlaveCheck(config: try #require(config.slave), context: context, report: report)
+            .receiverArchive()
+        let refusal = ReceiveError.s3Archive(completedWals: "s3://bucket/wal", configFile: ini)
+        #expect(
+            report.results == [.fail("receive", "\(refusal)")],
+            "check says what receive would refuse")
+    }
+
+    /// A streaming standby with an S3 archive and no `receive_*` key runs no receiver: check
+    /// has nothing to say about receive.
+    @Test func checkIsQuietAboutReceiveWithoutReceiveKeys() throws {
+        let ini = "/nonexistent/wal-slave.ini"
+        let config = try ConfigFixture.slave(
+            "[walmgr]\nslave_data = /d\ncompleted_wals = s3://bucket/wal\n"
+                + "primary_conninfo = host=m user=r\n")
+        let context = CommandContext(
+            config: .slave(config), log: Log(quiet: true), runner: SubprocessRunner(),
+            notReally: false, arguments: [], flags: [],
+            invocation: Invocation(configPath: ini, command: "check", arguments: []))
+        let report = CheckReport(printer: nil)
+        SlaveCheck(config: config, context: context, report: report).receiverArchive()
+        #expect(report.results.isEmpty)
     }
 }

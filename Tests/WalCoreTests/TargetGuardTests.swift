@@ -99,7 +99,8 @@ import Testing
 
     /// A RestoreCopy of `walmgr_data/data.master` into `destination`.
     static func restoreCopy(
-        _ scratch: Scratch, destination: String, tablespaces: [BackupManifest.Tablespace] = []
+        _ scratch: Scratch, destination: String, tablespaces: [BackupManifest.Tablespace] = [],
+        move: Bool = false, keepOld: Bool = false
     ) -> RestoreCopy {
         let manifest = BackupManifest(
             name: "data.master", label: "t", status: "complete", startTime: "", stopTime: "",
@@ -108,7 +109,7 @@ import Testing
             takenFrom: "master")
         return RestoreCopy(
             entry: .init(path: "\(scratch.walmgrData)/data.master", manifest: manifest),
-            destination: destination, move: false, keepOld: false, runner: TestEnv.runner,
+            destination: destination, move: move, keepOld: keepOld, runner: TestEnv.runner,
             log: Log(quiet: true), targetGuard: scratch.targetGuard)
     }
 

@@ -7,12 +7,7 @@ enum XArchive {
         guard case .master(let config) = context.config else { return 1 }
         let source = context.arguments[0]
         let log = context.log
-        if access(MasterStop.stopFile(config), F_OK) == 0 {
-            throw WalmgrFailure(
-                "not archiving \(name): archiving was paused with `walmgr stop` "
-                    + "(\(MasterStop.stopFile(config)) exists). PostgreSQL keeps the WAL and retries; "
-                    + "run `walmgr \(config.common.configFile) setup` to resume")
-        }
+        try checkNotStopped(name, config: config)
         let started = ContinuousClock.now
         let fd = open(source, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -28,36 +23,51 @@ enum XArchive {
                 "would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
             return 0
         }
-        let target = config.location(of: config.common.completedWals)
-        let method = config.common.compressMethod
-        let level = try WALCodec.level(
-            method, config.common.compressLevel, configFile: config.common.configFile)
-        let threads = try WALCodec.threads(
-            config.common.compressThreads, configFile: config.common.configFile)
-        let result: Durable.StoreResult
-        if let repository = try S3Repository(config.common.completedWals) {
-            result = try S3WAL.archive(
-                name, fd: fd, size: Int(st.st_size), method: method, level: level,
-                threads: threads, settings: config.common.s3, repository: repository)
-        } else if target.host != nil {
-            result = try await sendToSlave(
-                name, fd: fd, size: Int(st.st_size), method: method, level: level, threads: threads,
-                context: context, config: config)
-        } else {
-            result = try WALStore(directory: target.path).store(
-                name, from: fd, size: Int(st.st_size), method: method, level: level,
-                threads: threads)
-        }
+        let result = try await store(
+            name, fd: fd, size: Int(st.st_size), config: config, context: context)
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
         case .stored:
-            let stored = "\(name)\(method.suffix)"
+            let stored = "\(name)\(config.common.compressMethod.suffix)"
             log.info("archived \(stored) to \(config.common.completedWals) in \(ms) ms")
         case .alreadyPresent: log.info("\(name) is already archived with identical content")
         }
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)
         await ShippingState.runPeriodic(config: config, context: context)
         return 0
+    }
+
+    /// Fails while `walmgr stop` has paused archiving: PostgreSQL keeps the WAL and retries.
+    static func checkNotStopped(_ name: WALName, config: MasterConfig) throws {
+        guard access(MasterStop.stopFile(config), F_OK) == 0 else { return }
+        throw WalmgrFailure(
+            "not archiving \(name): archiving was paused with `walmgr stop` "
+                + "(\(MasterStop.stopFile(config)) exists). PostgreSQL keeps the WAL and retries; "
+                + "run `walmgr \(config.common.configFile) setup` to resume")
+    }
+
+    /// Stores the file, compressed as configured, where completed_wals says: a bucket, the
+    /// slave over ssh, or a directory on this host.
+    static func store(
+        _ name: WALName, fd: Int32, size: Int, config: MasterConfig, context: CommandContext
+    ) async throws -> Durable.StoreResult {
+        let common = config.common
+        let target = config.location(of: common.completedWals)
+        let method = common.compressMethod
+        let level = try WALCodec.level(method, common.compressLevel, configFile: common.configFile)
+        let threads = try WALCodec.threads(common.compressThreads, configFile: common.configFile)
+        if let repository = try S3Repository(common.completedWals) {
+            return try S3WAL.archive(
+                name, fd: fd, size: size, method: method, level: level, threads: threads,
+                settings: common.s3, repository: repository)
+        }
+        if target.host != nil {
+            return try await sendToSlave(
+                name, fd: fd, size: size, method: method, level: level, threads: threads,
+                context: context, config: config)
+        }
+        return try WALStore(directory: target.path).store(
+            name, from: fd, size: size, method: method, level: level, threads: threads)
     }
 
     /// Runs `xreceive` on the slave with the file on stdin; compressed here first, so only

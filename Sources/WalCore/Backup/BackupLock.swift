@@ -78,9 +78,8 @@ public struct BackupLock: Sendable {
         if holder.manual { return nil }
         if holder.host == Self.hostName || holder.host.isEmpty {
             if holder.pid <= 0 { return "it names no process" }
-            if kill(holder.pid, 0) != 0 && errno == ESRCH {
-                return "process \(holder.pid) is gone"
-            }
+            // A zombie holder has exited: it finishes nothing and releases nothing.
+            if ProcessLiveness.isGone(holder.pid) { return "process \(holder.pid) is gone" }
             return nil
         }
         if let since = ISO8601DateFormatter().date(from: holder.since),

@@ -49,7 +49,7 @@ struct PostmasterWatch: Sendable {
         guard let line = text.split(separator: "\n").first, let pid = pid_t(line) else {
             return nil
         }
-        if kill(pid, 0) == 0 || errno == EPERM { return nil }
+        guard ProcessLiveness.isGone(pid) else { return nil }
         return "its postmaster, pid \(pid) in \(path), is gone"
     }
 }

@@ -13,6 +13,15 @@ public struct ReceiveSettings: Sendable, Equatable {
     public let synchronous: Bool
     /// `receive_status_interval`: seconds between status updates (default 10).
     public let statusInterval: Double
+    /// True when the file sets a `receive_*` key: this slave is meant to run `walmgr receive`
+    /// (`receive_conninfo` alone falls back to primary_conninfo, which every streaming
+    /// standby has).
+    public let configured: Bool
+
+    /// The keys that say a slave runs the receiver.
+    static let keys = [
+        "receive_conninfo", "receive_slot", "receive_synchronous", "receive_status_interval",
+    ]
 
     /// The default of `receive_status_interval`.
     public static let defaultStatusInterval = 10.0
@@ -20,9 +29,11 @@ public struct ReceiveSettings: Sendable, Equatable {
     /// Creates settings; nil picks each default.
     public init(
         conninfo: String? = nil, slot: String? = nil, synchronous: Bool = false,
-        statusInterval: Double? = nil, hostName: String = ProcessInfo.processInfo.hostName
+        statusInterval: Double? = nil, configured: Bool = false,
+        hostName: String = ProcessInfo.processInfo.hostName
     ) {
         self.conninfo = conninfo
+        self.configured = configured
         self.slot = slot ?? Self.defaultSlot(hostName: hostName)
         self.synchronous = synchronous
         self.statusInterval = statusInterval ?? Self.defaultStatusInterval
@@ -40,6 +51,7 @@ public struct ReceiveSettings: Sendable, Equatable {
             conninfo: try r.string("receive_conninfo") ?? common.primaryConninfo,
             slot: try r.string("receive_slot"),
             synchronous: try r.bool("receive_synchronous", default: false),
-            statusInterval: try r.positiveDouble("receive_status_interval"))
+            statusInterval: try r.positiveDouble("receive_status_interval"),
+            configured: Self.keys.contains(where: r.has))
     }
 }

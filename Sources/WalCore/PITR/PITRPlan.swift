@@ -24,14 +24,16 @@ public struct PITRPlan: Sendable {
     ) throws(PITRError) -> PITRPlan {
         let backup = try choose(target: target, backups: backups, named: named)
         let size = archive.segmentSize
-        guard let start = WALSegment(name: backup.startWAL, size: size) else {
+        // A parsed name's first byte always fits in 64 bits; checked all the same.
+        guard let start = WALSegment(name: backup.startWAL, size: size), let firstByte = start.start
+        else {
             throw .missingSegment(
                 segment: backup.startWAL.isEmpty ? "(unknown)" : backup.startWAL, dir: archive.dir,
                 from: backup.startWAL, to: target.summary, note: " (the backup names no start WAL)")
         }
         let (history, setting) = try path(
-            target: target, backupTimeline: start.timeline, startLSN: backupStart(backup, start),
-            archive: archive)
+            target: target, backupTimeline: start.timeline,
+            startLSN: LSN(backup.startLSN) ?? firstByte, archive: archive)
         let (end, lastIsNewest) = endSegment(
             target: target, backup: backup, start: start, history: history, archive: archive)
         let (last, missing) = archive.run(from: start.number, along: history, through: end)
@@ -77,11 +79,6 @@ public struct PITRPlan: Sendable {
                 max(stop, archive.newest(along: history, from: start.number)?.number ?? stop), true
             )
         }
-    }
-
-    /// The backup's start LSN, or its start segment's first byte.
-    static func backupStart(_ backup: BackupManifest, _ start: WALSegment) -> LSN {
-        LSN(backup.startLSN) ?? start.startLSN
     }
 
     /// The named backup (refused if it ends after the target), else the newest ending before.

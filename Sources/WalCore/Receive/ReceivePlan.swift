@@ -7,7 +7,15 @@ public enum ReceivePlan {
         /// The segment the first byte belongs to (its timeline is the one to request).
         public let segment: WALSegment
         /// Its first byte.
-        public var lsn: LSN { segment.startLSN }
+        public let lsn: LSN
+
+        /// Starts at `segment`'s first byte; nil when that is past the 64-bit WAL space
+        /// (checked: an unchecked `number × size` would trap the receiver).
+        public init?(segment: WALSegment) {
+            guard let lsn = segment.start else { return nil }
+            self.segment = segment
+            self.lsn = lsn
+        }
     }
 
     /// The end of the newest complete segment in `completed` (stored names, any suffix), or the
@@ -25,10 +33,10 @@ public enum ReceivePlan {
         switch (complete, partial) {
         case (nil, nil): return nil
         // `next` is nil only past the last segment of the LSN space (checked arithmetic).
-        case (let c?, nil): return c.next.map { Start(segment: $0) }
+        case (let c?, nil): return c.next.flatMap { Start(segment: $0) }
         case (nil, let p?): return Start(segment: p)
         case (let c?, let p?):
-            return p.number > c.number ? Start(segment: p) : c.next.map { Start(segment: $0) }
+            return p.number > c.number ? Start(segment: p) : c.next.flatMap { Start(segment: $0) }
         }
     }
 

@@ -50,7 +50,7 @@ enum DaemonControl {
     static func livePid(pidfile: String?) -> pid_t? {
         guard let pidfile, let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
             let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-            kill(pid, 0) == 0 || errno == EPERM
+            !ProcessLiveness.isGone(pid)
         else { return nil }
         return pid
     }

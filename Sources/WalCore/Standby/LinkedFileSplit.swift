@@ -20,6 +20,10 @@ enum LinkedFileSplit {
     }
 
     /// Copies `path` to a temporary name beside it, then renames the copy over it.
+    ///
+    /// No fsync of its own: the copy lies in the staged tree, which the swap flushes (syncfs)
+    /// before the rename that puts it in place, as it does for every other copied file. A crash
+    /// before that leaves only the staging dir, which the next restore removes.
     static func copyInPlace(_ path: String, stat st: stat) throws {
         let temp = "\(path).walmgr-split"
         unlink(temp)

@@ -21,12 +21,10 @@ enum Restore {
         let destination = TargetGuard.trimmingSlashes(
             context.arguments.count > 1 ? context.arguments[1] : slaveData)
         let isStandby = destination == TargetGuard.trimmingSlashes(slaveData)
-        // From S3: downloaded (and checked) beside DST while the standby still runs, then moved.
         let store = try S3BackupStore(config.common)
         if let store, !context.notReally {
-            entry = try S3RestoreDownload.fetch(
-                entry, store: store, into: "\(destination).walmgr-s3",
-                guardedBy: Self.targetGuard(config, entry: entry), log: log)
+            entry = try download(
+                entry, from: store, config: config, destination: destination, log: log)
         }
         let copy = RestoreCopy(
             entry: entry, destination: destination, move: context.has("--move") || store != nil,
@@ -36,18 +34,11 @@ enum Restore {
         // nothing. Whether a server runs in one is checked after the stop, in prepare().
         try copy.checkPlaces()
         let version = try backupVersion(entry)
-        let configFiles = ConfigRestore.choose(
-            destination: destination, config: config, isStandby: isStandby)
-        if isStandby, configFiles == .none, config.slaveStartCmd == nil {
-            throw StandbyError.noServerConfig(
-                dataDir: destination, configFile: config.common.configFile)
-        }
-        // pg_ctl of the backup's major, found before anything is stopped or moved.
-        let bin =
-            isStandby
-            ? try await StandbyBin.resolve(
-                version, for: "backup \(entry.path)", config: config, runner: context.runner,
-                log: log) : nil
+        let job = Job(
+            config: config, context: context, copy: copy, version: version,
+            configFiles: try configFiles(destination, config: config, isStandby: isStandby),
+            bin: isStandby ? try await standbyBin(version, entry: entry, context: context) : nil,
+            target: target, plan: plan)
         log.info(
             "restoring \(entry.manifest.name) (PostgreSQL \(version.majorName), start WAL "
                 + "\(entry.manifest.startWAL)) into \(destination)")
@@ -55,27 +46,41 @@ enum Restore {
             log.info("would stop the standby, copy \(entry.path), write recovery settings, start")
             return 0
         }
-        let server = StandbyServer(
-            config, runner: context.runner, log: log, dataDir: destination, bin: bin)
-        if isStandby { try await server.stop() }
-        let started = ContinuousClock.now
-        let tablespaces = try await copy.prepare()
-        let standby = target == nil || context.has("--standby")
-        let slot =
-            isStandby && standby ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
-        try configure(
-            copy.staging, destination: destination, configFiles: configFiles, config: config,
-            version: version, slot: slot, log: log,
-            target: target.map { ($0, plan?.timelineSetting ?? "current", standby) })
-        try copy.swap(tablespaceTargets: tablespaces)
-        log.info(
-            "\(destination) holds \(entry.manifest.name) (copied in \(seconds(since: started)) s)")
-        guard isStandby else {
-            log.info("restored into \(destination); start it yourself (it is not slave_data)")
-            return 0
+        return try await job.execute()
+    }
+
+    /// From S3: the backup is downloaded (and checked) beside DST while the standby still runs,
+    /// then moved into place like a local `--move`.
+    static func download(
+        _ entry: BackupCatalog.Entry, from store: S3BackupStore, config: SlaveConfig,
+        destination: String, log: Log
+    ) throws -> BackupCatalog.Entry {
+        try S3RestoreDownload.fetch(
+            entry, store: store, into: "\(destination).walmgr-s3",
+            guardedBy: Self.targetGuard(config, entry: entry), log: log)
+    }
+
+    /// The config files the restored data dir gets; slave_data's standby must get some.
+    static func configFiles(_ destination: String, config: SlaveConfig, isStandby: Bool) throws
+        -> ConfigRestore.Choice
+    {
+        let configFiles = ConfigRestore.choose(
+            destination: destination, config: config, isStandby: isStandby)
+        if isStandby, configFiles == .none, config.slaveStartCmd == nil {
+            throw StandbyError.noServerConfig(
+                dataDir: destination, configFile: config.common.configFile)
         }
-        try await startServer(server, version: version, target: target, log: log)
-        return 0
+        return configFiles
+    }
+
+    /// pg_ctl of the backup's major, found before anything is stopped or moved.
+    static func standbyBin(
+        _ version: ServerVersion, entry: BackupCatalog.Entry, context: CommandContext
+    ) async throws -> PGBin? {
+        guard case .slave(let config) = context.config else { return nil }
+        return try await StandbyBin.resolve(
+            version, for: "backup \(entry.path)", config: config, runner: context.runner,
+            log: context.log)
     }
 
     /// What restore may not replace: walmgr's own directories, the backup being restored,

@@ -14,18 +14,38 @@ extension RestoreCopy {
             [(destination, staging)]
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
         for (_, stage) in staged { try syncTree(stage) }
-        for (target, stage) in staged { try replace(target, with: stage) }
-        if keepOld { pruneOldDataDirs() }
-        if !keepOld {
-            for old in oldTablespaces where !tablespaceTargets.contains(old) {
-                try removeTree(old)
-                log.info("removed the old standby's tablespace \(old)")
+        var kept: [String: String] = [:]
+        for (target, stage) in staged { kept[target] = try replace(target, with: stage) }
+        if keepOld {
+            keepOldCopies(kept, tablespaceTargets: tablespaceTargets)
+            return
+        }
+        for old in oldTablespaces where !tablespaceTargets.contains(old) {
+            if let server = LiveServers.usingTablespace(old, excluding: destination) {
+                log.warning(
+                    "left \(old) in place: the server in \(server.dataDir) (pid \(server.pid)) "
+                        + "uses it as a tablespace, so it was never the old standby's own")
+                continue
             }
+            try removeTree(old)
+            log.info("removed the old standby's tablespace \(old)")
         }
     }
 
+    /// After a swap with `backup_datadir`: the kept data dir links to the kept tablespaces, and
+    /// `keep_old_datadirs` bounds both kinds of copies.
+    /// - Parameter kept: each replaced path → its kept `.N` copy.
+    private func keepOldCopies(_ kept: [String: String], tablespaceTargets: [String]) {
+        if let oldDataDir = kept[destination] {
+            relinkTablespaces(of: oldDataDir, moved: kept.filter { $0.key != destination })
+        }
+        pruneOldDataDirs()
+        pruneOldTablespaces(tablespaceTargets)
+    }
+
     /// Moves `path` aside (kept as `.N` or removed) and renames `staged` to `path`.
-    private func replace(_ path: String, with staged: String) throws {
+    /// - Returns: the kept `.N` copy, or nil when nothing was kept.
+    private func replace(_ path: String, with staged: String) throws -> String? {
         let parent = (path as NSString).deletingLastPathComponent
         var aside: String?
         if StandbyFiles.exists(path) {
@@ -40,13 +60,14 @@ extension RestoreCopy {
             throw error
         }
         try Durable.fsyncDirectory(parent)
-        guard let aside else { return }
+        guard let aside else { return nil }
         if keepOld {
             log.info("the old \(path) is kept as \(aside) (backup_datadir)")
-        } else {
-            try removeTree(aside)
-            log.info("removed the old \(path) (backup_datadir is off)")
+            return aside
         }
+        try removeTree(aside)
+        log.info("removed the old \(path) (backup_datadir is off)")
+        return nil
     }
 
     /// Refuses before any change when a target (the destination, a tablespace target, or an
@@ -66,15 +87,19 @@ extension RestoreCopy {
 
     /// The destination, the tablespace targets, and the old tablespaces a swap removes.
     private func targets(_ tablespaceTargets: [String]) -> [String] {
-        [destination] + tablespaceTargets + (keepOld ? [] : linkedTablespaces(of: destination))
+        [destination] + tablespaceTargets + (keepOld ? [] : removableOldTablespaces())
     }
 
     /// Where the pg_tblspc links of a data dir point.
     func linkedTablespaces(of dataDir: String) -> [String] {
-        let dir = "\(dataDir)/pg_tblspc"
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.compactMap {
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)")
+        LiveServers.tablespaceLinks(of: dataDir)
+    }
+
+    /// The old standby's tablespaces a swap without `backup_datadir` removes: not one another
+    /// live server (the master on this host) uses, which the swap leaves in place.
+    private func removableOldTablespaces() -> [String] {
+        linkedTablespaces(of: destination).filter {
+            LiveServers.usingTablespace($0, excluding: destination) == nil
         }
     }
 }

@@ -37,6 +37,7 @@ struct RestoreCopy {
         // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
         try Directories.make((destination as NSString).deletingLastPathComponent)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
+        if move { try markConsumed() }
         let names = try FileManager.default.contentsOfDirectory(atPath: entry.path)
             .filter { !Self.walmgrEntries.contains($0) }.sorted()
         try await transfer(names.map { "\(entry.path)/\($0)" }, into: staging)
@@ -46,6 +47,8 @@ struct RestoreCopy {
         for (tablespace, target) in zip(entry.manifest.tablespaces, targets) {
             try await stageTablespace(tablespace, into: target)
         }
+        try TablespaceMap.rewrite(
+            in: staging, links: zip(entry.manifest.tablespaces, targets).map { ($0.oid, $1) })
         if move {
             try removeTree(entry.path)
             log.info("--move: \(entry.path) was consumed")
@@ -92,7 +95,10 @@ struct RestoreCopy {
         let original = tablespace.location
         let oldLink = try? FileManager.default.destinationOfSymbolicLink(
             atPath: "\(destination)/pg_tblspc/\(tablespace.oid)")
-        if oldLink == original || isEmptyOrMissing(original) { return original }
+        // The old standby's own location, unless another live server uses it too: an earlier
+        // restore may have let PostgreSQL link the standby to the master's directory.
+        let shared = LiveServers.usingTablespace(original, excluding: destination) != nil
+        if (oldLink == original && !shared) || isEmptyOrMissing(original) { return original }
         let fallback = "\(destination)_tblspc/\(tablespace.oid)"
         log.warning(
             "tablespace \(tablespace.oid): \(original) is in use (by the master?); restoring it to "
@@ -117,6 +123,20 @@ struct RestoreCopy {
         guard symlink(target, link) == 0 else { throw FileError("create symlink", link) }
         log.info("tablespace \(tablespace.oid) → \(target)")
     }
+
+    /// `--move`: marks the backup's manifest `consumed` (durably) before its first file is
+    /// moved. A restore killed during the moves leaves a backup missing files; marked, it is no
+    /// longer listed as complete, so the next restore cannot restore it half.
+    func markConsumed() throws {
+        let path = "\(entry.path)/\(BackupManifest.fileName)"
+        guard try Durable.regularFileExists(path) else { return }
+        var manifest = entry.manifest
+        manifest.status = Self.consumedStatus
+        try Durable.replace(manifest.encoded(), at: path, mode: 0o600)
+    }
+
+    /// The manifest status of a backup `restore --move` has begun to consume.
+    static let consumedStatus = "consumed"
 
     func isEmptyOrMissing(_ path: String) -> Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty

@@ -39,6 +39,11 @@ struct TargetGuard: Sendable {
     func check(_ path: String, purpose: String) throws {
         try checkPlace(path, purpose: purpose)
         try checkNotRunning(path, purpose: purpose)
+        if let server = LiveServers.usingTablespace(path) {
+            throw TargetRefusal(
+                path: path, purpose: purpose,
+                reason: .tablespace(pid: server.pid, dataDir: server.dataDir))
+        }
     }
 
     /// Throws when `path` is `/`, a home directory, or holds something to keep.
@@ -116,6 +121,8 @@ struct TargetRefusal: WalmgrError {
         case running(pid: Int32, pidFile: String, dataDir: String?)
         /// Configured as `key`, it holds none of the entries walmgr makes there.
         case foreign(key: String, expected: String)
+        /// The live server in `dataDir` links a tablespace to it.
+        case tablespace(pid: Int32, dataDir: String)
 
         /// The reason in a few words.
         var summary: String {
@@ -128,6 +135,8 @@ struct TargetRefusal: WalmgrError {
                     + (dataDir.map { " for \($0)" } ?? "") + ", from \(pidFile))"
             case .foreign(let key, let expected):
                 "as \(key) it should hold walmgr's \(expected), and it holds none of them"
+            case .tablespace(let pid, let dataDir):
+                "the PostgreSQL server in \(dataDir) (pid \(pid)) uses it as a tablespace"
             }
         }
     }
@@ -156,6 +165,10 @@ struct TargetRefusal: WalmgrError {
                 + "If pid \(pid) is not a postmaster, the pid file is stale: remove \(pidFile)"
         case .foreign(let key, _):
             return "Check \(key) in the ini; if \(path) really is walmgr's, remove it by hand"
+        case .tablespace(_, let dataDir):
+            return "It belongs to that server (on this host, likely the master): check that "
+                + "no walmgr path names it, or stop that server first (pg_ctl -D "
+                + "\(ShellWords.quote(dataDir)) stop -m fast)"
         }
     }
 }

@@ -18,6 +18,7 @@ struct SlaveCheck {
         report.add(
             S3Probe.check(common)
                 ?? PathCheck.writableDir("completed_wals", common.completedWals, mustExist: true))
+        receiverArchive()
         let backupParent =
             S3Repository.isS3(common.fullBackup)
             ? "" : (common.fullBackup as NSString).deletingLastPathComponent
@@ -38,6 +39,16 @@ struct SlaveCheck {
         streamingConnection()
         receiverConnection()
         backupsAndWAL()
+    }
+
+    /// `receive_*` keys with an `s3://` completed_wals: receive refuses to start on that, so
+    /// check says so now, with the same fix.
+    func receiverArchive() {
+        let common = config.common
+        guard config.receive.configured, S3Repository.isS3(common.completedWals) else { return }
+        let refusal = ReceiveError.s3Archive(
+            completedWals: common.completedWals, configFile: common.configFile)
+        report.add(.fail("receive", "\(refusal)"))
     }
 
     /// The WAL receiver's connection, when `receive_conninfo` names another than

@@ -8,63 +8,74 @@ enum StreamingSetup {
     static func run(config: MasterConfig, context: CommandContext) async throws {
         let log = context.log
         let wantsEdit = context.has("--hba")
+        guard let (probe, db) = try await probe(config: config, context: context) else { return }
+        for broken in probe.brokenLines {
+            log.warning("\(probe.hbaFile) \(broken) (this line is not in effect)")
+        }
+        guard let reason = try missingReason(probe, wantsEdit: wantsEdit, log: log) else { return }
+        guard wantsEdit, !context.notReally else {
+            log.warning(
+                "pg_hba: \(describe(probe.client)) cannot stream yet: \(reason). Add this line to "
+                    + "\(probe.hbaFile) before the other rules and reload (or run setup --hba):\n"
+                    + probe.suggestedLine)
+            return
+        }
+        try addLine(probe, db: db, log: log)
+    }
+
+    /// Connects to master_db and checks pg_hba for the standby's replication connection; nil
+    /// when the check cannot run and setup goes on (no master_db, an unresolvable host or no
+    /// superuser; each a warning, unless `--hba` asked for the edit).
+    static func probe(config: MasterConfig, context: CommandContext) async throws
+        -> (HBAProbe, PGConnection)?
+    {
+        let log = context.log
+        let wantsEdit = context.has("--hba")
         guard let conninfo = config.masterDb, !conninfo.isEmpty else {
             if wantsEdit {
                 _ = try config.need(config.masterDb, key: "master_db", for: "setup --hba")
             }
             log.warning("master_db is not set: cannot check pg_hba.conf for replication")
-            return
+            return nil
         }
         let db = try PGConnection(conninfo: conninfo)
         let slaveUser = await standbyUser(config: config, context: context)
-        let probe: HBAProbe
         do {
-            guard
-                let checked = try await HBAProbe.check(
-                    config: config, db: db, runner: context.runner, slaveUser: slaveUser)
-            else { return }
-            probe = checked
+            let probe = try await HBAProbe.check(
+                config: config, db: db, runner: context.runner, slaveUser: slaveUser)
+            return probe.map { ($0, db) }
         } catch let error as UnresolvedHost where !wantsEdit {
             log.warning("\(error); skipping the pg_hba check (setup goes on)")
-            return
+            return nil
         } catch let error as PGError where !wantsEdit {
             log.warning("cannot read pg_hba_file_rules (superuser needed): \(error)")
-            return
+            return nil
         }
-        for broken in probe.brokenLines {
-            log.warning("\(probe.hbaFile) \(broken) (this line is not in effect)")
-        }
+    }
+
+    /// Why the standby cannot stream yet, or nil when there is nothing to add: a rule allows
+    /// it (logged), or a rule rejects it (a warning, or with `--hba` an error: walmgr does not
+    /// override a reject).
+    static func missingReason(_ probe: HBAProbe, wantsEdit: Bool, log: Log) throws -> String? {
         let who = describe(probe.client)
         switch probe.verdict {
         case .allowed(let rule):
             log.info(
                 "pg_hba: \(who) may connect for replication (\(probe.hbaFile):\(rule.lineNumber), "
                     + "\(rule.method))")
-            return
+            return nil
         case .rejected(let rule):
             let message =
                 "pg_hba: \(probe.hbaFile):\(rule.lineNumber) rejects replication from \(who). "
                 + "Change or remove that line yourself; walmgr does not override a reject"
             if wantsEdit { throw WalmgrFailure(message) }
             log.warning(message)
-            return
-        case .noMatch, .undecided:
-            break
+            return nil
+        case .undecided(_, let why):
+            return why
+        case .noMatch:
+            return "no rule admits it (the keyword all does not cover replication)"
         }
-        let reason: String
-        if case .undecided(_, let why) = probe.verdict {
-            reason = why
-        } else {
-            reason = "no rule admits it (the keyword all does not cover replication)"
-        }
-        guard wantsEdit, !context.notReally else {
-            log.warning(
-                "pg_hba: \(who) cannot stream yet: \(reason). Add this line to \(probe.hbaFile) "
-                    + "before the other rules and reload (or run setup --hba):\n"
-                    + probe.suggestedLine)
-            return
-        }
-        try addLine(probe, db: db, log: log)
     }
 
     /// Inserts the suggested line, keeps `<hba_file>.walmgr-<time>`, reloads and re-checks.

@@ -21,11 +21,12 @@ struct PostmasterPidFile: Sendable {
         return pid
     }
 
-    /// The pid when that process is alive. EPERM counts as alive: the process exists but
-    /// belongs to another user (a server run by someone else is still a running server).
+    /// The pid when that process is alive (``ProcessLiveness/isGone(_:)``): a process of
+    /// another user counts as alive (a server run by someone else is still a running server), a
+    /// zombie postmaster (dead, not yet reaped) does not.
     var livePID: Int32? {
-        guard let pid else { return nil }
-        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
+        guard let pid, !ProcessLiveness.isGone(pid) else { return nil }
+        return pid
     }
 
     /// The data dir the postmaster wrote on line 2.

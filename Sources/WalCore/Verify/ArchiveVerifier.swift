@@ -116,10 +116,10 @@ struct ArchiveVerifier {
         }
         let size = header.segmentSize
         guard size >= 1 << 20, size <= 1 << 30, size & (size - 1) == 0,
-            let segment = WALSegment(name: name.name, size: size)
+            let start = WALSegment(name: name.name, size: size)?.start
         else { return "its header records an impossible segment size \(size)" }
-        if header.pageAddress != segment.number * size {
-            return "page address expected \(LSN(segment.number * size)), "
+        if header.pageAddress != start.value {
+            return "page address expected \(start), "
                 + "found \(LSN(header.pageAddress))"
         }
         // The first segment of a new timeline starts with the parent's pages, so ≤, not ==.

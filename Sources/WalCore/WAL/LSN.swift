@@ -121,8 +121,6 @@ extension LSN {
 }
 
 extension WALSegment {
-    /// The LSN of the segment's first byte.
-    public var startLSN: LSN { LSN(number * size) }
     /// The LSN just past the segment's last byte; nil for the last segment of the 64-bit WAL
     /// space (checked: `(number + 1) * size` would trap there).
     public var endLSN: LSN? { next?.start }

@@ -1,0 +1,51 @@
+import Foundation
+
+extension Restore {
+    /// A restore that `run` has decided and checked (backup, destination, config files,
+    /// pg_ctl): nothing has been stopped or moved yet.
+    struct Job {
+        let config: SlaveConfig
+        let context: CommandContext
+        /// Copies the backup into the staging dir and swaps it in.
+        let copy: RestoreCopy
+        /// The backup's PostgreSQL version.
+        let version: ServerVersion
+        let configFiles: ConfigRestore.Choice
+        /// pg_ctl's programs for slave_data's standby; nil for another DST (nothing is
+        /// stopped or started there).
+        let bin: PGBin?
+        let target: RecoveryTarget?
+        let plan: PITRPlan?
+
+        var isStandby: Bool { bin != nil }
+
+        /// Stops the standby, copies the backup, writes its settings, swaps it in, starts it.
+        func execute() async throws -> Int32 {
+            let log = context.log
+            let destination = copy.destination
+            let server = StandbyServer(
+                config, runner: context.runner, log: log, dataDir: destination, bin: bin)
+            if isStandby { try await server.stop() }
+            let started = ContinuousClock.now
+            let tablespaces = try await copy.prepare()
+            let standby = target == nil || context.has("--standby")
+            let slot =
+                isStandby && standby
+                ? try ReplicationSlots.prepareForRestore(config, log: log) : nil
+            try Restore.configure(
+                copy.staging, destination: destination, configFiles: configFiles, config: config,
+                version: version, slot: slot, log: log,
+                target: target.map { ($0, plan?.timelineSetting ?? "current", standby) })
+            try copy.swap(tablespaceTargets: tablespaces)
+            log.info(
+                "\(destination) holds \(copy.entry.manifest.name) (copied in "
+                    + "\(Restore.seconds(since: started)) s)")
+            guard isStandby else {
+                log.info("restored into \(destination); start it yourself (it is not slave_data)")
+                return 0
+            }
+            try await Restore.startServer(server, version: version, target: target, log: log)
+            return 0
+        }
+    }
+}
