@@ -138,4 +138,24 @@ import Testing
         "timeline":1,"pg_version":150000,"system_identifier":"1","size_bytes":10,
         "file_count":1,"tablespaces":[],"taken_from":"master"}
         """
+
+    /// A backup `restore --move` consumed (marked before a kill stopped it) is no backup in
+    /// progress: `status` said one was, for ever.
+    @Test func consumedBackupIsNotInProgress() throws {
+        func manifest(_ status: String) -> BackupManifest {
+            BackupManifest(
+                name: "data.master", label: "t", status: status, startTime: "", stopTime: "",
+                startLSN: "", stopLSN: "", startWAL: "", stopWAL: "", timeline: 1,
+                pgVersion: 150000, systemIdentifier: "", sizeBytes: 0, fileCount: 0,
+                tablespaces: [], takenFrom: "master")
+        }
+        func inProgress(_ statuses: [String]) -> JSONValue? {
+            guard case .object(let fields) = BackupSummary.json(statuses.map(manifest)) else {
+                return nil
+            }
+            return fields["in_progress"]
+        }
+        #expect(inProgress(["complete", RestoreCopy.consumedStatus]) == .bool(false))
+        #expect(inProgress(["complete", BackupManifest.inProgress]) == .bool(true))
+    }
 }

@@ -42,6 +42,8 @@ public struct BackupManifest: Codable, Sendable, Equatable {
     public var label: String
     /// `complete` once every file and WAL is durable; anything else is not restorable.
     public var status: String
+    /// The status of a backup still being taken.
+    public static let inProgress = "in progress"
     /// ISO 8601 UTC.
     public var startTime: String
     /// ISO 8601 UTC.

@@ -6,7 +6,7 @@ enum BackupRun {
     static func emptyManifest(session: BackupSession, takenFrom: String) throws -> BackupManifest {
         let now = Date()
         return BackupManifest(
-            name: "", label: "walmgr \(BackupManifest.isoTime(now))", status: "in progress",
+            name: "", label: "walmgr \(BackupManifest.isoTime(now))", status: BackupManifest.inProgress,
             startTime: BackupManifest.isoTime(now), stopTime: "", startLSN: "", stopLSN: "",
             startWAL: "", stopWAL: "", timeline: 1, pgVersion: session.version.num,
             systemIdentifier: try session.systemIdentifier(), sizeBytes: 0, fileCount: 0,

@@ -143,7 +143,7 @@ enum BackupSummary {
         let complete = manifests.filter { $0.status == "complete" }
         var fields: [String: JSONValue] = [
             "count": .int(Int64(complete.count)),
-            "in_progress": .bool(manifests.contains { $0.status != "complete" }),
+            "in_progress": .bool(manifests.contains { $0.status == BackupManifest.inProgress }),
         ]
         if let newest = complete.first {
             fields["newest"] = .object([
