@@ -117,4 +117,44 @@ struct RestoreStartTests {
         }
         #expect(!cluster.isRunning)
     }
+
+    /// With backup_datadir = no the swap leaves the old data dir as `<DST>.walmgr-old` for
+    /// restore to remove while the standby starts (removeOld), instead of deleting it first.
+    @Test func swapLeavesTheOldDirForRemovalDuringTheStart() throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { scratch.remove() }
+        let destination = scratch.slaveData
+        let copy = try TargetGuardTests.stagedCopy(scratch, destination: destination) { _ in }
+        let old = try copy.swap(tablespaceTargets: [])
+        #expect(old == ["\(destination).walmgr-old"])
+        #expect(try String(contentsOfFile: "\(old[0])/PG_VERSION", encoding: .utf8) == "old")
+        #expect(try String(contentsOfFile: "\(destination)/PG_VERSION", encoding: .utf8) == "new")
+        try copy.removeOld(old)
+        #expect(!FileManager.default.fileExists(atPath: old[0]))
+    }
+
+    /// The removal's thread is awaited: value() returns after the work, with its error.
+    @Test func offThreadWorkIsAwaitedWithItsError() async throws {
+        struct Failed: Error {}
+        let ran = Flushes()
+        try await OffThread.start { ran.paths.withLock { $0.append("ran") } }.value()
+        #expect(ran.paths.withLock { $0 } == ["ran"])
+        await #expect(throws: Failed.self) { try await OffThread.start { throw Failed() }.value() }
+    }
+
+    /// Bare program names are found in PATH with stat (no process per PATH entry): a missing
+    /// dir, a non-executable file and a directory of that name are passed over.
+    @Test func bareNamesAreFoundInPathWithoutSpawning() throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { scratch.remove() }
+        let plain = "\(scratch.root)/plain"
+        let dir = "\(scratch.root)/dir"
+        try FileManager.default.createDirectory(
+            atPath: "\(dir)/cp", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: plain, withIntermediateDirectories: true)
+        try "no".write(toFile: "\(plain)/cp", atomically: true, encoding: .utf8)
+        let path = "\(scratch.root)/missing:\(plain):\(dir):relative:/usr/bin:/bin"
+        #expect(SubprocessRunner.lookUp("cp", path: path) == "/usr/bin/cp")
+        #expect(SubprocessRunner.lookUp("walmgr-no-such-tool", path: path) == nil)
+    }
 }

@@ -1,12 +1,15 @@
 import Foundation
 
 extension RestoreCopy {
-    /// Renames the staged dirs into place; the old ones become `<path>.N` or are removed.
+    /// Renames the staged dirs into place; the old ones become `<path>.N`, or are renamed to
+    /// `<path>.walmgr-old` and returned for ``removeOld(_:)`` (restore removes them while the
+    /// standby starts: deleting a large tree takes seconds on a busy disk).
     ///
     /// Each staged tree is flushed (syncfs) before its rename: the rename is a metadata change
     /// the file system may commit before the copied data, and a crash would then leave an empty
     /// or partial data dir under the real name, with the old one already gone.
-    func swap(tablespaceTargets: [String]) throws {
+    @discardableResult
+    func swap(tablespaceTargets: [String]) throws -> [String] {
         // Checked again: a server may have been started in a target during the copy.
         try checkTargets(tablespaceTargets)
         let oldTablespaces = linkedTablespaces(of: destination)
@@ -14,7 +17,7 @@ extension RestoreCopy {
             [(destination, staging)]
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
         for (_, stage) in staged { try syncTree(stage) }
-        for (target, stage) in staged { try replace(target, with: stage) }
+        let aside = try staged.compactMap { target, stage in try replace(target, with: stage) }
         if keepOld { pruneOldDataDirs() }
         if !keepOld {
             for old in oldTablespaces where !tablespaceTargets.contains(old) {
@@ -22,10 +25,21 @@ extension RestoreCopy {
                 log.info("removed the old standby's tablespace \(old)")
             }
         }
+        return aside
     }
 
-    /// Moves `path` aside (kept as `.N` or removed) and renames `staged` to `path`.
-    private func replace(_ path: String, with staged: String) throws {
+    /// Removes what ``swap(tablespaceTargets:)`` moved aside (`<path>.walmgr-old`). One left
+    /// behind by a crash is removed by the next restore before its swap.
+    func removeOld(_ paths: [String]) throws {
+        for path in paths {
+            try removeTree(path)
+            log.info("removed the old \(path.dropLast(".walmgr-old".count)) (backup_datadir is off)")
+        }
+    }
+
+    /// Moves `path` aside and renames `staged` to `path`; returns the `.walmgr-old` path to
+    /// remove (nil when nothing was there or `backup_datadir` keeps it as `.N`).
+    private func replace(_ path: String, with staged: String) throws -> String? {
         let parent = (path as NSString).deletingLastPathComponent
         var aside: String?
         if StandbyFiles.exists(path) {
@@ -40,13 +54,12 @@ extension RestoreCopy {
             throw error
         }
         try Durable.fsyncDirectory(parent)
-        guard let aside else { return }
-        if keepOld {
+        guard let aside else { return nil }
+        guard !keepOld else {
             log.info("the old \(path) is kept as \(aside) (backup_datadir)")
-        } else {
-            try removeTree(aside)
-            log.info("removed the old \(path) (backup_datadir is off)")
+            return nil
         }
+        return aside
     }
 
     /// Refuses before any change when a target (the destination, a tablespace target, or an
