@@ -66,8 +66,8 @@ public struct SubprocessRunner: ProcessRunning {
     }
 
     /// A bare program name's file in PATH, found with stat(2). Left to swift-subprocess, the
-    /// search spawns a process per PATH entry until one execs (restore's `cp`, with 14 entries
-    /// before /usr/bin, started 14 processes that exited 127); nil when no entry has it
+    /// search spawns a process per PATH entry until one execs (restore's `cp`, with 13 entries
+    /// before /usr/bin, started 13 processes that exited 127); nil when no entry has it
     /// (swift-subprocess then searches and reports the failure as before).
     static func lookUp(_ name: String, path: String? = nil) -> String? {
         let search = path ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
