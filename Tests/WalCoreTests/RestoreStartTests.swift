@@ -33,7 +33,9 @@ struct RestoreStartTests {
             var command = command
             command.user = TestEnv.runAsUser
             let result =
-                fake ? ProcessResult(status: 0) : try await TestEnv.runner.run(
+                fake
+                ? ProcessResult(status: 0)
+                : try await TestEnv.runner.run(
                     command, input: input, timeout: timeout)
             guard (command.executable as NSString).lastPathComponent == hold else { return result }
             let deadline = ContinuousClock.now + .seconds(60)
@@ -55,7 +57,9 @@ struct RestoreStartTests {
         try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: true)
         try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
         let flushed = Flushes()
-        let runner = HoldingRunner(hold: "cp", fake: true) { !flushed.paths.withLock { $0.isEmpty } }
+        let runner = HoldingRunner(hold: "cp", fake: true) {
+            !flushed.paths.withLock { $0.isEmpty }
+        }
         let template = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData)
         var copy = RestoreCopy(
             entry: template.entry, destination: scratch.slaveData, move: false, keepOld: false,

@@ -24,7 +24,8 @@ final class EarlyWriteback: Sendable {
     ) {
         self.directory = directory
         self.flush = flush
-        let seconds = Double(interval.components.seconds)
+        let seconds =
+            Double(interval.components.seconds)
             + Double(interval.components.attoseconds) / 1e18
         Thread { [self] in
             while true {

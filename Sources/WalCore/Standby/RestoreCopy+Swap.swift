@@ -33,7 +33,8 @@ extension RestoreCopy {
     func removeOld(_ paths: [String]) throws {
         for path in paths {
             try removeTree(path)
-            log.info("removed the old \(path.dropLast(".walmgr-old".count)) (backup_datadir is off)")
+            log.info(
+                "removed the old \(path.dropLast(".walmgr-old".count)) (backup_datadir is off)")
         }
     }
 
