@@ -36,15 +36,24 @@ extension Restore {
                 copy.staging, destination: destination, configFiles: configFiles, config: config,
                 version: version, slot: slot, log: log,
                 target: target.map { ($0, plan?.timelineSetting ?? "current", standby) })
-            try copy.swap(tablespaceTargets: tablespaces)
+            let old = try copy.swap(tablespaceTargets: tablespaces)
             log.info(
                 "\(destination) holds \(copy.entry.manifest.name) (copied in "
                     + "\(Restore.seconds(since: started)) s)")
             guard isStandby else {
+                try copy.removeOld(old)
                 log.info("restored into \(destination); start it yourself (it is not slave_data)")
                 return 0
             }
-            try await Restore.startServer(server, version: version, target: target, log: log)
+            // The old data dir goes while the standby starts, which mostly waits for recovery.
+            let removing = OffThread.start { try copy.removeOld(old) }
+            do {
+                try await Restore.startServer(server, version: version, target: target, log: log)
+            } catch {
+                _ = try? await removing.value()
+                throw error
+            }
+            try await removing.value()
             return 0
         }
     }

@@ -1,12 +1,15 @@
 import Foundation
 
 extension RestoreCopy {
-    /// Renames the staged dirs into place; the old ones become `<path>.N` or are removed.
+    /// Renames the staged dirs into place; the old ones become `<path>.N`, or are renamed to
+    /// `<path>.walmgr-old` and returned for ``removeOld(_:)`` (restore removes them while the
+    /// standby starts: deleting a large tree takes seconds on a busy disk).
     ///
     /// Each staged tree is flushed (syncfs) before its rename: the rename is a metadata change
     /// the file system may commit before the copied data, and a crash would then leave an empty
     /// or partial data dir under the real name, with the old one already gone.
-    func swap(tablespaceTargets: [String]) throws {
+    @discardableResult
+    func swap(tablespaceTargets: [String]) throws -> [String] {
         // Checked again: a server may have been started in a target during the copy.
         try checkTargets(tablespaceTargets)
         let oldTablespaces = linkedTablespaces(of: destination)
@@ -14,11 +17,11 @@ extension RestoreCopy {
             [(destination, staging)]
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
         for (_, stage) in staged { try syncTree(stage) }
-        var kept: [String: String] = [:]
-        for (target, stage) in staged { kept[target] = try replace(target, with: stage) }
+        var aside: [String: String] = [:]
+        for (target, stage) in staged { aside[target] = try replace(target, with: stage) }
         if keepOld {
-            keepOldCopies(kept, tablespaceTargets: tablespaceTargets)
-            return
+            keepOldCopies(aside, tablespaceTargets: tablespaceTargets)
+            return []
         }
         for old in oldTablespaces where !tablespaceTargets.contains(old) {
             if let server = LiveServers.usingTablespace(old, excluding: destination) {
@@ -29,6 +32,17 @@ extension RestoreCopy {
             }
             try removeTree(old)
             log.info("removed the old standby's tablespace \(old)")
+        }
+        return staged.compactMap { aside[$0.0] }
+    }
+
+    /// Removes what ``swap(tablespaceTargets:)`` moved aside (`<path>.walmgr-old`). One left
+    /// behind by a crash is removed by the next restore before its swap.
+    func removeOld(_ paths: [String]) throws {
+        for path in paths {
+            try removeTree(path)
+            log.info(
+                "removed the old \(path.dropLast(".walmgr-old".count)) (backup_datadir is off)")
         }
     }
 
@@ -43,8 +57,9 @@ extension RestoreCopy {
         pruneOldTablespaces(tablespaceTargets)
     }
 
-    /// Moves `path` aside (kept as `.N` or removed) and renames `staged` to `path`.
-    /// - Returns: the kept `.N` copy, or nil when nothing was kept.
+    /// Moves `path` aside and renames `staged` to `path`.
+    /// - Returns: where the old `path` went: its kept `.N` copy (`backup_datadir`), or
+    ///   `<path>.walmgr-old` to remove; nil when nothing was there.
     private func replace(_ path: String, with staged: String) throws -> String? {
         let parent = (path as NSString).deletingLastPathComponent
         var aside: String?
@@ -60,14 +75,8 @@ extension RestoreCopy {
             throw error
         }
         try Durable.fsyncDirectory(parent)
-        guard let aside else { return nil }
-        if keepOld {
-            log.info("the old \(path) is kept as \(aside) (backup_datadir)")
-            return aside
-        }
-        try removeTree(aside)
-        log.info("removed the old \(path) (backup_datadir is off)")
-        return nil
+        if let aside, keepOld { log.info("the old \(path) is kept as \(aside) (backup_datadir)") }
+        return aside
     }
 
     /// Refuses before any change when a target (the destination, a tablespace target, or an

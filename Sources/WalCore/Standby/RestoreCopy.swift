@@ -5,7 +5,8 @@ import Foundation
 /// Copies use `cp --reflink=auto -a`: a reflink shares blocks on btrfs/XFS and is a plain copy
 /// elsewhere. Hard links are never used: PostgreSQL writes data files in place, so a link would
 /// let the running standby modify the backup. `--move` renames, then copies the files an
-/// incremental backup shares with older ones (``LinkedFileSplit``).
+/// incremental backup shares with older ones (``LinkedFileSplit``). While `cp` runs, the staging
+/// dir is flushed every 50 ms (``EarlyWriteback``), so the syncfs before the swap has little left.
 struct RestoreCopy {
     /// Entries of a backup dir that are walmgr's own, not PostgreSQL's.
     static let walmgrEntries: Set<String> = [BackupManifest.fileName, "walmgr_tblspc", "tmpspc"]
@@ -24,6 +25,8 @@ struct RestoreCopy {
     let targetGuard: TargetGuard
     /// Flushes a staged tree before its rename; a seam so a test can see the order.
     var syncTree: @Sendable (String) throws -> Void = Durable.syncFileSystem
+    /// Flushes a staging dir's file system during its copy (``EarlyWriteback``); a seam too.
+    var flushDuringCopy: @Sendable (String) throws -> Void = Durable.syncFileSystem
 
     /// The staging dir, next to the destination so the swap is a rename.
     var staging: String { "\(destination).walmgr-restore" }
@@ -80,6 +83,9 @@ struct RestoreCopy {
 
     private func copy(_ sources: [String], into directory: String) async throws {
         let command = Command("cp", ["--reflink=auto", "-a", "--"] + sources + [directory])
+        // The disk writes start while cp runs, so the syncfs before the swap has little left.
+        let writeback = EarlyWriteback(directory, flush: flushDuringCopy)
+        defer { writeback.stop() }
         let result = try await runner.run(command, input: .none, timeout: nil)
         guard result.succeeded else {
             throw WalmgrFailure(

@@ -75,53 +75,6 @@ struct StandbyServer: Sendable {
         log.info("the standby is stopped")
     }
 
-    /// Starts the standby and waits until it accepts connections or reports it is replaying.
-    func start(settings: [String] = []) async throws {
-        let command = try startCommand(settings: settings)
-        if config.slaveStartCmd == nil {
-            try Directories.make("\(dataDir)/log")
-        }
-        log.info("starting the standby with \(command)")
-        let result = try await runner.run(command, input: .none, timeout: .seconds(120))
-        guard result.succeeded else {
-            throw StandbyError.startFailed(
-                command: command.description, reason: "\(result.statusText) \(result.stderrTail)",
-                logTail: logTail())
-        }
-        try await waitReady(command: command)
-    }
-
-    /// Polls postmaster.pid and a connection until the server is up (or gone).
-    func waitReady(command: Command) async throws {
-        let deadline = ContinuousClock.now + Self.startWait
-        var lastError = "it did not report ready"
-        var delays = PollDelays()
-        while ContinuousClock.now < deadline {
-            if runningPID == nil, !StandbyFiles.exists("\(dataDir)/postmaster.pid") {
-                lastError = "the server exited during start-up"
-                break
-            }
-            switch pidFileStatus {
-            case "standby":
-                log.info("the standby is replaying (hot_standby is off: no read-only connections)")
-                return
-            case "ready":
-                do {
-                    let db = try connect()
-                    let recovering = try db.scalar("SELECT pg_is_in_recovery()") == "t"
-                    log.info(
-                        recovering
-                            ? "the standby accepts read-only connections" : "the server is up")
-                    return
-                } catch { lastError = "\(error)" }
-            default: break
-            }
-            try await Task.sleep(for: delays.next())
-        }
-        throw StandbyError.startFailed(
-            command: command.description, reason: lastError, logTail: logTail())
-    }
-
     /// The last lines of the newest server log walmgr knows about.
     func logTail(lines: Int = 20) -> String {
         var candidates = [startLog]

@@ -55,12 +55,32 @@ public struct SubprocessRunner: ProcessRunning {
         }
         let executable: Executable =
             command.executable.contains("/")
-            ? .path(FilePath(command.executable)) : .name(command.executable)
+            ? .path(FilePath(command.executable))
+            : Self.lookUp(command.executable, path: command.environment["PATH"])
+                .map { .path(FilePath($0)) } ?? .name(command.executable)
         return Configuration(
             executable: executable, arguments: Arguments(command.arguments),
             environment: .inherit.updating(env),
             workingDirectory: command.workingDirectory.map { FilePath($0) },
             platformOptions: options)
+    }
+
+    /// A bare program name's file in PATH, found with stat(2). Left to swift-subprocess, the
+    /// search spawns a process per PATH entry until one execs (restore's `cp`, with 13 entries
+    /// before /usr/bin, started 13 processes that exited 127); nil when no entry has it
+    /// (swift-subprocess then searches and reports the failure as before).
+    static func lookUp(_ name: String, path: String? = nil) -> String? {
+        let search = path ?? ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for dir in search.split(separator: ":") where dir.hasPrefix("/") {
+            let candidate = "\(dir)/\(name)"
+            var st = stat()
+            if stat(candidate, &st) == 0, st.st_mode & S_IFMT == S_IFREG,
+                access(candidate, X_OK) == 0
+            {
+                return candidate
+            }
+        }
+        return nil
     }
 
     static func collect(_ configuration: Configuration, _ input: ProcessInput) async throws

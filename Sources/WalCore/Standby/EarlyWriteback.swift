@@ -1,0 +1,43 @@
+import Foundation
+import Synchronization
+
+/// Flushes the file system of a directory every ``interval``, on a thread of its own, while a
+/// copy writes into it (restore's `cp -a` into the staging dir): the copied data goes to disk
+/// while the copy runs, on the other core, instead of all at once in the syncfs before the swap.
+///
+/// Only a head start: the syncfs before the swap (``RestoreCopy/swap(tablespaceTargets:)``)
+/// still runs and is what makes the tree durable, so a failed flush here is ignored (that
+/// syncfs reports it). Why the kernel does not do this by itself: its background write-out
+/// starts at `dirty_background_ratio` (10% of RAM) or after `dirty_expire_centisecs` (30 s),
+/// so a backup of a few GB is still all in memory when `cp` ends.
+final class EarlyWriteback: Sendable {
+    /// Time between flushes: the final syncfs finds at most this much of the copy unwritten.
+    static let interval: Duration = .milliseconds(50)
+    private let running = Atomic<Bool>(true)
+    private let directory: String
+    private let flush: @Sendable (String) throws -> Void
+
+    /// Starts flushing `directory` (with `flush`, syncfs by default) until ``stop()``.
+    init(
+        _ directory: String, every interval: Duration = interval,
+        flush: @escaping @Sendable (String) throws -> Void = Durable.syncFileSystem
+    ) {
+        self.directory = directory
+        self.flush = flush
+        let seconds =
+            Double(interval.components.seconds)
+            + Double(interval.components.attoseconds) / 1e18
+        Thread { [self] in
+            while true {
+                Thread.sleep(forTimeInterval: seconds)
+                guard running.load(ordering: .acquiring) else { return }
+                try? self.flush(self.directory)
+            }
+        }.start()
+    }
+
+    /// Ends the flushing; a flush under way finishes on its own (it only writes data out).
+    func stop() {
+        running.store(false, ordering: .releasing)
+    }
+}
