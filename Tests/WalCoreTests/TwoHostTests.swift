@@ -43,7 +43,7 @@ import WalCore
         }
         var restores = 0
         for block in quick.blocks where block.place != .build {
-            if block.lines.joined().contains("/tmp/master_key.pub") { try copyKey(lab) }
+            if block.lines.joined().contains("/tmp/master_key.pub") { try lab.copyMasterKey() }
             try await lab.run(block)
             let text = block.lines.joined(separator: "\n")
             if text.contains("wal-slave.ini restore") {
@@ -55,15 +55,6 @@ import WalCore
         #expect(restores == 1)
         try await secondBackupAndRestore(lab, quick)
         try await TwoHostMistakes(lab: lab).runAll()
-    }
-
-    /// The README's prose step: copy the master's public key to the slave.
-    func copyKey(_ lab: TwoHostLab) throws {
-        let pub = "\(lab.master.homeDir)/.ssh/id_ed25519.pub"
-        let target = "\(lab.slave.homeDir)/tmp/master_key.pub"
-        try? FileManager.default.removeItem(atPath: target)
-        try FileManager.default.copyItem(atPath: pub, toPath: target)
-        try TestEnv.chownToRunAsUser(target, mode: 0o644)
     }
 
     /// The standby streams as `replicator` and, after a pgbench load, holds the master's data.
