@@ -157,16 +157,21 @@ import Testing
         #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
     }
 
+    /// dbname=replication always (it comes last, so it wins): libpq matches the `.pgpass`
+    /// line `HOST:PORT:replication:USER:PASSWORD` on it, as for PostgreSQL's WAL receiver.
     @Test func conninfoForTheReceiver() {
         #expect(
             ReceiveSession.conninfo("host=m user=r", slot: "s1")
-                == "host=m user=r application_name=s1 connect_timeout=10 replication=true")
+                == "host=m user=r application_name=s1 connect_timeout=10 dbname=replication "
+                + "replication=true")
         #expect(
             ReceiveSession.conninfo("host=m application_name=x connect_timeout=3", slot: "s1")
-                == "host=m application_name=x connect_timeout=3 replication=true")
+                == "host=m application_name=x connect_timeout=3 dbname=replication "
+                + "replication=true")
         #expect(
             ReceiveSession.conninfo("postgresql://m/db", slot: "s")
-                == "postgresql://m/db?application_name=s&connect_timeout=10&replication=true")
+                == "postgresql://m/db?application_name=s&connect_timeout=10&dbname=replication"
+                + "&replication=true")
     }
 
     @Test func stateLag() {
