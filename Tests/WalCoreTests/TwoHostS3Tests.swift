@@ -44,11 +44,27 @@ import WalCore
         }
         let restore = try await lab.walmgr(lab.slave, [slaveIni, "restore"])
         try #require(restore.ok, "restore: \(restore.text)")
-        #expect(restore.text.contains(names[2]), "the newest backup: \(restore.text)")
         try await waitUntil("the standby replays the newest change") {
             (try? await lab.slave.psql("SELECT v FROM t WHERE id = 3")) == "newest"
         }
         #expect(try await lab.slave.psql("SELECT count(*) FROM t") == "3")
+        try await checksPass(lab, s3)
+    }
+
+    /// `check` on both hosts: the master proves the bucket answers before a backup needs it;
+    /// the slave checks the WAL after the bucket's newest backup in its directory.
+    func checksPass(_ lab: TwoHostLab, _ s3: S3Lab) async throws {
+        let master = try await lab.walmgr(lab.master, [masterIni, "check"])
+        #expect(master.ok, "\(master.text)")
+        #expect(
+            master.text.contains("OK   full_backup reachable: s3://\(s3.bucket)/backups"),
+            "\(master.text)")
+        let slave = try await lab.walmgr(lab.slave, [slaveIni, "check"])
+        #expect(slave.ok, "\(slave.text)")
+        let newest = try #require(try await backups(lab).first?["start_wal"] as? String)
+        #expect(
+            slave.text.contains("OK   WAL after backup: contiguous from \(newest)"),
+            "\(slave.text)")
     }
 
     /// `full_backup` in the bucket and `keep_backups = 1` on both hosts; the s3 keys and a
