@@ -174,6 +174,27 @@ import Testing
                 + "&replication=true")
     }
 
+    /// A refused connection is logged with its cause and fix, not libpq's generic hint.
+    @Test func connectFailureNamesTheCauseAndFix() throws {
+        let config = try ConfigFixture.slave(
+            "[walmgr]\nslave_data = /d\nprimary_conninfo = host=master user=replicator\n")
+        func logged(_ message: String) -> String {
+            Receiver.failure(
+                PGError.connectFailed(
+                    conninfo: "host=master user=replicator", host: "master", port: "5432",
+                    message: message), config: config)
+        }
+        let noPassword = logged(
+            "connection to server at \"master\" failed: fe_sendauth: no password supplied")
+        #expect(noPassword.contains("authentication failed for the standby's user replicator"))
+        #expect(noPassword.contains("~/.pgpass") && !noPassword.contains("listen_addresses"))
+        let hba = logged(
+            "FATAL:  no pg_hba.conf entry for replication connection from host \"10.0.0.2\"")
+        #expect(hba.contains("setup --hba"), "\(hba)")
+        let other = Receiver.failure(ReceiveError.noConninfo(configFile: "x.ini"), config: config)
+        #expect(other == "\(ReceiveError.noConninfo(configFile: "x.ini"))")
+    }
+
     @Test func stateLag() {
         var state = ReceiveState(
             pid: 1, slot: "s", synchronous: false, timeline: 1, received: "0/3000000",
