@@ -35,6 +35,9 @@ import WalCore
         let kept = try await backups(lab)
         #expect(kept.compactMap { $0["name"] as? String } == [names[2], names[1]], "keep_backups 1")
         let oldestStart = try #require(kept.last?["start_wal"] as? String)
+        // The master lists the bucket; the windows come from the slave, whose directory holds
+        // the WAL (the master's own disk has no such directory).
+        #expect(kept.allSatisfy { $0["recoverable_to"] is String }, "\(kept)")
         try purgedUpTo(oldestStart, lab)
         _ = try await lab.master.psql("UPDATE t SET v = 'newest' WHERE id = 3")
         let last = try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
