@@ -8,8 +8,9 @@ import WalCore
 @Suite(.serialized) struct TwoHostReceiveTests {
     var slaveIni: String { TwoHostLab.slaveIni }
 
-    @Test(.enabled(if: TwoHostTests.enabled)) func receiveOnTheStandbyHost() async throws {
-        let lab = try await TwoHostLab(binDir: try #require(TestEnv.defaultBinDir))
+    @Test(.enabled(if: TwoHostTests.enabled), arguments: TestEnv.pgBinDirs)
+    func receiveOnTheStandbyHost(binDir: String) async throws {
+        let lab = try await TwoHostLab(binDir: binDir)
         defer { lab.destroy() }
         try await lab.quickStart(before: "6.")
         let started = try await lab.walmgr(lab.slave, [slaveIni, "receive", "-d"])

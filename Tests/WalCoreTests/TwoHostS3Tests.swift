@@ -13,8 +13,9 @@ import WalCore
     var slaveIni: String { TwoHostLab.slaveIni }
     var complete: String { "\(Host.home)/walshipping/logs.complete" }
 
-    @Test(.enabled(if: enabled)) func s3BackupsWithTheArchiveOnTheStandbyHost() async throws {
-        let lab = try await TwoHostLab(binDir: try #require(TestEnv.defaultBinDir))
+    @Test(.enabled(if: enabled), arguments: TestEnv.pgBinDirs)
+    func s3BackupsWithTheArchiveOnTheStandbyHost(binDir: String) async throws {
+        let lab = try await TwoHostLab(binDir: binDir)
         defer { lab.destroy() }
         let rgw = try await CephRGW.start(address: lab.net.masterAddress)
         defer { rgw.stop() }
