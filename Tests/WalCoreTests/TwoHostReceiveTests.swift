@@ -33,7 +33,9 @@ import WalCore
         let json = try await statusJSON(lab)
         let receiver = try #require(json["receiver"] as? [String: Any], "\(json)")
         #expect(receiver["running"] as? Bool == false && receiver["state"] as? String == "stopped")
-        #expect(try await lab.master.psql("SELECT count(*) FROM pg_stat_replication") == "0")
+        try await waitUntil("the master's walsender for the receiver is gone") {
+            try await lab.master.psql("SELECT count(*) FROM pg_stat_replication") == "0"
+        }
     }
 
     /// A segment the master fills and switches arrives in the slave's logs.complete through
@@ -81,16 +83,28 @@ import WalCore
             .filter { !$0.contains("replicator") }
         try kept.joined(separator: "\n").write(
             toFile: lab.masterHBA, atomically: false, encoding: .utf8)
-        _ = try await lab.master.psql("SELECT pg_reload_conf()")
+        try await reload(lab) { _ = try await lab.master.psql("SELECT pg_reload_conf()") }
         let refused = try await lab.walmgr(lab.slave, [slaveIni, "check"])
         #expect(!refused.ok)
         let fail = refused.text.split(separator: "\n").first { $0.contains("FAIL \(line)") }
         #expect(fail?.contains("pg_hba.conf has no line") == true, "\(refused.text)")
         #expect(fail?.contains("setup --hba") == true, "\(refused.text)")
-        let fix = try await lab.walmgr(lab.master, [TwoHostLab.masterIni, "setup", "--hba"])
-        #expect(fix.ok, "\(fix.text)")
+        try await reload(lab) {
+            let fix = try await lab.walmgr(lab.master, [TwoHostLab.masterIni, "setup", "--hba"])
+            #expect(fix.ok, "\(fix.text)")
+        }
         let fixed = try await lab.walmgr(lab.slave, [slaveIni, "check"]).text
         #expect(fixed.contains("OK   \(line)"), "\(fixed)")
+    }
+
+    /// Runs `change` (which reloads the master's config) and waits until a new connection
+    /// sees the reload: pg_reload_conf() only signals the postmaster.
+    func reload(_ lab: TwoHostLab, _ change: () async throws -> Void) async throws {
+        let before = try await lab.master.psql("SELECT pg_conf_load_time()")
+        try await change()
+        try await waitUntil("the master reloaded its config") {
+            try await lab.master.psql("SELECT pg_conf_load_time() > '\(before)'") == "t"
+        }
     }
 
     /// `status --json` on the slave, parsed.
