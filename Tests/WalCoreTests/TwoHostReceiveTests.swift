@@ -30,6 +30,7 @@ import WalCore
         try await waitUntil("the receiver stopped and removed \(pidfile)") {
             !FileManager.default.fileExists(atPath: pidfile)
         }
+        #expect(log(lab).contains("receiver stopped"), "\(log(lab))")
         let json = try await statusJSON(lab)
         let receiver = try #require(json["receiver"] as? [String: Any], "\(json)")
         #expect(receiver["running"] as? Bool == false && receiver["state"] as? String == "stopped")

@@ -24,15 +24,7 @@ import WalCore
         for (host, ini) in [(lab.master, masterIni), (lab.slave, slaveIni)] {
             try configure(lab, s3, host: host, ini: ini)
         }
-        _ = try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
-        var names: [String] = []
-        for round in 1...3 {
-            _ = try await lab.master.psql("INSERT INTO t VALUES (\(round), 'backup \(round)')")
-            let backup = try await lab.walmgr(lab.master, [masterIni, "backup"])
-            try #require(backup.ok, "backup \(round): \(backup.text)")
-            #expect(backup.text.contains("s3://\(s3.bucket)/backups"), "\(backup.text)")
-            names.append(try #require(try await backups(lab).first?["name"] as? String))
-        }
+        let names = try await threeBackups(lab, s3)
         let kept = try await backups(lab)
         #expect(kept.compactMap { $0["name"] as? String } == [names[2], names[1]], "keep_backups 1")
         let oldestStart = try #require(kept.last?["start_wal"] as? String)
@@ -48,11 +40,26 @@ import WalCore
         }
         let restore = try await lab.walmgr(lab.slave, [slaveIni, "restore"])
         try #require(restore.ok, "restore: \(restore.text)")
+        #expect(restore.text.contains("s3://\(s3.bucket)/backups/\(names[2])"), "\(restore.text)")
         try await waitUntil("the standby replays the newest change") {
             (try? await lab.slave.psql("SELECT v FROM t WHERE id = 3")) == "newest"
         }
         #expect(try await lab.slave.psql("SELECT count(*) FROM t") == "3")
         try await checksPass(lab, s3)
+    }
+
+    /// A row, then `backup` on the master, three times; the backups' names, oldest first.
+    func threeBackups(_ lab: TwoHostLab, _ s3: S3Lab) async throws -> [String] {
+        _ = try await lab.master.psql("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        var names: [String] = []
+        for round in 1...3 {
+            _ = try await lab.master.psql("INSERT INTO t VALUES (\(round), 'backup \(round)')")
+            let backup = try await lab.walmgr(lab.master, [masterIni, "backup"])
+            try #require(backup.ok, "backup \(round): \(backup.text)")
+            #expect(backup.text.contains("s3://\(s3.bucket)/backups"), "\(backup.text)")
+            names.append(try #require(try await backups(lab).first?["name"] as? String))
+        }
+        return names
     }
 
     /// `check` on both hosts: the master proves the bucket answers before a backup needs it;
