@@ -21,16 +21,14 @@ import WalCore
         defer { rgw.stop() }
         let s3 = try await S3Lab(scratch: lab.scratch, tag: "twohost", rgw: rgw)
         try await lab.quickStart(before: "6.")
-        for (host, ini) in [(lab.master, masterIni), (lab.slave, slaveIni)] {
-            try configure(lab, s3, host: host, ini: ini)
-        }
+        // The slave's ini keeps the generated directory full_backup until it restores from the
+        // bucket: its xpurgewals has no backup of its own, START_WAL alone decides.
+        try configure(lab, s3, host: lab.master, ini: masterIni)
+        try configure(lab, s3, host: lab.slave, ini: slaveIni, fullBackup: false)
         let names = try await threeBackups(lab, s3)
         let kept = try await backups(lab)
         #expect(kept.compactMap { $0["name"] as? String } == [names[2], names[1]], "keep_backups 1")
         let oldestStart = try #require(kept.last?["start_wal"] as? String)
-        // The master lists the bucket; the windows come from the slave, whose directory holds
-        // the WAL (the master's own disk has no such directory).
-        #expect(kept.allSatisfy { $0["recoverable_to"] is String }, "\(kept)")
         try purgedUpTo(oldestStart, lab)
         _ = try await lab.master.psql("UPDATE t SET v = 'newest' WHERE id = 3")
         let last = try await lab.master.psql("SELECT pg_walfile_name(pg_current_wal_lsn())")
@@ -38,6 +36,7 @@ import WalCore
         try await waitUntil("\(last) is archived on the standby host") {
             lab.names(in: complete, on: lab.slave).contains(last)
         }
+        try lab.set("full_backup", "s3://\(s3.bucket)/backups", in: slaveIni, on: lab.slave)
         let restore = try await lab.walmgr(lab.slave, [slaveIni, "restore"])
         try #require(restore.ok, "restore: \(restore.text)")
         #expect(restore.text.contains("s3://\(s3.bucket)/backups/\(names[2])"), "\(restore.text)")
@@ -70,6 +69,10 @@ import WalCore
         #expect(
             master.text.contains("OK   full_backup reachable: s3://\(s3.bucket)/backups"),
             "\(master.text)")
+        // The master lists the bucket; the windows come from the slave (its ini now names the
+        // bucket too), whose directory holds the WAL: the master's own disk has none.
+        let listed = try await backups(lab)
+        #expect(listed.allSatisfy { $0["recoverable_to"] is String }, "\(listed)")
         let slave = try await lab.walmgr(lab.slave, [slaveIni, "check"])
         #expect(slave.ok, "\(slave.text)")
         let newest = try #require(try await backups(lab).first?["start_wal"] as? String)
@@ -78,17 +81,20 @@ import WalCore
             "\(slave.text)")
     }
 
-    /// `full_backup` in the bucket and `keep_backups = 1` on both hosts; the s3 keys and a
-    /// credentials file beside the configs.
-    func configure(_ lab: TwoHostLab, _ s3: S3Lab, host: Host, ini: String) throws {
+    /// `keep_backups = 1`, the s3 keys and a credentials file beside the config, and
+    /// `full_backup` in the bucket unless `fullBackup` is false.
+    func configure(
+        _ lab: TwoHostLab, _ s3: S3Lab, host: Host, ini: String, fullBackup: Bool = true
+    ) throws {
         let credentials = "\(TwoHostLab.configDir)/s3.credentials"
         try S3Lab.writeCredentials(
             lab.outside(credentials, on: host), key: CephRGW.accessKey, secret: CephRGW.secretKey)
-        let keys = [
-            ("full_backup", "s3://\(s3.bucket)/backups"), ("keep_backups", "1"),
-            ("s3_endpoint", s3.rgw.endpoint), ("s3_region", "us-east-1"),
-            ("s3_uri_style", "path"), ("s3_credentials_file", credentials),
-        ]
+        let keys =
+            (fullBackup ? [("full_backup", "s3://\(s3.bucket)/backups")] : []) + [
+                ("keep_backups", "1"), ("s3_endpoint", s3.rgw.endpoint),
+                ("s3_region", "us-east-1"), ("s3_uri_style", "path"),
+                ("s3_credentials_file", credentials),
+            ]
         for (key, value) in keys { try lab.set(key, value, in: ini, on: host) }
     }
 
