@@ -27,7 +27,8 @@ import WalCore
         try configure(lab, s3, host: lab.slave, ini: slaveIni, fullBackup: false)
         let names = try await threeBackups(lab, s3)
         let kept = try await backups(lab)
-        #expect(kept.compactMap { $0["name"] as? String } == [names[2], names[1]], "keep_backups 1")
+        #expect(
+            kept.compactMap { $0["name"] as? String } == [names[2], names[1]], "keep_backups 1")
         let oldestStart = try #require(kept.last?["start_wal"] as? String)
         try purgedUpTo(oldestStart, lab)
         _ = try await lab.master.psql("UPDATE t SET v = 'newest' WHERE id = 3")

@@ -53,10 +53,14 @@ enum ListBackups {
             let result = try await link.run("listbackups", ["--json"], runner: context.runner)
             let remote = try JSONDecoder().decode([ListedBackup].self, from: Data(result.stdout))
             let windows = Dictionary(
-                remote.map { ($0.manifest.name, $0.window) }, uniquingKeysWith: { first, _ in first })
-            for i in listing.indices { listing[i].window = windows[listing[i].manifest.name] ?? nil }
+                remote.map { ($0.manifest.name, $0.window) },
+                uniquingKeysWith: { first, _ in first })
+            for i in listing.indices {
+                listing[i].window = windows[listing[i].manifest.name] ?? nil
+            }
         } catch {
-            context.log.warning("recoverable windows unknown: the slave did not list them: \(error)")
+            context.log.warning(
+                "recoverable windows unknown: the slave did not list them: \(error)")
         }
         return listing
     }

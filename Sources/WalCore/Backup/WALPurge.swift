@@ -80,7 +80,8 @@ public enum WALPurge {
             try remove(doomed)
             log.info(
                 "removed \(doomed.count) archived WAL file(s) from \(archive) older than \(floor), "
-                    + "the start of the master's oldest kept backup (none in this host's full_backup)")
+                    + "the start of the master's oldest kept backup (none in this host's full_backup)"
+            )
             return doomed
         }
         guard WALName(oldest.manifest.startWAL) != nil else {
