@@ -56,6 +56,23 @@ import Testing
         #expect(unbounded.count == 6)
     }
 
+    /// `xpurgewals START_WAL` on a slave whose own full_backup holds no backup (its ini left
+    /// as --init-slave wrote it, the backups in the master's bucket): START_WAL alone bounds
+    /// the purge, instead of nothing ever being removed.
+    @Test func purgeFloorAloneWhenThisHostHasNoBackup() throws {
+        let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }
+        var removed: [String] = []
+        let purged = try WALPurge.purge(
+            oldest: nil, floor: "000000010000000000000004", archive: "/w/logs.complete",
+            log: Log(quiet: true), list: { stored }, remove: { removed = $0 })
+        #expect(purged == ["000000010000000000000002", "000000010000000000000003"])
+        #expect(removed == purged)
+        let noFloor = try WALPurge.purge(
+            oldest: nil, archive: "/w/logs.complete", log: Log(quiet: true),
+            list: { stored }, remove: { _ in Issue.record("nothing goes without a backup") })
+        #expect(noFloor.isEmpty)
+    }
+
     @Test func rsyncArgvOverSSH() {
         let ssh = SSH(host: "db2", options: ["-p", "2222"], controlDir: nil)
         let command = BackupCopy.rsync(

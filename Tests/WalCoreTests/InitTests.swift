@@ -59,6 +59,8 @@ import Testing
             let slave = try #require(
                 try ConfigLoader.load(path: "\(dir)/wal-slave.ini", overrides: []).config.slave)
             #expect(slave.common.primaryConninfo == "host=master.example.com user=postgres")
+            // `receive -d` and `receive -s`, as the docs give them, need it.
+            #expect(slave.common.pidfile == "\(dir)/wal-slave.pid")
         }
         let keys = try String(contentsOfFile: "\(home)/.ssh/authorized_keys", encoding: .utf8)
         #expect(keys.components(separatedBy: "FakeKeyForTests").count == 2, "added once")

@@ -165,16 +165,42 @@ import Testing
         #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
     }
 
+    /// dbname=replication always (it comes last, so it wins): libpq matches the `.pgpass`
+    /// line `HOST:PORT:replication:USER:PASSWORD` on it, as for PostgreSQL's WAL receiver.
     @Test func conninfoForTheReceiver() {
         #expect(
             ReceiveSession.conninfo("host=m user=r", slot: "s1")
-                == "host=m user=r application_name=s1 connect_timeout=10 replication=true")
+                == "host=m user=r application_name=s1 connect_timeout=10 dbname=replication "
+                + "replication=true")
         #expect(
             ReceiveSession.conninfo("host=m application_name=x connect_timeout=3", slot: "s1")
-                == "host=m application_name=x connect_timeout=3 replication=true")
+                == "host=m application_name=x connect_timeout=3 dbname=replication "
+                + "replication=true")
         #expect(
             ReceiveSession.conninfo("postgresql://m/db", slot: "s")
-                == "postgresql://m/db?application_name=s&connect_timeout=10&replication=true")
+                == "postgresql://m/db?application_name=s&connect_timeout=10&dbname=replication"
+                + "&replication=true")
+    }
+
+    /// A refused connection is logged with its cause and fix, not libpq's generic hint.
+    @Test func connectFailureNamesTheCauseAndFix() throws {
+        let config = try ConfigFixture.slave(
+            "[walmgr]\nslave_data = /d\nprimary_conninfo = host=master user=replicator\n")
+        func logged(_ message: String) -> String {
+            Receiver.failure(
+                PGError.connectFailed(
+                    conninfo: "host=master user=replicator", host: "master", port: "5432",
+                    message: message), config: config)
+        }
+        let noPassword = logged(
+            "connection to server at \"master\" failed: fe_sendauth: no password supplied")
+        #expect(noPassword.contains("authentication failed for the standby's user replicator"))
+        #expect(noPassword.contains("~/.pgpass") && !noPassword.contains("listen_addresses"))
+        let hba = logged(
+            "FATAL:  no pg_hba.conf entry for replication connection from host \"10.0.0.2\"")
+        #expect(hba.contains("setup --hba"), "\(hba)")
+        let other = Receiver.failure(ReceiveError.noConninfo(configFile: "x.ini"), config: config)
+        #expect(other == "\(ReceiveError.noConninfo(configFile: "x.ini"))")
     }
 
     @Test func stateLag() {

@@ -11,8 +11,8 @@ struct TwoHostMistakes {
 
     /// `walmgr ARGS` on a host: exit status and stdout + stderr together.
     func walmgr(_ host: Host, _ args: [String]) async throws -> (ok: Bool, text: String) {
-        let result = try await host.run(["walmgr"] + args, timeout: .seconds(120))
-        return (result.succeeded, result.output + result.stderrTail)
+        let result = try await lab.walmgr(host, args)
+        return (result.succeeded, result.text)
     }
 
     /// Every mistake in turn; each is undone before the next.

@@ -22,7 +22,7 @@ enum ListBackups {
             manifests = listed(BackupCatalog(fullBackup: full).list(), common: slave.common)
         case .master(let master):
             if let store = try S3BackupStore(master.common) {
-                manifests = try listed(store.list(), common: master.common)
+                manifests = try await s3Listing(store, master: master, context)
                 break
             }
             let link = try SlaveLink(config: master, invocation: context.invocation)
@@ -36,10 +36,41 @@ enum ListBackups {
         return 0
     }
 
+    /// The bucket's backups as the master lists them. With the archive in the remote slave's
+    /// directory the master cannot read it (the same path here is another directory, or none),
+    /// so each window comes from the slave's own listing of that backup (`listbackups --json`
+    /// over ssh); a backup the slave does not list, or a slave that does not answer, has none.
+    static func s3Listing(
+        _ store: S3BackupStore, master: MasterConfig, _ context: CommandContext
+    ) async throws -> [ListedBackup] {
+        let common = master.common
+        guard !master.slaveIsLocal, !S3Repository.isS3(common.completedWals) else {
+            return try listed(store.list(), common: common)
+        }
+        var listing = try listed(store.list(), common: common, readArchive: false)
+        do {
+            let link = try SlaveLink(config: master, invocation: context.invocation)
+            let result = try await link.run("listbackups", ["--json"], runner: context.runner)
+            let remote = try JSONDecoder().decode([ListedBackup].self, from: Data(result.stdout))
+            let windows = Dictionary(
+                remote.map { ($0.manifest.name, $0.window) },
+                uniquingKeysWith: { first, _ in first })
+            for i in listing.indices {
+                listing[i].window = windows[listing[i].manifest.name] ?? nil
+            }
+        } catch {
+            context.log.warning(
+                "recoverable windows unknown: the slave did not list them: \(error)")
+        }
+        return listing
+    }
+
     /// Entries as listed: without per-file data, with the recoverable window when the archive
-    /// (a directory or an `s3://` prefix, listed once) is readable.
-    static func listed(_ entries: [BackupCatalog.Entry], common: CommonConfig) -> [ListedBackup] {
-        let archive = try? ArchiveIndex.read(common)
+    /// (a directory or an `s3://` prefix, listed once) is readable and `readArchive` is set.
+    static func listed(
+        _ entries: [BackupCatalog.Entry], common: CommonConfig, readArchive: Bool = true
+    ) -> [ListedBackup] {
+        let archive = readArchive ? try? ArchiveIndex.read(common) : nil
         return entries.map { entry in
             var manifest = entry.manifest
             manifest.files = nil

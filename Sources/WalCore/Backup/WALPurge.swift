@@ -70,8 +70,19 @@ public enum WALPurge {
         list: () throws -> [String], remove: ([String]) throws -> Void
     ) throws -> [String] {
         guard let oldest else {
-            log.info("no complete backup; archived WAL is kept")
-            return []
+            // This host's full_backup holds none, but the master's oldest S3 backup still says
+            // what a restore needs: without this the slave's archive grew until its disk filled.
+            guard let floor, WALName(floor) != nil else {
+                log.info("no complete backup; archived WAL is kept")
+                return []
+            }
+            let doomed = removable(try list(), keepFrom: floor)
+            try remove(doomed)
+            log.info(
+                "removed \(doomed.count) archived WAL file(s) from \(archive) older than \(floor), "
+                    + "the start of the master's oldest kept backup (none in this host's full_backup)"
+            )
+            return doomed
         }
         guard WALName(oldest.manifest.startWAL) != nil else {
             log.warning(

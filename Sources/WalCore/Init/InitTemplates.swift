@@ -48,6 +48,7 @@ enum InitTemplates {
             [walmgr]
             job_name             = wal-slave
             logfile              = %(config_dir)s/%(job_name)s.log
+            pidfile              = %(config_dir)s/%(job_name)s.pid
 
             slave_data           = \(pgdata)
             slave_config_dir     = %(slave_data)s

@@ -84,7 +84,8 @@ final class Receiver {
                 if case .otherCluster = error { throw error }
                 log.error("receiving failed: \(error); reconnecting in \(delay) s")
             } catch {
-                log.error("receiving failed: \(error); reconnecting in \(delay) s")
+                let why = Self.failure(error, config: config)
+                log.error("receiving failed: \(why); reconnecting in \(delay) s")
             }
             save(status: "connecting", force: true)
             if stop.requested { break }
@@ -176,5 +177,20 @@ extension ReceiveCommand {
         throw WalmgrFailure(
             "the WAL receiver (pid \(pid)) did not stop within \(timeout); boot needs its last "
                 + "WAL: stop it (walmgr \(config.common.configFile) receive -s) and run boot again")
+    }
+}
+
+extension Receiver {
+    /// What a failed session logs (pure). A refused connection names its cause and fix as the
+    /// slave's `check` does (the .pgpass password, pg_hba, the REPLICATION role, the network),
+    /// instead of libpq's generic hint, which sent a DBA looking at listen_addresses for a
+    /// missing password.
+    static func failure(_ error: any Error, config: SlaveConfig) -> String {
+        guard case PGError.connectFailed(_, let host, let port, let message)? = error as? PGError,
+            let conninfo = config.receive.conninfo
+        else { return "\(error)" }
+        let outcome = ReplicationProbe.classify(message, at: "\(host):\(port)")
+        let user = ReplicationProbe.user(primaryConninfo: conninfo)
+        return outcome.explained(user: user, configFile: config.common.configFile) ?? "\(error)"
     }
 }

@@ -42,9 +42,12 @@ final class ReceiveSession {
     }
 
     /// `conninfo` plus replication=true and, unless set, application_name = the slot name
-    /// (what `synchronous_standby_names` must list).
+    /// (what `synchronous_standby_names` must list). dbname=replication, as PostgreSQL's own
+    /// WAL receiver and pg_receivewal send it: libpq matches `.pgpass` lines on the database,
+    /// and without it looks for the user's name, so the `HOST:PORT:replication:USER:PASSWORD`
+    /// line `--init-slave --add-password` wrote was never used ("no password supplied").
     static func conninfo(_ base: String, slot: String) -> String {
-        var extra = ["replication": "true"]
+        var extra = ["replication": "true", "dbname": "replication"]
         if Conninfo.value("application_name", in: base) == nil { extra["application_name"] = slot }
         if Conninfo.value("connect_timeout", in: base) == nil { extra["connect_timeout"] = "10" }
         let pairs = extra.sorted { $0.key < $1.key }

@@ -20,11 +20,13 @@ enum S3Backup {
         if let store = try S3BackupStore(common) {
             oldest = try store.list().last
         } else {
-            oldest =
-                BackupCatalog(
-                    fullBackup: try common.need(
-                        common.fullBackup, key: "full_backup", for: "xpurgewals")
-                ).complete().last
+            let full = try common.need(common.fullBackup, key: "full_backup", for: "xpurgewals")
+            if floor != nil, let blocked = PathCheck.unreadable(SlaveCheck.backupDir(full)) {
+                // Backups it cannot see may need older WAL than the master's oldest.
+                log.warning("archived WAL is kept: \(blocked.detail); fix: \(blocked.fix)")
+                return []
+            }
+            oldest = BackupCatalog(fullBackup: full).complete().last
         }
         let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
         guard let repository = try S3Repository(wals) else {

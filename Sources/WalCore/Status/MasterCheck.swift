@@ -29,6 +29,7 @@ struct MasterCheck {
                         + "xarchive fails on purpose and WAL piles up in pg_wal",
                     fix: "walmgr \(common.configFile) setup"))
         }
+        if let probe = S3Probe.backupCheck(common) { report.add(probe) }
         if let probe = S3Probe.check(common) {
             // WAL goes to the bucket, not the slave: the slave's dirs and xwalcheck do not apply.
             report.add(probe)

@@ -146,7 +146,10 @@ struct SlaveCheck {
             return
         }
         if S3Repository.isS3(common.fullBackup) {
-            report.add(s3Backups())
+            let (result, newest) = s3Backups()
+            report.add(result)
+            // The bucket holds the backup, the archive (here or in S3) the WAL it needs.
+            if let newest { report.add(Self.continuity(common, manifest: newest)) }
             return
         }
         if let blocked = PathCheck.unreadable(Self.backupDir(common.fullBackup)) {
@@ -168,19 +171,24 @@ struct SlaveCheck {
         report.add(Self.continuity(common, manifest: m))
     }
 
-    /// The newest backup in an S3 full_backup (listing the bucket proves it is reachable).
-    func s3Backups() -> CheckResult {
+    /// The newest backup in an S3 full_backup (listing the bucket proves it is reachable),
+    /// and its manifest for the WAL check.
+    func s3Backups() -> (CheckResult, BackupManifest?) {
         do {
-            guard let store = try S3BackupStore(config.common) else { return .pass("backup", "") }
-            guard let m = try store.list().first?.manifest else {
-                return .fail(
-                    "backup", "no complete backup in \(config.common.fullBackup)",
-                    fix: "walmgr MASTER.ini backup (on the master)")
+            guard let store = try S3BackupStore(config.common) else {
+                return (.pass("backup", ""), nil)
             }
-            return .pass(
-                "backup", "\(store.describe(m.name)) from \(m.startTime), start WAL \(m.startWAL)")
+            guard let m = try store.list().first?.manifest else {
+                let fix = "walmgr MASTER.ini backup (on the master)"
+                return (
+                    .fail("backup", "no complete backup in \(config.common.fullBackup)", fix: fix),
+                    nil
+                )
+            }
+            let detail = "\(store.describe(m.name)) from \(m.startTime), start WAL \(m.startWAL)"
+            return (.pass("backup", detail), m)
         } catch {
-            return .fail("backup", "\(error)")
+            return (.fail("backup", "\(error)"), nil)
         }
     }
 

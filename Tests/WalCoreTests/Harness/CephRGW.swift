@@ -29,8 +29,10 @@ final class CephRGW: @unchecked Sendable {
     let port: Int
     /// The gateway's TLS port (a self-signed certificate for 127.0.0.1, ``caFile``).
     let tlsPort: Int
-    /// The address the gateway listens on: 127.0.0.1, or the slave address of ``netns``.
-    var host: String { netns?.slaveAddress ?? "127.0.0.1" }
+    /// The address the gateway listens on: the one given to ``start(netns:address:store:)``,
+    /// else the slave address of ``netns``, else 127.0.0.1.
+    var host: String { address ?? netns?.slaveAddress ?? "127.0.0.1" }
+    private let address: String?
     /// The network namespace the whole cluster runs in (a separate "host"), or nil.
     let netns: NetNS?
     /// `http://HOST:PORT`.
@@ -54,8 +56,11 @@ final class CephRGW: @unchecked Sendable {
     /// The cluster the current suite runs against (set by the ``CephRGWTrait`` scope).
     @TaskLocal static var current: CephRGW?
 
-    private init(dir: String, port: Int, tlsPort: Int, netns: NetNS?, store: ObjectStore) {
+    private init(
+        dir: String, port: Int, tlsPort: Int, netns: NetNS?, address: String?, store: ObjectStore
+    ) {
         self.netns = netns
+        self.address = address
         self.store = store
         self.dir = dir
         self.port = port
@@ -63,13 +68,14 @@ final class CephRGW: @unchecked Sendable {
     }
 
     /// Starts a cluster in a new scratch dir and creates the test user; stops what it started
-    /// when a step fails.
-    static func start(netns: NetNS? = nil, store: ObjectStore = .memstore) async throws
-        -> CephRGW
-    {
+    /// when a step fails. `address`: where the gateway listens instead (e.g. the master's veth
+    /// address, which both hosts of a ``TwoHostLab`` reach).
+    static func start(
+        netns: NetNS? = nil, address: String? = nil, store: ObjectStore = .memstore
+    ) async throws -> CephRGW {
         let rgw = CephRGW(
             dir: try TestEnv.scratchDir(prefix: "wmceph"), port: try TestEnv.freePort(),
-            tlsPort: try TestEnv.freePort(), netns: netns, store: store)
+            tlsPort: try TestEnv.freePort(), netns: netns, address: address, store: store)
         do {
             try await rgw.boot()
         } catch {

@@ -91,4 +91,36 @@ extension TwoHostLab {
             FileManager.default.fileExists(atPath: path)
         }
     }
+
+    /// Runs the README's Quick start blocks in order until the first block of the step whose
+    /// title starts with `stop` (e.g. "6." stops after "5. Connect the master to the slave").
+    func quickStart(before stop: String) async throws {
+        let quick = try QuickStart.parse(try TwoHostTests.readme())
+        for block in quick.blocks where block.place != .build {
+            if block.step.hasPrefix(stop) { return }
+            if block.lines.joined().contains("/tmp/master_key.pub") { try copyKey() }
+            try await run(block)
+        }
+    }
+
+    /// Appends `lines` to a file inside `host`'s HOME (a config, pg_hba.conf), as an editor would.
+    func append(_ lines: String, to path: String, on host: Host) throws {
+        let file = outside(path, on: host)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try (text + lines).write(toFile: file, atomically: false, encoding: .utf8)
+    }
+
+    /// The master's pg_hba.conf, seen from the test process.
+    var masterHBA: String { outside("\(dataDir)/pg_hba.conf", on: master) }
+
+    /// The names in a directory inside `host`'s HOME, sorted (none when it is missing).
+    func names(in path: String, on host: Host) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: outside(path, on: host))) ?? [])
+            .sorted()
+    }
+}
+
+extension ProcessResult {
+    /// stdout and the stderr tail together, for matching a message wherever it was printed.
+    var text: String { output + stderrTail }
 }
