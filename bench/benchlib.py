@@ -8,6 +8,7 @@ import atexit
 import os
 import platform
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -179,6 +180,15 @@ class SSHD:
     def options(self):
         return ["-F", "/dev/null", "-p", str(self.port), "-i", self.key, "-o",
                 "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={self.known_hosts}"]
+
+    def walmgr_keys(self):
+        """The wal-master.ini lines that send walmgr's slave commands through this sshd."""
+        opts = " ".join(shlex.quote(o) for o in self.options())
+        return f"slave = {self.user}@{self.host}\nssh_options = {opts}\n"
+
+    def rsync_shell(self):
+        """rsync's `-e` value for this sshd, as a DBA's script would pass it."""
+        return " ".join(shlex.quote(o) for o in ["ssh"] + self.options() + ["-l", self.user])
 
     def stop(self):
         if self.proc.poll() is None:

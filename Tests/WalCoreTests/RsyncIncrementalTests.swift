@@ -80,6 +80,26 @@ import Testing
         #expect(RsyncIncremental.fileList(["a", "b/c"]) == Array("a\0b/c\0".utf8))
     }
 
+    /// A listed file removed before the second rsync runs (a temp table's file, a dropped
+    /// table's) is skipped: rsync would otherwise exit 23 and fail the backup.
+    @Test func resendSkipsAListedFileThatVanished() async throws {
+        let root = try TestEnv.scratchDir(prefix: "wmrsv")
+        defer { TestEnv.removeScratch(root) }
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/src/base/5", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/dst", withIntermediateDirectories: true)
+        try "kept".write(toFile: "\(root)/src/base/5/1", atomically: false, encoding: .utf8)
+        let command = RsyncIncremental.resend(
+            source: "\(root)/src", destination: .local("\(root)/dst"), ssh: nil, compress: false)
+        let result = try await TestEnv.runner.run(
+            command, input: .bytes(RsyncIncremental.fileList(["base/5/1", "base/5/t3_99"])),
+            timeout: .seconds(60))
+        let succeeded = result.succeeded  // not the whole result: its stdout bytes
+        #expect(succeeded, "\(result.statusText): \(result.stderrTail)")
+        #expect(try String(contentsOfFile: "\(root)/dst/base/5/1", encoding: .utf8) == "kept")
+    }
+
     /// The linking rsync skips the listed files: anchored, NUL-separated patterns, literal
     /// unless a name holds a wildcard (then every wildcard and backslash is escaped).
     @Test func linkingRsyncSkipsTheListedFilesLiterally() {

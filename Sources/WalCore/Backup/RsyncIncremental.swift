@@ -82,14 +82,16 @@ struct RsyncIncremental: Sendable {
             })
     }
 
-    /// `rsync -a -I --stats [-z] --from0 --files-from=- [-s -e SSH] -- SOURCE/ DEST/`: sends the
-    /// files named on stdin (NUL-separated, relative to SOURCE) whatever their size and mtime;
-    /// rsync writes each to a temp file and renames it, so a link to the previous backup is
-    /// replaced, never written through.
+    /// `rsync -a -I --ignore-missing-args --stats [-z] --from0 --files-from=- [-s -e SSH] --
+    /// SOURCE/ DEST/`: sends the files named on stdin (NUL-separated, relative to SOURCE)
+    /// whatever their size and mtime; rsync writes each to a temp file and renames it, so a
+    /// link to the previous backup is replaced, never written through. A listed file the server
+    /// removed meanwhile (a temp table, a dropped one) is skipped: without
+    /// `--ignore-missing-args` rsync exits 23 and the backup fails.
     static func resend(source: String, destination: Location, ssh: SSH?, compress: Bool)
         -> Command
     {
-        var args = ["-a", "-I", "--stats", "--no-human-readable"]
+        var args = ["-a", "-I", "--ignore-missing-args", "--stats", "--no-human-readable"]
         if compress { args.append("-z") }
         args += ["--from0", "--files-from=-"]
         args += BackupCopy.remoteShell(destination, ssh)
