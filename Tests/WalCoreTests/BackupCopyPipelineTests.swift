@@ -205,6 +205,24 @@ import Testing
         try TreeRemoval.remove("\(root)/keep/precious")
         #expect(!FileManager.default.fileExists(atPath: "\(root)/keep/precious"))
     }
+
+    /// xpurgewals' parallel unlink: listed files go, a missing one is no error, and a path
+    /// that cannot be unlinked (a directory) is named after the others were removed.
+    @Test func unlinkAllRemovesTheListAndNamesAFailure() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let names = (1...20).map { String(format: "0000000100000000000000%02X", $0) }
+        for name in names { try put("\(root)/\(name)", bytes(1000, seed: 1)) }
+        try TreeRemoval.unlinkAll(names.map { "\(root)/\($0)" } + ["\(root)/missing"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+        try put("\(root)/a", [1])
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/dir", withIntermediateDirectories: true)
+        #expect(throws: FileError.self) {
+            try TreeRemoval.unlinkAll(["\(root)/dir", "\(root)/a"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/a"))
+    }
 }
 
 /// A flag one thread sets and another polls.
