@@ -1,5 +1,6 @@
 // Linux calls that Swift's Glibc module does not import (they need _GNU_SOURCE).
 #pragma once
+#include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,18 @@ static inline int walmgr_syncfs(int fd) {
     (void)fd;
     sync();
     return 0;
+#endif
+}
+
+// copy_file_range(in, NULL, out, NULL, count, 0): copies in the kernel from both files' offsets.
+// Returns -1 with errno ENOSYS where the call does not exist (callers fall back to sendfile).
+static inline long walmgr_copy_file_range(int in, int out, unsigned long count) {
+#ifdef SYS_copy_file_range
+    return (long)syscall(SYS_copy_file_range, in, (void *)0, out, (void *)0, count, 0u);
+#else
+    (void)in; (void)out; (void)count;
+    errno = ENOSYS;
+    return -1;
 #endif
 }
 

@@ -81,10 +81,10 @@ public struct BackupRotation: Sendable {
     func remove(_ path: String) throws {
         let name = (path as NSString).lastPathComponent
         let doomed = "\(catalog.parent)/.\(name).deleting"
-        try? FileManager.default.removeItem(atPath: doomed)
+        try? TreeRemoval.remove(doomed)
         guard rename(path, doomed) == 0 else { throw FileError("rename \(path) to", doomed) }
         try Durable.fsyncDirectory(catalog.parent)
-        try FileManager.default.removeItem(atPath: doomed)
+        try TreeRemoval.remove(doomed)
     }
 
     /// Removes leftovers of an interrupted delete or backup (hidden `.deleting` dirs).
@@ -92,7 +92,7 @@ public struct BackupRotation: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: catalog.parent)) ?? []
         for name in names
         where name.hasPrefix(".\(catalog.baseName)") && name.hasSuffix(".deleting") {
-            try? FileManager.default.removeItem(atPath: "\(catalog.parent)/\(name)")
+            try? TreeRemoval.remove("\(catalog.parent)/\(name)")
         }
     }
 }

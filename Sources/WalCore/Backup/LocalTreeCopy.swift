@@ -5,9 +5,10 @@ import Foundation
 /// byte through a pipe between two processes (about 230 MB/s here), while sendfile(2) copies
 /// in the kernel. Durability comes later from the backup's syncfs of the whole in-progress dir.
 ///
-/// With `checksums` on (the backup's case) it reads each file into a buffer, writes it out and
-/// hashes it on a second thread (HashingCopier), so the SHA-256 per file that `verify` and
-/// `backup_manifest` need costs no second read; without, it copies with sendfile(2).
+/// With `checksums` on (the backup's case) it copies with copy_file_range(2) and reads each copy
+/// back from the page cache on a second thread to hash it (CopyHasher), in file order, so the
+/// SHA-256 per file that `verify` and `backup_manifest` need is of the bytes in the backup and
+/// the copy never waits for a file's hash; without, it copies with sendfile(2).
 ///
 /// With a `base` (an incremental backup) a file unchanged since the previous backup is
 /// hard-linked from it and keeps its recorded checksum: neither read nor written.
@@ -37,8 +38,10 @@ struct LocalTreeCopy {
     private(set) var files = 0
     /// Each copied file with its SHA-256, when copying with checksums.
     private(set) var entries: [BackupManifest.File] = []
-    /// Copies and hashes, with checksums (two 1 MiB buffers, reused for every file).
-    private let hasher: HashingCopier?
+    /// Copy with checksums (see CopyHasher).
+    let checksums: Bool
+    /// Hashes the copies while ``copy(_:to:)`` runs with checksums.
+    private var hasher: CopyHasher?
     /// The previous backup to link unchanged files from (checksums only).
     let base: IncrementalBase?
     /// Files and bytes linked from `base` rather than copied.
@@ -52,7 +55,7 @@ struct LocalTreeCopy {
     ) {
         rules = excludes.map(Rule.init)
         self.prefix = prefix
-        hasher = checksums ? HashingCopier() : nil
+        self.checksums = checksums
         self.base = checksums ? base : nil
     }
 
@@ -77,11 +80,42 @@ struct LocalTreeCopy {
         return (copier.bytes, copier.files, copier.entries)
     }
 
+    /// Copies each of `files` (symlinks followed, as `rsync -L`) durably into `dir` under its
+    /// base name, with its mode and modification time, as `rsync -a -L FILE… DIR/` would.
+    static func copyFiles(_ files: [String], into dir: String) throws {
+        for file in files {
+            var st = stat()
+            guard stat(file, &st) == 0 else { throw FileError("read", file) }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw FileError("read", file)
+            }
+            let target = "\(dir)/\((file as NSString).lastPathComponent)"
+            try Durable.replace(Array(data), at: target, mode: st.st_mode & 0o7777)
+            var times = [st.st_atim, st.st_mtim]
+            utimensat(AT_FDCWD, target, &times, AT_SYMLINK_NOFOLLOW)
+        }
+    }
+
     /// Copies `source` into `destination` (created if missing); files that vanish while the
-    /// server runs are skipped, as rsync's exit 24 allows.
+    /// server runs are skipped, as rsync's exit 24 allows. With checksums, ``entries`` has
+    /// every file once this returns.
     mutating func copy(_ source: String, to destination: String) throws {
-        try makeDirectory(destination, like: source)
-        try copyChildren(of: source, into: destination, relative: "")
+        guard checksums else {
+            try makeDirectory(destination, like: source)
+            return try copyChildren(of: source, into: destination, relative: "")
+        }
+        let hasher = CopyHasher()
+        self.hasher = hasher
+        defer { self.hasher = nil }
+        do {
+            try makeDirectory(destination, like: source)
+            try copyChildren(of: source, into: destination, relative: "")
+            entries += try hasher.finish()
+        } catch {
+            hasher.cancel()
+            throw error
+        }
+        entries.sort { $0.path < $1.path }
     }
 
     private mutating func copyChildren(of dir: String, into dest: String, relative: String) throws {
@@ -135,22 +169,50 @@ struct LocalTreeCopy {
             throw FileError("open", from)
         }
         defer { close(input) }
-        let output = open(
-            to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 0o7777)
+        let mode = st.st_mode & 0o7777
+        // Read and write: the hash thread reads the copy back through this fd.
+        let output = open(to, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
         guard output >= 0 else { throw FileError("create", to) }
-        defer { close(output) }
-        let copied: Int
-        if let hasher {
-            let digest = try hasher.copy(from: input, to: output, sourcePath: from, path: to)
-            copied = Int(digest.count)
-            entries.append(.init(path: prefix + relative, size: digest.count, sha256: digest.hex()))
-        } else {
-            copied = try Durable.copy(from: input, to: output, sourcePath: from, path: to)
-        }
         var times = [st.st_atim, st.st_mtim]
-        futimens(output, &times)
-        bytes += Int64(copied)
+        let copied: Int64
+        if let hasher {
+            copied = try copyHashing(
+                from, to: to, entry: prefix + relative, files: (input, output), hasher: hasher
+            ) { futimens(output, &times) }
+        } else {
+            defer { close(output) }
+            copied = Int64(try Durable.copy(from: input, to: output, sourcePath: from, path: to))
+            futimens(output, &times)
+        }
+        bytes += copied
         files += 1
+    }
+
+    /// Copies one file in the kernel while `hasher` reads it back; `finish` runs on the output
+    /// before it is handed over. On failure the hash stops before the output is closed.
+    private func copyHashing(
+        _ from: String, to: String, entry: String, files: (input: Int32, output: Int32),
+        hasher: CopyHasher, finish: () -> Void
+    ) throws -> Int64 {
+        let (input, output) = files
+        do {
+            let id = try hasher.add(fd: output, path: to, entry: entry)
+            var copy = KernelCopy()
+            var writeback = Durable.Writeback(fd: output)
+            while case let n = try copy.next(from: input, to: output, sourcePath: from, path: to),
+                n > 0
+            {
+                writeback.wrote(n)
+                hasher.advance(id, by: n)
+            }
+            finish()
+            hasher.done(id)
+            return Int64(writeback.written)
+        } catch {
+            hasher.cancel()
+            close(output)
+            throw error
+        }
     }
 
     /// Links the file from the previous backup when it is unchanged there; true when done.

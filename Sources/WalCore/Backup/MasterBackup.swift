@@ -184,11 +184,21 @@ struct MasterBackup: Sendable {
             systemIdentifier: systemIdentifier)
     }
 
-    /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup.
+    /// Saves postgresql.conf, pg_hba.conf and pg_ident.conf into config_backup: in-process when
+    /// it is on this machine (an rsync costs more than the copy), else rsync over ssh.
     func copyConfigFiles(shown: [String]) async throws {
         let files = BackupCopy.configFiles(shown: shown, masterConfig: config.masterConfig)
         guard !config.common.configBackup.isEmpty, !files.isEmpty else { return }
         let dest = config.location(of: config.common.configBackup)
+        if case .local(let dir) = dest {
+            do {
+                return try LocalTreeCopy.copyFiles(files, into: dir)
+            } catch {
+                throw BackupError.copyFailed(
+                    what: "the config files to \(dir)", command: "in-process copy",
+                    status: "failed", stderr: "\(error)")
+            }
+        }
         _ = try await rsync(
             "the config files to \(dest)",
             BackupCopy.rsyncFiles(

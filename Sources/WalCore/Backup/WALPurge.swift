@@ -51,12 +51,8 @@ public enum WALPurge {
             oldest: oldest, floor: floor, archive: completedWals, log: log,
             list: { try FileManager.default.contentsOfDirectory(atPath: completedWals) },
             remove: { doomed in
-                for name in doomed {
-                    let path = "\(completedWals)/\(name)"
-                    guard unlink(path) == 0 || errno == ENOENT else {
-                        throw FileError("remove", path)
-                    }
-                }
+                // In parallel: each unlink may wait for a discard of the segment's blocks.
+                try TreeRemoval.unlinkAll(doomed.map { "\(completedWals)/\($0)" })
                 if !doomed.isEmpty { try Durable.fsyncDirectory(completedWals) }
             })
     }

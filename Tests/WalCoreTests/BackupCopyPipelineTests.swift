@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+
+@testable import WalCore
+
+/// The local backup copy (copy_file_range, hashed back from the copy on a second thread), the
+/// config files' in-process copy, and rotation's parallel delete.
+@Suite struct BackupCopyPipelineTests {
+    func scratch() throws -> String {
+        let root = NSTemporaryDirectory() + "walmgr-pipeline-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return root
+    }
+
+    func put(_ path: String, _ bytes: [UInt8]) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    func bytes(_ count: Int, seed: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 31) ^ seed) }
+    }
+
+    /// `sha256sum FILE`'s digest.
+    func sha256sum(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(String(decoding: out, as: UTF8.self).prefix(64))
+    }
+
+    /// Every manifest entry is `sha256sum` of the file in the copy: empty files, files spanning
+    /// several copy steps, and more files than the hasher keeps open at once.
+    @Test func checksumsAreThoseOfTheCopiedFiles() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try put("\(root)/src/base/1/big", bytes(2 * KernelCopy.step + 12345, seed: 1))
+        try put("\(root)/src/empty", [])
+        for i in 0..<150 { try put("\(root)/src/base/5/\(i)", bytes(8192 * (i % 5), seed: i)) }
+        let copied = try LocalTreeCopy.backup(
+            "test", from: "\(root)/src", to: "\(root)/dst", excludes: [], progress: false)
+        #expect(copied.files == 152 && copied.entries.count == 152)
+        #expect(copied.entries.map(\.path) == copied.entries.map(\.path).sorted())
+        for entry in copied.entries {
+            let path = "\(root)/dst/\(entry.path)"
+            #expect(try sha256sum(path) == entry.sha256, "\(entry.path)")
+            let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+            #expect(Int64(size ?? -1) == entry.size, "\(entry.path)")
+        }
+        #expect(copied.bytes == copied.entries.reduce(0) { $0 + $1.size })
+    }
+
+    /// A file the server rewrites while it is copied (it grows and shrinks): whatever the copy
+    /// got, the manifest records the size and SHA-256 of the file in the backup.
+    @Test func fileChangingSizeMidCopyIsRecordedAsCopied() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let source = "\(root)/src/base/1/16384"
+        try put(source, bytes(3 * KernelCopy.step, seed: 7))
+        let stop = ManagedAtomicFlag()
+        let writer = Thread {
+            var round = 0
+            while !stop.isSet {
+                let fd = open(source, O_WRONLY | O_APPEND)
+                if round % 3 == 0 { ftruncate(fd, off_t(KernelCopy.step / 2 + round)) }
+                let chunk = [UInt8](repeating: UInt8(truncatingIfNeeded: round), count: 65536)
+                _ = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                round += 1
+            }
+        }
+        writer.start()
+        defer { stop.set() }
+        for pass in 0..<5 {
+            let copied = try LocalTreeCopy.backup(
+                "test", from: "\(root)/src", to: "\(root)/dst\(pass)", excludes: [],
+                progress: false)
+            let entry = try #require(copied.entries.first)
+            let found = try FileDigest.sha256(file: "\(root)/dst\(pass)/\(entry.path)")
+            #expect(found.hex == entry.sha256 && found.size == entry.size)
+            #expect(try sha256sum("\(root)/dst\(pass)/\(entry.path)") == entry.sha256)
+        }
+    }
+
+    /// A copy that fails half-way throws the backup's copy error, stops the hash thread and
+    /// leaves no file descriptor open (the next backup starts from a fresh directory anyway).
+    @Test func failedCopyThrowsAndClosesEverything() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for i in 0..<40 { try put("\(root)/src/base/1/\(i)", bytes(100_000, seed: i)) }
+        // A directory where the copy must create file 30: open(O_CREAT) fails with EISDIR.
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/dst/base/1/30", withIntermediateDirectories: true)
+        #expect(throws: BackupError.self) {
+            try LocalTreeCopy.backup(
+                "test", from: "\(root)/src", to: "\(root)/dst", excludes: [], progress: false)
+        }
+        // Other tests run in this process too: only descriptors on this test's files count.
+        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
+            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")
+        }
+        #expect(open.filter { $0.hasPrefix(root) }.isEmpty, "left open: \(open)")
+    }
+
+    /// The hasher on its own, with limits so small that the copier waits for it at every step:
+    /// the digests are those of the final contents, in the order the files were added.
+    @Test func hasherKeepsUpUnderBackpressure() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let hasher = CopyHasher(maxAhead: 4096, maxFiles: 1)
+        var expected: [String] = []
+        for i in 0..<5 {
+            let path = "\(root)/f\(i)"
+            let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+            let id = try hasher.add(fd: fd, path: path, entry: "f\(i)")
+            var all: [UInt8] = []
+            for piece in 0..<4 {
+                let chunk = bytes(10_000 + piece, seed: i * 10 + piece)
+                _ = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                hasher.advance(id, by: chunk.count)
+                all += chunk
+            }
+            hasher.done(id)
+            expected.append(FileDigest.sha256(all))
+        }
+        let entries = try hasher.finish()
+        #expect(entries.map(\.path) == (0..<5).map { "f\($0)" })
+        #expect(entries.map(\.sha256) == expected)
+    }
+
+    /// KernelCopy falls back from copy_file_range when the input cannot be copied that way
+    /// (a pipe) and still copies every byte.
+    @Test func kernelCopyFallsBackForAPipe() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        let data = bytes(50_000, seed: 3)
+        _ = data.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
+        close(ends[1])
+        defer { close(ends[0]) }
+        let fd = open("\(root)/out", O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd) }
+        var copy = KernelCopy()
+        var total = 0
+        while case let n = try copy.next(from: ends[0], to: fd, sourcePath: "pipe", path: "out"),
+            n > 0
+        {
+            total += n
+        }
+        #expect(total == data.count && copy.method != .copyFileRange)
+        #expect(try FileDigest.sha256(file: "\(root)/out").hex == FileDigest.sha256(data))
+    }
+
+    /// Config files are copied in-process like `rsync -a -L`: content, mode and mtime, a
+    /// symlink's target rather than the link.
+    @Test func configFilesAreCopiedWithModeAndTime() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try put("\(root)/etc/real.conf", Array("port = 5432\n".utf8))
+        chmod("\(root)/etc/real.conf", 0o640)
+        var times = [
+            timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0),
+        ]
+        utimensat(AT_FDCWD, "\(root)/etc/real.conf", &times, 0)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/etc/pg_hba.conf", withDestinationPath: "\(root)/etc/real.conf")
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/backup", withIntermediateDirectories: true)
+        try LocalTreeCopy.copyFiles(
+            ["\(root)/etc/real.conf", "\(root)/etc/pg_hba.conf"], into: "\(root)/backup")
+        for name in ["real.conf", "pg_hba.conf"] {
+            var st = stat()
+            #expect(lstat("\(root)/backup/\(name)", &st) == 0)
+            #expect(st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o7777 == 0o640, "\(name)")
+            #expect(st.st_mtim.tv_sec == 1_000_000, "\(name)")
+            #expect(
+                try String(contentsOfFile: "\(root)/backup/\(name)", encoding: .utf8)
+                    == "port = 5432\n")
+        }
+    }
+
+    /// Rotation's delete removes the whole tree, symlinks themselves and not what they point
+    /// to; a missing path is no error.
+    @Test func treeRemovalRemovesEverythingButFollowsNoLink() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try put("\(root)/keep/precious", Array("x".utf8))
+        for i in 0..<30 { try put("\(root)/doomed/base/\(i % 3)/\(i)", bytes(i * 100, seed: i)) }
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/doomed/empty/deeper", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/doomed/pg_tblspc", withDestinationPath: "\(root)/keep")
+        try TreeRemoval.remove("\(root)/doomed")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/doomed"))
+        #expect(FileManager.default.fileExists(atPath: "\(root)/keep/precious"))
+        try TreeRemoval.remove("\(root)/doomed")
+        try TreeRemoval.remove("\(root)/keep/precious")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/keep/precious"))
+    }
+
+    /// xpurgewals' parallel unlink: listed files go, a missing one is no error, and a path
+    /// that cannot be unlinked (a directory) is named after the others were removed.
+    @Test func unlinkAllRemovesTheListAndNamesAFailure() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let names = (1...20).map { String(format: "0000000100000000000000%02X", $0) }
+        for name in names { try put("\(root)/\(name)", bytes(1000, seed: 1)) }
+        try TreeRemoval.unlinkAll(names.map { "\(root)/\($0)" } + ["\(root)/missing"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
+        try put("\(root)/a", [1])
+        try FileManager.default.createDirectory(
+            atPath: "\(root)/dir", withIntermediateDirectories: true)
+        #expect(throws: FileError.self) {
+            try TreeRemoval.unlinkAll(["\(root)/dir", "\(root)/a"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/a"))
+    }
+}
+
+/// A flag one thread sets and another polls.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
