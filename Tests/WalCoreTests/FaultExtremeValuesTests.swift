@@ -42,7 +42,8 @@ import Testing
         ["xlock", huge], ["xlock", "-2147483649"], ["xlock", "2147483647", "h"],
         ["xrelease", huge], ["xrelease", "-1"], ["xrelease", "0"],
         ["xbackupfile", String(repeating: "x", count: 100_000)],
-        ["xrotate"], ["xrotate", huge], ["xrotate", "-1"], ["xpurgewals"], ["xbackupprep"], ["xversion"], ["xspace"],
+        ["xrotate"], ["xrotate", huge], ["xrotate", "-1"], ["xpurgewals"], ["xbackupprep"],
+        ["xversion"], ["xspace"],
         ["master:xarchive", "SEGMENT", "FFFFFFFFFFFFFFFFFFFFFFFF"],
         ["master:xarchive", "SEGMENT", "0000000100000000FFFFFFFF"],
     ]

@@ -37,7 +37,8 @@ struct HarnessTests {
         #expect(port >= 10_000 && port < 32_768, "below the kernel's ephemeral range")
         #expect(!TestEnv.accepts(port: port))
         let others = try (0..<50).map { _ in try TestEnv.freePort() }
-        #expect(!others.contains(port) && Set(others).count == others.count, "never handed out twice")
+        #expect(
+            !others.contains(port) && Set(others).count == others.count, "never handed out twice")
     }
 
     @Test(.enabled(if: !TestEnv.pgBinDirs.isEmpty, "no PostgreSQL bin dir found"))

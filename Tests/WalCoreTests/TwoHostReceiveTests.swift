@@ -14,7 +14,8 @@ import WalCore
         defer { lab.destroy() }
         try await lab.quickStart(before: "6.")
         let started = try await lab.walmgr(lab.slave, [slaveIni, "receive", "-d"])
-        #expect(started.succeeded && started.text.contains("receive started as pid"), "\(started.text)")
+        #expect(
+            started.succeeded && started.text.contains("receive started as pid"), "\(started.text)")
         defer { stopReceiver(lab) }
         try await waitUntil("the master streams to the receiver (\(log(lab)))") {
             try await lab.master.psql(

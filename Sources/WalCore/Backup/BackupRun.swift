@@ -6,7 +6,8 @@ enum BackupRun {
     static func emptyManifest(session: BackupSession, takenFrom: String) throws -> BackupManifest {
         let now = Date()
         return BackupManifest(
-            name: "", label: "walmgr \(BackupManifest.isoTime(now))", status: BackupManifest.inProgress,
+            name: "", label: "walmgr \(BackupManifest.isoTime(now))",
+            status: BackupManifest.inProgress,
             startTime: BackupManifest.isoTime(now), stopTime: "", startLSN: "", stopLSN: "",
             startWAL: "", stopWAL: "", timeline: 1, pgVersion: session.version.num,
             systemIdentifier: try session.systemIdentifier(), sizeBytes: 0, fileCount: 0,
