@@ -18,6 +18,22 @@ import Testing
         return root
     }
 
+    /// data.master and data.master.0 in `scratch`'s walmgr_data sharing `base/5/1259` by hard
+    /// link, as an incremental backup and its predecessor do; returns data.master's path.
+    @discardableResult
+    static func sharingBackups(_ scratch: TargetGuardTests.Scratch) throws -> String {
+        let newest = "\(scratch.walmgrData)/data.master"
+        let older = "\(scratch.walmgrData)/data.master.0"
+        try write("\(older)/base/5/1259", "shared")
+        try write("\(newest)/PG_VERSION", "15\n")
+        try FileManager.default.createDirectory(
+            atPath: "\(newest)/base/5", withIntermediateDirectories: true)
+        guard link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0 else {
+            throw HarnessError("link into \(newest): errno \(errno)")
+        }
+        return newest
+    }
+
     static func write(_ path: String, _ text: String, age: Int = 0) throws {
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -156,14 +172,8 @@ import Testing
     @Test func moveSplitCopiesAreFlushedBeforeTheSwap() async throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { try? FileManager.default.removeItem(atPath: scratch.root) }
-        let newest = "\(scratch.walmgrData)/data.master"
-        let older = "\(scratch.walmgrData)/data.master.0"
-        try Self.write("\(older)/base/5/1259", "shared")
-        try Self.write("\(newest)/PG_VERSION", "15\n")
+        try Self.sharingBackups(scratch)
         try Self.write("\(scratch.slaveData)/PG_VERSION", "old\n")
-        try FileManager.default.createDirectory(
-            atPath: "\(newest)/base/5", withIntermediateDirectories: true)
-        #expect(link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0)
         var copy = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData, move: true)
         let seen = Mutex<[String]>([])
         let destination = scratch.slaveData
@@ -188,13 +198,9 @@ import Testing
     @Test func interruptedMoveLeavesNoCompleteBackup() async throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { try? FileManager.default.removeItem(atPath: scratch.root) }
-        let newest = "\(scratch.walmgrData)/data.master"
-        let older = "\(scratch.walmgrData)/data.master.0"
-        try Self.write("\(older)/base/5/1259", "shared")
-        try Self.write("\(newest)/PG_VERSION", "15\n")
+        let newest = try Self.sharingBackups(scratch)
         // A non-empty dir at the split's temp name makes the copy of 1259 fail.
         try Self.write("\(newest)/base/5/1259.walmgr-split/x", "")
-        #expect(link("\(older)/base/5/1259", "\(newest)/base/5/1259") == 0)
         var manifest = VerifyUnitTests.manifest()
         manifest.name = "data.master"
         try Data(manifest.encoded()).write(

@@ -130,16 +130,21 @@ import Testing
         }
     }
 
-    /// Three restores with keep_old_datadirs = 1 leave one old copy, which status reports.
-    @Test func restoreKeepsOnlyTheNewestOldDataDirs() async throws {
-        let binDir = try #require(TestEnv.defaultBinDir)
-        let lab = try await StandbyLab(binDir: binDir, streaming: true)
-        defer { lab.destroy() }
+    /// backup_datadir = yes and keep_old_datadirs = 1 in the lab's slave ini.
+    static func keepOneOldDataDir(_ lab: StandbyLab) throws {
         let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
         try TestEnv.writeOwned(
             lab.slaveIni,
             ini.replacingOccurrences(of: "backup_datadir = no", with: "backup_datadir = yes")
                 + "keep_old_datadirs = 1\n")
+    }
+
+    /// Three restores with keep_old_datadirs = 1 leave one old copy, which status reports.
+    @Test func restoreKeepsOnlyTheNewestOldDataDirs() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: true)
+        defer { lab.destroy() }
+        try Self.keepOneOldDataDir(lab)
         try await lab.makeBackup()
         for round in 1...3 {
             let restore = try await lab.walmgr(["restore"])
@@ -165,11 +170,7 @@ import Testing
         let binDir = try #require(TestEnv.defaultBinDir)
         let lab = try await StandbyLab(binDir: binDir, streaming: true)
         defer { lab.destroy() }
-        let ini = try String(contentsOfFile: lab.slaveIni, encoding: .utf8)
-        try TestEnv.writeOwned(
-            lab.slaveIni,
-            ini.replacingOccurrences(of: "backup_datadir = no", with: "backup_datadir = yes")
-                + "keep_old_datadirs = 1\n")
+        try Self.keepOneOldDataDir(lab)
         let space = "\(lab.scratch)/space1"
         try FileManager.default.createDirectory(atPath: space, withIntermediateDirectories: true)
         try TestEnv.chownToRunAsUser(space, mode: 0o700)
