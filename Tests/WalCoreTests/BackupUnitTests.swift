@@ -175,4 +175,29 @@ import Testing
         #expect(inProgress(["complete", RestoreCopy.consumedStatus]) == .bool(false))
         #expect(inProgress(["complete", BackupManifest.inProgress]) == .bool(true))
     }
+
+    /// The start time the incremental rules compare mtimes with is never later than walmgr's
+    /// own clock before the backup: a label time misread through its zone abbreviation (CST)
+    /// cannot move it later, where fewer files would be sent again.
+    @Test func startTimeIsTheEarlierOfClockAndLabel() throws {
+        func filled(_ labelTime: String) throws -> String {
+            var manifest = BackupManifest(
+                name: "data.master", label: "t", status: BackupManifest.inProgress,
+                startTime: "2026-11-30T12:00:00Z", stopTime: "", startLSN: "", stopLSN: "",
+                startWAL: "", stopWAL: "", timeline: 1, pgVersion: 150000,
+                systemIdentifier: "", sizeBytes: 0, fileCount: 0, tablespaces: [],
+                takenFrom: "master")
+            let label =
+                "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n"
+                + "START TIME: \(labelTime)\n"
+            try BackupRun.fill(
+                &manifest,
+                stop: BackupSession.Stop(lsn: LSN(0x300_0000), labelFile: label, spcmapFile: ""),
+                segmentSize: 16 << 20)
+            return manifest.startTime
+        }
+        // 12:00:05 in Shanghai, read as US Central: 18:00:05Z.
+        #expect(try filled("2026-11-30 12:00:05 CST") == "2026-11-30T12:00:00Z")
+        #expect(try filled("2026-11-30 11:59:58 UTC") == "2026-11-30T11:59:58Z")
+    }
 }

@@ -36,7 +36,13 @@ enum BackupRun {
         manifest.stopWAL = stopSegment.name
         manifest.timeline = timeline
         manifest.stopTime = BackupManifest.isoTime(Date())
-        if let start = label.startTime.flatMap(BackupCatalog.isoTime(labelTime:)) {
+        // The earlier of walmgr's clock before the backup started and the label's START TIME.
+        // The incremental rules (IncrementalBase, RsyncIncremental) only send more for an
+        // earlier start, and the label's zone abbreviation is ambiguous: the parser reads CST as
+        // US Central, which is 14 hours off for a server in China Standard Time.
+        if let start = label.startTime.flatMap(BackupCatalog.isoTime(labelTime:)),
+            start < manifest.startTime
+        {
             manifest.startTime = start
         }
         manifest.status = "complete"
