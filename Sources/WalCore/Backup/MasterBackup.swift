@@ -132,7 +132,7 @@ struct MasterBackup: Sendable {
 
     /// A tree over ssh: without a `previous` backup one rsync; with one, rsync `--link-dest`
     /// for the files last written before it (the others skipped), then `-I` for the skipped
-    /// ones and any written during the first (``RsyncIncremental``).
+    /// ones (``RsyncIncremental``).
     func rsyncTree(
         _ what: String, from source: String, to dest: Location, excludes: [String],
         prefix: String, previous: RsyncIncremental?, progress: Bool
@@ -149,9 +149,7 @@ struct MasterBackup: Sendable {
         let stats = try await rsync(
             what, command, input: .bytes(RsyncIncremental.excludeList(before.map(\.path))),
             progressFrom: progress ? source : nil)
-        let skipped = Set(before.map(\.path))
-        let after = previous.recentFiles(root: source, excludes: excludes).map(\.path)
-        let resend = Array(skipped.union(after)).sorted()
+        let resend = before.map(\.path)
         if !resend.isEmpty {
             log.debug("sending \(resend.count) files written since the previous backup started")
             _ = try await rsync(

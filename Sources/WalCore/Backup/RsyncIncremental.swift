@@ -6,9 +6,10 @@ import Foundation
 /// unchanged but holds other bytes; the new backup's WAL replay starts after that write, so
 /// nothing would repair the linked copy. The in-process copy links only files last written
 /// more than a second before the previous backup's start (``IncrementalBase``); over ssh the
-/// others are left out of the linking rsync and sent by a second one (`-I`), together with
-/// every file written while the first one ran (listed again after it), so a link rsync made
-/// from a file rewritten meanwhile is replaced too.
+/// others are left out of the linking rsync and sent by a second one (`-I`). A file written
+/// while the first rsync runs needs nothing more: rsync links it only when it was unchanged
+/// since before the previous backup's start, so the link holds its content at this backup's
+/// start, and WAL replay from that start repairs what came after.
 struct RsyncIncremental: Sendable {
     /// The previous backup's start, in seconds since the epoch.
     let startTime: Int
