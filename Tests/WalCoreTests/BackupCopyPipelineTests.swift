@@ -206,6 +206,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(root)/keep/precious"))
     }
 
+    /// A directory of the doomed tree swapped for a symlink after it was listed (a concurrent
+    /// rename in the backup dir) fails the removal; the files the link points to stay.
+    @Test func treeRemovalFollowsNoDirectorySwappedForALink() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try put("\(root)/victim/base/1/16384", Array("precious".utf8))
+        try put("\(root)/doomed/base/1/16384", Array("old".utf8))
+        let swapped = ManagedAtomicFlag()
+        #expect(throws: FileError.self) {
+            try TreeRemoval.remove("\(root)/doomed") { dir in
+                guard dir == "\(root)/doomed", !swapped.isSet else { return }
+                swapped.set()
+                _ = rename("\(root)/doomed/base", "\(root)/moved")
+                _ = symlink("\(root)/victim/base", "\(root)/doomed/base")
+            }
+        }
+        #expect(swapped.isSet)
+        #expect(FileManager.default.fileExists(atPath: "\(root)/victim/base/1/16384"))
+    }
+
     /// xpurgewals' parallel unlink: listed files go, a missing one is no error, and a path
     /// that cannot be unlinked (a directory) is named after the others were removed.
     @Test func unlinkAllRemovesTheListAndNamesAFailure() throws {

@@ -13,6 +13,12 @@ import Testing
         #expect(TablespaceMap.render([]) == "")
     }
 
+    /// CR LF is one Character in Swift: each of its two bytes still gets its backslash, or
+    /// PostgreSQL would end the line at the CR and read a wrong path.
+    @Test func escapesBothBytesOfACRLF() {
+        #expect(TablespaceMap.render([("16385", "/srv/a\r\nb")]) == "16385 /srv/a\\\r\\\nb\n")
+    }
+
     /// The master on this host uses the tablespace's location, so restore stages it beside the
     /// standby; the staged tablespace_map must name that place, not the master's directory.
     @Test func stagedMapNamesWhereTheTablespaceWasRestored() async throws {

@@ -10,14 +10,13 @@ enum TablespaceMap {
     /// before each `\`, CR and LF in a path.
     static func render(_ links: [(oid: String, path: String)]) -> String {
         links.map { oid, path in
-            var escaped = ""
-            for character in path {
-                if character == "\\" || character == "\n" || character == "\r" {
-                    escaped.append("\\")
-                }
-                escaped.append(character)
+            // By scalar: CR LF is one Character, equal to neither "\r" nor "\n".
+            var escaped = String.UnicodeScalarView()
+            for scalar in path.unicodeScalars {
+                if scalar == "\\" || scalar == "\n" || scalar == "\r" { escaped.append("\\") }
+                escaped.append(scalar)
             }
-            return "\(oid) \(escaped)\n"
+            return "\(oid) \(String(escaped))\n"
         }.joined()
     }
 

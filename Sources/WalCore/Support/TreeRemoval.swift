@@ -10,58 +10,86 @@ enum TreeRemoval {
     static let threads = 4
 
     /// Removes `path` and everything under it; a missing `path` is no error.
-    /// - Throws: ``FileError`` naming the first entry that could not be removed (the others
-    ///   are still tried).
-    static func remove(_ path: String) throws {
-        var st = stat()
-        guard lstat(path, &st) == 0 else {
+    ///
+    /// Each directory is opened with `O_NOFOLLOW` and its entries are removed relative to that
+    /// descriptor (unlinkat), never by path: a directory swapped for a symlink meanwhile makes
+    /// the removal fail instead of deleting what the link points to.
+    /// - Parameter listed: called with each directory once its entries are listed (a test seam).
+    /// - Throws: ``FileError`` naming the first entry that could not be removed (the other
+    ///   files of its directory are still tried).
+    static func remove(_ path: String, listed: (String) -> Void = { _ in }) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
             if errno == ENOENT { return }
-            throw FileError("remove", path)
-        }
-        guard st.st_mode & S_IFMT == S_IFDIR else {
+            guard errno == ENOTDIR || errno == ELOOP else { throw FileError("open", path) }
             guard unlink(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
             return
         }
-        var files: [(path: String, size: Int64)] = []
-        var dirs: [String] = []
-        try collect(path, files: &files, dirs: &dirs)
-        // The largest first: its discard then overlaps with all the small ones.
+        try removeContents(of: fd, path: path, listed: listed)
+        guard rmdir(path) == 0 || errno == ENOENT else { throw FileError("remove", path) }
+    }
+
+    /// Empties the directory open as `dir` (closed on return): its files on ``threads``
+    /// threads, the largest first (its discard then overlaps with the small ones), then each
+    /// subdirectory, opened through `dir` without following a link.
+    private static func removeContents(
+        of dir: Int32, path: String, listed: (String) -> Void
+    ) throws {
+        defer { close(dir) }
+        var files: [(name: String, size: Int64)] = []
+        var subdirs: [String] = []
+        for name in try names(in: dir, path: path) {
+            var st = stat()
+            guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+                if errno == ENOENT { continue }
+                throw FileError("stat", "\(path)/\(name)")
+            }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                subdirs.append(name)
+            } else {
+                files.append((name, Int64(st.st_size)))
+            }
+        }
+        listed(path)
         files.sort { $0.size > $1.size }
-        try unlinkAll(files.map(\.path))
-        for dir in dirs.reversed() where rmdir(dir) != 0 && errno != ENOENT {
-            throw FileError("remove", dir)
+        try unlinkAll(files.map(\.name), in: dir, path: path)
+        for name in subdirs {
+            let child = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard child >= 0 else {
+                if errno == ENOENT { continue }
+                throw FileError("open", "\(path)/\(name)")
+            }
+            try removeContents(of: child, path: "\(path)/\(name)", listed: listed)
+            guard unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT else {
+                throw FileError("remove", "\(path)/\(name)")
+            }
         }
     }
 
-    /// Every non-directory under `dir` (with its size) and every directory, parents first.
-    private static func collect(
-        _ dir: String, files: inout [(path: String, size: Int64)], dirs: inout [String]
-    ) throws {
-        dirs.append(dir)
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: dir)
-        } catch {
-            throw FileError("list", dir)
+    /// The names in the directory open as `dir` (`.` and `..` left out).
+    private static func names(in dir: Int32, path: String) throws -> [String] {
+        let copy = dup(dir)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            throw FileError("list", path)
         }
-        for name in names {
-            let path = "\(dir)/\(name)"
-            var st = stat()
-            guard lstat(path, &st) == 0 else {
-                if errno == ENOENT { continue }
-                throw FileError("stat", path)
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if st.st_mode & S_IFMT == S_IFDIR {
-                try collect(path, files: &files, dirs: &dirs)
-            } else {
-                files.append((path, Int64(st.st_size)))
-            }
+            if name != "." && name != ".." { names.append(name) }
         }
+        return names
     }
 
     /// Unlinks `paths` (files or symlinks; missing ones are no error) on ``threads`` threads;
-    /// throws the first failure once all are tried.
-    static func unlinkAll(_ paths: [String]) throws {
+    /// throws the first failure once all are tried. With `dir`, the paths are names in the
+    /// directory open as `dir` (named `path` in errors).
+    static func unlinkAll(_ paths: [String], in dir: Int32 = AT_FDCWD, path: String? = nil)
+        throws
+    {
         let lock = NSLock()
         let done = DispatchGroup()
         nonisolated(unsafe) var next = 0
@@ -75,8 +103,11 @@ enum TreeRemoval {
                     next += 1
                     return next - 1
                 }) {
-                    if unlink(paths[index]) != 0 && errno != ENOENT {
-                        let error = FileError("remove", paths[index])
+                    if unlinkat(dir, paths[index], 0) != 0 && errno != ENOENT {
+                        let code = errno
+                        let error = FileError(
+                            "remove", path.map { "\($0)/\(paths[index])" } ?? paths[index],
+                            errno: code)
                         lock.withLock { failure = failure ?? error }
                     }
                 }
