@@ -73,4 +73,25 @@ import Testing
             contentsOfFile: "\(space).2/PG_15_202209061/1/1259", encoding: .utf8)
         #expect(kept == "old")
     }
+
+    /// backup_datadir off, the old data dir linking the tablespace by another spelling of the
+    /// restored target (a symlinked parent): that is the place just restored, not an old
+    /// tablespace to remove.
+    @Test func oldLinkSpelledOtherwiseDoesNotRemoveTheRestoredTablespace() throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { scratch.remove() }
+        let (data, space) = try Self.oldTree(scratch)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(scratch.root)/alias", withDestinationPath: "\(scratch.root)/ts")
+        try FileManager.default.removeItem(atPath: "\(data)/pg_tblspc/16384")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(data)/pg_tblspc/16384", withDestinationPath: "\(scratch.root)/alias/16384")
+        var copy = TargetGuardTests.restoreCopy(scratch, destination: data, keepOld: false)
+        copy.syncTree = { _ in }
+        let old = try copy.swap(tablespaceTargets: [space])
+        let restored = try? String(
+            contentsOfFile: "\(space)/PG_15_202209061/1/1259", encoding: .utf8)
+        #expect(restored == "new")
+        #expect(old == ["\(data).walmgr-old", "\(space).walmgr-old"])
+    }
 }

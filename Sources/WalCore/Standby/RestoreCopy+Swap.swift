@@ -12,7 +12,12 @@ extension RestoreCopy {
     func swap(tablespaceTargets: [String]) throws -> [String] {
         // Checked again: a server may have been started in a target during the copy.
         try checkTargets(tablespaceTargets)
-        let oldTablespaces = linkedTablespaces(of: destination)
+        // Resolved: an old link may name a restored target another way (a symlinked parent),
+        // and that place now holds the restored tablespace.
+        let restored = Set(tablespaceTargets.map(TargetGuard.resolved))
+        let oldTablespaces = linkedTablespaces(of: destination).filter {
+            !restored.contains(TargetGuard.resolved($0))
+        }
         let staged =
             [(destination, staging)]
             + tablespaceTargets.map { ($0, "\($0).walmgr-restore") }
@@ -23,7 +28,7 @@ extension RestoreCopy {
             keepOldCopies(aside, tablespaceTargets: tablespaceTargets)
             return []
         }
-        for old in oldTablespaces where !tablespaceTargets.contains(old) {
+        for old in oldTablespaces {
             if let server = LiveServers.usingTablespace(old, excluding: destination) {
                 log.warning(
                     "left \(old) in place: the server in \(server.dataDir) (pid \(server.pid)) "
