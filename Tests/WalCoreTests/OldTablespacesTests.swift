@@ -94,4 +94,24 @@ import Testing
         #expect(restored == "new")
         #expect(old == ["\(data).walmgr-old", "\(space).walmgr-old"])
     }
+
+    /// backup_datadir on, the same other spelling: the kept data dir is still pointed at its
+    /// kept tablespace, not left linked to the restored one.
+    @Test func keptDataDirIsRelinkedWhenItsLinkIsSpelledOtherwise() throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { scratch.remove() }
+        let (data, space) = try Self.oldTree(scratch)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(scratch.root)/alias", withDestinationPath: "\(scratch.root)/ts")
+        try FileManager.default.removeItem(atPath: "\(data)/pg_tblspc/16384")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(data)/pg_tblspc/16384", withDestinationPath: "\(scratch.root)/alias/16384")
+        var copy = TargetGuardTests.restoreCopy(scratch, destination: data, keepOld: true)
+        copy.keepOldCount = 5
+        copy.syncTree = { _ in }
+        try copy.swap(tablespaceTargets: [space])
+        let link = try FileManager.default.destinationOfSymbolicLink(
+            atPath: "\(data).2/pg_tblspc/16384")
+        #expect(link == "\(space).2", "the kept data dir must not use the restored tablespace")
+    }
 }

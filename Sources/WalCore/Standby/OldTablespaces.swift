@@ -51,10 +51,13 @@ extension RestoreCopy {
     func relinkTablespaces(of oldDataDir: String, moved: [String: String]) {
         let dir = "\(oldDataDir)/pg_tblspc"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        // Resolved: a link may name a location another way (a symlinked parent).
+        let keptCopies = Dictionary(
+            moved.map { (TargetGuard.resolved($0.key), $0.value) }, uniquingKeysWith: { a, _ in a })
         for name in names {
             let link = "\(dir)/\(name)"
             guard let current = try? FileManager.default.destinationOfSymbolicLink(atPath: link),
-                let kept = moved[current]
+                let kept = moved[current] ?? keptCopies[TargetGuard.resolved(current)]
             else { continue }
             let temp = "\(link).walmgr-relink"
             unlink(temp)
