@@ -161,4 +161,21 @@ struct RestoreStartTests {
         #expect(SubprocessRunner.lookUp("cp", path: path) == "/usr/bin/cp")
         #expect(SubprocessRunner.lookUp("walmgr-no-such-tool", path: path) == nil)
     }
+
+    /// The standby already runs when the old data dir's removal ends: its failure is a warning,
+    /// written to the log, and restore still exits 0.
+    @Test func failedRemovalAfterTheStartIsAWarning() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "wmrm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let logfile = "\(dir)/walmgr.log"
+        let removing = OffThread.start { throw FileError("remove", "\(dir)/slave.walmgr-old") }
+        let status = await Restore.awaitRemoval(removing, log: Log(quiet: true, logfile: logfile))
+        #expect(status == 0)
+        let logged = try String(contentsOfFile: logfile, encoding: .utf8)
+        #expect(logged.contains("the old data dir was not removed"), "\(logged)")
+        #expect(logged.contains("slave.walmgr-old"), "\(logged)")
+    }
 }

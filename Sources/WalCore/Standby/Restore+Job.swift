@@ -53,8 +53,21 @@ extension Restore {
                 _ = try? await removing.value()
                 throw error
             }
-            try await removing.value()
-            return 0
+            return await Restore.awaitRemoval(removing, log: log)
         }
+    }
+}
+
+extension Restore {
+    /// Waits for the old data dir's removal. Restore has succeeded by then (the standby runs),
+    /// so a failed removal is a warning and exit 0: a failure would send the DBA to run restore
+    /// again over a standby that is fine.
+    static func awaitRemoval(_ removing: OffThread, log: Log) async -> Int32 {
+        do {
+            try await removing.value()
+        } catch {
+            log.warning("the standby runs, but the old data dir was not removed: \(error)")
+        }
+        return 0
     }
 }
