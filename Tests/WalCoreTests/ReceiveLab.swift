@@ -35,7 +35,9 @@ final class ReceiveLab {
                 atPath: walmgrData + dir, withIntermediateDirectories: true)
             try TestEnv.chownToRunAsUser(walmgrData + dir, mode: 0o700)
         }
-        if !masterConf.isEmpty { try master.appendConf(masterConf) }
+        // The tests compare each received segment with the master's copy: keep them all (a
+        // checkpoint under load recycled segment 1 before the comparison in a CI run).
+        try master.appendConf("wal_keep_size = 1024\n" + masterConf)
         if !masterHBA.isEmpty {
             let hba = try FileHandle(
                 forWritingTo: URL(fileURLWithPath: "\(master.dataDir)/pg_hba.conf"))
