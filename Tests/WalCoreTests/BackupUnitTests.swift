@@ -200,4 +200,18 @@ import Testing
         #expect(try filled("2026-11-30 12:00:05 CST") == "2026-11-30T12:00:00Z")
         #expect(try filled("2026-11-30 11:59:58 UTC") == "2026-11-30T11:59:58Z")
     }
+
+    /// Rotation counts only the names it writes: `data.master.+1` or `.01` are not backup 1.
+    @Test func rotationPathsAreOnlyRotationsNames() throws {
+        let dir = try TestEnv.scratchDir(prefix: "wrot")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in [
+            "data.master", "data.master.0", "data.master.+1", "data.master.01", "data.master.-1",
+        ] {
+            try FileManager.default.createDirectory(
+                atPath: "\(dir)/\(name)", withIntermediateDirectories: true)
+        }
+        let catalog = BackupCatalog(fullBackup: "\(dir)/data.master")
+        #expect(catalog.rotationPaths() == ["\(dir)/data.master", "\(dir)/data.master.0"])
+    }
 }

@@ -112,6 +112,14 @@ import Testing
         #expect(OldDataDirs.nextPath(data) == "\(data).8", "above the highest, not a gap")
         #expect(OldDataDirs.list(data) == ["\(data).2", "\(data).7"])
         #expect(OldDataDirs.size(OldDataDirs.list(data)) == 6)
+        // Names restore never writes are nobody's old copy, so pruning never deletes them.
+        for other in ["+1", "01", "-0"] {
+            try FileManager.default.createDirectory(
+                atPath: "\(data).\(other)/base", withIntermediateDirectories: true)
+            try "15\n".write(
+                toFile: "\(data).\(other)/PG_VERSION", atomically: true, encoding: .utf8)
+        }
+        #expect(OldDataDirs.list(data) == ["\(data).2", "\(data).7"])
     }
 
     @Test func theKeyIsReadAndChecked() throws {

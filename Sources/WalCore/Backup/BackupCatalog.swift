@@ -29,8 +29,11 @@ public struct BackupCatalog: Sendable {
     public func rotationPaths() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
         let numbered = names.compactMap { name -> Int? in
-            guard name.hasPrefix(baseName + ".") else { return nil }
-            return Int(name.dropFirst(baseName.count + 1))
+            let suffix = name.dropFirst(baseName.count + 1)
+            guard name.hasPrefix(baseName + "."), let n = Int(suffix), n >= 0,
+                String(n) == suffix  // as rotation names them: not `.+1`, `.01` or `.-1`
+            else { return nil }
+            return n
         }.sorted()
         return [fullBackup] + numbered.map { "\(fullBackup).\($0)" }
     }
