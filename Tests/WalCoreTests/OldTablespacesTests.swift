@@ -74,18 +74,27 @@ import Testing
         #expect(kept == "old")
     }
 
+    /// ``oldTree(_:)`` with the old data dir's tablespace link spelled through a symlinked
+    /// parent (`alias` → `ts`).
+    private static func oldTreeLinkedThroughAnAlias(_ scratch: TargetGuardTests.Scratch) throws
+        -> (data: String, space: String)
+    {
+        let (data, space) = try oldTree(scratch)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(scratch.root)/alias", withDestinationPath: "\(scratch.root)/ts")
+        try FileManager.default.removeItem(atPath: "\(data)/pg_tblspc/16384")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(data)/pg_tblspc/16384", withDestinationPath: "\(scratch.root)/alias/16384")
+        return (data, space)
+    }
+
     /// backup_datadir off, the old data dir linking the tablespace by another spelling of the
     /// restored target (a symlinked parent): that is the place just restored, not an old
     /// tablespace to remove.
     @Test func oldLinkSpelledOtherwiseDoesNotRemoveTheRestoredTablespace() throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { scratch.remove() }
-        let (data, space) = try Self.oldTree(scratch)
-        try FileManager.default.createSymbolicLink(
-            atPath: "\(scratch.root)/alias", withDestinationPath: "\(scratch.root)/ts")
-        try FileManager.default.removeItem(atPath: "\(data)/pg_tblspc/16384")
-        try FileManager.default.createSymbolicLink(
-            atPath: "\(data)/pg_tblspc/16384", withDestinationPath: "\(scratch.root)/alias/16384")
+        let (data, space) = try Self.oldTreeLinkedThroughAnAlias(scratch)
         var copy = TargetGuardTests.restoreCopy(scratch, destination: data, keepOld: false)
         copy.syncTree = { _ in }
         let old = try copy.swap(tablespaceTargets: [space])
@@ -100,12 +109,7 @@ import Testing
     @Test func keptDataDirIsRelinkedWhenItsLinkIsSpelledOtherwise() throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { scratch.remove() }
-        let (data, space) = try Self.oldTree(scratch)
-        try FileManager.default.createSymbolicLink(
-            atPath: "\(scratch.root)/alias", withDestinationPath: "\(scratch.root)/ts")
-        try FileManager.default.removeItem(atPath: "\(data)/pg_tblspc/16384")
-        try FileManager.default.createSymbolicLink(
-            atPath: "\(data)/pg_tblspc/16384", withDestinationPath: "\(scratch.root)/alias/16384")
+        let (data, space) = try Self.oldTreeLinkedThroughAnAlias(scratch)
         var copy = TargetGuardTests.restoreCopy(scratch, destination: data, keepOld: true)
         copy.keepOldCount = 5
         copy.syncTree = { _ in }
