@@ -32,7 +32,7 @@ import Testing
 
     /// A syncdaemon stand-in writes partial_wals every 0.2 s. First it never stops: boot gives
     /// up after 10 × boot_sync_quiet with exit 1 and the standby still in recovery. Then it
-    /// stops after 1.6 s: boot promotes only after the last write (it once promoted 0.4 s before
+    /// stops after 8 s: boot promotes only after the last write (it once promoted 0.4 s before
     /// syncdaemon shipped the final partial, losing 215 acknowledged commits).
     @Test func waitsUntilPartialWalsIsQuiet() async throws {
         let lab = try await StandbyLab(
@@ -54,7 +54,9 @@ import Testing
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t")
         #expect(!FileManager.default.fileExists(atPath: "\(lab.completedWals)/STOP"))
 
-        let finite = try Self.writer(file, rounds: 8)
+        // 8 s of writes: with 1.6 s, a boot that started late under load (CI, two burn loops)
+        // first looked after the writes had stopped and rightly did not wait.
+        let finite = try Self.writer(file, rounds: 40)
         let boot = try await lab.walmgr(["boot"])
         finite.waitUntilExit()
         let lastWrite = try Self.modified(file)

@@ -46,7 +46,7 @@ final class Host {
             ], cwd: "/")
         let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
         let pid = anchor.processIdentifier
-        try await waitUntil("host \(name) has its own mount namespace", timeout: .seconds(10)) {
+        try await waitUntil("host \(name) has its own mount namespace", timeout: .seconds(60)) {
             let theirs = try FileManager.default.destinationOfSymbolicLink(
                 atPath: "/proc/\(pid)/ns/mnt")
             return theirs != ours

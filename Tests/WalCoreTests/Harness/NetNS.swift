@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WalCore
 
 /// Two network "hosts" for fault tests: the root namespace (the master) and a private network
@@ -85,6 +86,7 @@ final class NetNS {
         TestEnv.runQuietly([Self.ip, "netns", "delete", name])
         TestEnv.runQuietly([Self.ip, "link", "delete", hostSide])
         TestEnv.runQuietly([Self.ip, "route", "del"] + cutRoute)
+        _ = Self.claimed.withLock { $0.remove(subnet) }
     }
 
     private func inside(_ arguments: [String]) async throws {
@@ -141,15 +143,24 @@ final class NetNS {
     }
 
     /// A random X whose `10.213.X.0/30` no interface on the machine uses yet.
+    /// Claimed and checked under ``claimed``'s lock: two tests of this process once drew the
+    /// same X before either had created its namespace, and both failed (a CI run).
     private static func freeSubnet() throws -> Int {
         let used = (try? String(contentsOfFile: "/proc/net/fib_trie", encoding: .utf8)) ?? ""
         for _ in 0..<50 {
             let candidate = Int.random(in: 1...254)
-            let taken =
-                used.contains("10.213.\(candidate).")
-                || namespaces().contains { $0.hasSuffix("-\(candidate)") }
-            if !taken { return candidate }
+            let free = claimed.withLock { taken in
+                guard !taken.contains(candidate), !used.contains("10.213.\(candidate)."),
+                    !namespaces().contains(where: { $0.hasSuffix("-\(candidate)") })
+                else { return false }
+                taken.insert(candidate)
+                return true
+            }
+            if free { return candidate }
         }
         throw HarnessError("no free 10.213.X.0/30 subnet for a test namespace")
     }
+
+    /// The subnets this process's namespaces hold, from ``freeSubnet()`` until ``destroy()``.
+    private static let claimed = Mutex<Set<Int>>([])
 }
