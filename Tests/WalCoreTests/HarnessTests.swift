@@ -80,8 +80,28 @@ struct HarnessTests {
             try await sshd.restart()
             let echoed = try await TestEnv.run(sshd.sshCommand(["echo", "a b; 'c'"]))
             #expect(echoed == "a b; 'c'\n")
+            // A session still open when the test ends goes with sshd.
+            let open = sshd.sshCommand(["sleep", "600"])
+            var argv = [open.executable] + open.arguments
+            if let user = TestEnv.runAsUser {
+                argv =
+                    ["/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--init-groups"]
+                    + argv
+            }
+            let client = try TestEnv.spawn(argv, cwd: "/")
+            defer { client.terminate() }
+            let listener = try #require(sshd.pid)
+            var sessions: [pid_t] = []
+            try await waitUntil("a session of sshd runs sleep") {
+                sessions = TestEnv.descendants(of: listener)
+                return sessions.contains { pid in
+                    (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?
+                        .hasPrefix("sleep") == true
+                }
+            }
             sshd.stop()
             #expect(!TestEnv.accepts(port: sshd.port))
+            #expect(sessions.allSatisfy(TestEnv.processGone), "sessions outlived sshd")
         }
     }
 }

@@ -262,6 +262,30 @@ enum TestEnv {
     }
 
     /// Sends `signal` to `pid`, waits up to `timeout` for it to go, then sends SIGKILL.
+    /// Every process below `pid` (children, their children…), from /proc's parent links.
+    static func descendants(of pid: pid_t) -> [pid_t] {
+        let all = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [])
+            .compactMap { pid_t($0) }
+        var parent: [pid_t: pid_t] = [:]
+        for child in all {
+            guard let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")"),
+                let ppid = stat[close...].split(separator: " ").dropFirst(2).first.flatMap({
+                    pid_t($0)
+                })
+            else { continue }
+            parent[child] = ppid
+        }
+        var found: [pid_t] = []
+        var frontier = [pid]
+        while let next = frontier.popLast() {
+            let children = parent.filter { $0.value == next }.map(\.key)
+            found += children
+            frontier += children
+        }
+        return found
+    }
+
     static func terminate(_ pid: pid_t, signal: Int32, timeout: Duration = .seconds(30)) {
         guard pid > 0, kill(pid, signal) == 0 else { return }
         var deadline = ContinuousClock.now + timeout
