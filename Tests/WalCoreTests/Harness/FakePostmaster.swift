@@ -13,14 +13,7 @@ final class FakePostmaster: Sendable {
     static func start(in dataDir: String) async throws -> FakePostmaster {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let script = "cd '\(dataDir)' && exec sleep 600"
-        let argv: [UnsafeMutablePointer<CChar>?] = [
-            strdup("/bin/sh"), strdup("-c"), strdup(script), nil,
-        ]
-        defer { for arg in argv { free(arg) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else {
-            throw HarnessError("cannot start /bin/sh for a fake postmaster")
-        }
+        let pid = try TestEnv.spawnShell(script, what: "a fake postmaster")
         let server = FakePostmaster(pid: pid, dataDir: dataDir)
         try "\(pid)\n\(dataDir)\n".write(
             toFile: "\(dataDir)/postmaster.pid", atomically: false, encoding: .utf8)

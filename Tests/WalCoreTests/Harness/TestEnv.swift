@@ -262,6 +262,19 @@ enum TestEnv {
     }
 
     /// Sends `signal` to `pid`, waits up to `timeout` for it to go, then sends SIGKILL.
+    /// Starts `/bin/sh -c script` with posix_spawn; the caller stops it by the pid returned.
+    static func spawnShell(_ script: String, what: String) throws -> pid_t {
+        let argv: [UnsafeMutablePointer<CChar>?] = [
+            strdup("/bin/sh"), strdup("-c"), strdup(script), nil,
+        ]
+        defer { for arg in argv { free(arg) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else {
+            throw HarnessError("cannot start /bin/sh for \(what)")
+        }
+        return pid
+    }
+
     /// Every process below `pid` (children, their children…), from /proc's parent links.
     static func descendants(of pid: pid_t) -> [pid_t] {
         let all = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [])

@@ -15,14 +15,7 @@ final class Zombie: Sendable {
     static func start(in dir: String) async throws -> Zombie {
         let pidFile = "\(dir)/zombie.pid"
         let script = "/bin/true & echo $! > '\(pidFile)'; exec sleep 600"
-        let argv: [UnsafeMutablePointer<CChar>?] = [
-            strdup("/bin/sh"), strdup("-c"), strdup(script), nil,
-        ]
-        defer { for arg in argv { free(arg) } }
-        var parent: pid_t = 0
-        guard posix_spawn(&parent, "/bin/sh", nil, nil, argv, environ) == 0 else {
-            throw HarnessError("cannot start /bin/sh for a zombie")
-        }
+        let parent = try TestEnv.spawnShell(script, what: "a zombie")
         var pid: pid_t = 0
         try await waitUntil("the zombie's pid is written", timeout: .seconds(30)) {
             let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
