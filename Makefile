@@ -21,10 +21,11 @@ release:
 
 # The integration tests run the built walmgr binary, so build every product first. The static
 # release binary is built too: CheckInstallTests holds the shipped artifact to its dependencies.
+# scripts/watchdog.sh prints where the run hangs if it ever stops using CPU for 5 minutes.
 test: deps release
 	$(SWIFT) build --build-tests
 	WALMGR_TEST_RELEASE_BINARY="$$($(SWIFT) build -c release --static-swift-stdlib --show-bin-path)/walmgr" \
-		$(SWIFT) test --skip-build
+		scripts/watchdog.sh $(SWIFT) test --skip-build
 
 demo: deps build
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; \
