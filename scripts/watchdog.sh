@@ -47,7 +47,7 @@ report() {
         for fd in /proc/"$p"/fd/*; do
             target=$(readlink "$fd" 2>/dev/null) || continue
             [[ $target == pipe:* ]] || continue
-            holders=$(find /proc/[0-9]*/fd -lname "$target" 2>/dev/null | cut -d/ -f3 | sort -u |
+            holders=$(find /proc/[0-9]*/fd -lname "$(sed 's/[][]/\\&/g' <<<"$target")" 2>/dev/null | cut -d/ -f3 | sort -u |
                 grep -vx "$p" | while read -r h; do echo -n "$h($(cat /proc/"$h"/comm 2>/dev/null)) "; done)
             echo "  fd ${fd##*/} $target: $holders" >&2
         done
