@@ -142,6 +142,14 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(dataDir).walmgr-restore"))
     }
 
+    /// Takes walmgr's lock at `path` as another walmgr would; the file belongs to the user
+    /// walmgr runs as, so the refused walmgr can open it.
+    static func holdLock(_ path: String) throws -> DaemonLock {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        try TestEnv.chownToRunAsUser(path, mode: 0o644)
+        return try #require(try DaemonLock.take(path))
+    }
+
     @Test func refusesWhatItCannotDoSafely() async throws {
         let binDir = try #require(TestEnv.defaultBinDir)
         let lab = try await StandbyLab(
@@ -151,6 +159,25 @@ import Testing
         let unknown = try await lab.walmgr(["restore", "data.master.7"])
         #expect(unknown.status == 1)
         #expect(unknown.stderrTail.contains("available: data.master"), "\(unknown.stderrTail)")
+
+        // Another restore into the same place holds its lock: this one changes nothing (it
+        // would have removed the other's staging dir while that one copies).
+        let staging = "\(lab.standbyData).walmgr-restore"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        try "copying".write(toFile: "\(staging)/sentinel", atomically: true, encoding: .utf8)
+        for path in [staging, "\(staging)/sentinel"] {
+            try TestEnv.chownToRunAsUser(path, mode: 0o755)
+        }
+        let lockFile = "\(lab.standbyData).walmgr-restore.pid"
+        let other = try Self.holdLock(lockFile)
+        let twice = try await lab.walmgr(["restore"])
+        other.release()
+        #expect(twice.status == 1)
+        #expect(
+            twice.stderrTail.contains(
+                "another restore into \(lab.standbyData) is running (pid \(getpid())"),
+            "\(twice.stderrTail)")
+        #expect(FileManager.default.fileExists(atPath: "\(staging)/sentinel"))
 
         #expect(try await lab.walmgr(["restore"]).succeeded)
         let standby = lab.attachStandby()
@@ -179,6 +206,11 @@ import Testing
 
         let unconfirmed = try await lab.walmgr(["cleanup"])
         #expect(unconfirmed.status == 1 && unconfirmed.stderrTail.contains("--yes"))
+        #expect(FileManager.default.fileExists(atPath: lab.walmgrData))
+        let restoring = try Self.holdLock(lockFile)
+        let during = try await lab.walmgr(["cleanup", "--yes"])
+        restoring.release()
+        #expect(during.status == 1 && during.stderrTail.contains("another restore into"))
         #expect(FileManager.default.fileExists(atPath: lab.walmgrData))
         let cleanup = try await lab.walmgr(["cleanup", "--yes"])
         #expect(cleanup.succeeded, "\(cleanup.stderrTail)")

@@ -29,12 +29,19 @@ final class DaemonLock {
             return DaemonLock(path: configFile, fd: fd, ownsFile: false)
         }
         try Directories.make((pidfile as NSString).deletingLastPathComponent)
-        guard let fd = try lock(pidfile, create: true) else {
+        guard let lock = try take(pidfile) else {
             let pid = DaemonControl.lockedPid(pidfile: pidfile).map(String.init) ?? "unknown"
             throw WalmgrFailure(
                 "\(daemon) already runs as pid \(pid) (it holds \(pidfile)); stop it with "
                     + "`walmgr CONFIG.ini \(daemon) -s` before starting another")
         }
+        return lock
+    }
+
+    /// Locks `pidfile` (created if missing) and writes this process's pid into it; nil when
+    /// another process holds it (``DaemonControl/lockedPid(pidfile:)`` names that one).
+    static func take(_ pidfile: String) throws -> DaemonLock? {
+        guard let fd = try lock(pidfile, create: true) else { return nil }
         let text = Array("\(getpid())\n".utf8)
         guard ftruncate(fd, 0) == 0,
             text.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == text.count

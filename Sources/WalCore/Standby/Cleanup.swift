@@ -43,6 +43,11 @@ enum Cleanup {
             log.info("nothing removed")
             return 1
         }
+        // Not while a restore copies into slave_data's staging dir, which cleanup removes.
+        let lock =
+            config.slaveData.isEmpty
+            ? nil : try Restore.lock(TargetGuard.trimmingSlashes(config.slaveData))
+        defer { lock?.release() }
         if StandbyServer(config, runner: context.runner, log: log).runningPID != nil {
             log.warning("the standby is running; its restore_command will find no more WAL")
         }

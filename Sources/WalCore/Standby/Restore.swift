@@ -21,6 +21,8 @@ enum Restore {
         let destination = TargetGuard.trimmingSlashes(
             context.arguments.count > 1 ? context.arguments[1] : slaveData)
         let isStandby = destination == TargetGuard.trimmingSlashes(slaveData)
+        let lock = context.notReally ? nil : try Self.lock(destination)
+        defer { lock?.release() }
         let store = try S3BackupStore(config.common)
         if let store, !context.notReally {
             entry = try download(
@@ -47,6 +49,22 @@ enum Restore {
             return 0
         }
         return try await job.execute()
+    }
+
+    /// One restore into a destination at a time: a second one (or a cleanup) would remove the
+    /// first one's staging dir while it copies. The lock is `<DST>.walmgr-restore.pid`, held with flock
+    /// until this restore ends; one a killed restore left behind is not locked and is reused.
+    static func lock(_ destination: String) throws -> DaemonLock {
+        // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
+        try Directories.make((destination as NSString).deletingLastPathComponent)
+        let path = "\(destination).walmgr-restore.pid"
+        guard let lock = try DaemonLock.take(path) else {
+            let pid = DaemonControl.lockedPid(pidfile: path).map(String.init) ?? "unknown"
+            throw WalmgrFailure(
+                "another restore into \(destination) is running (pid \(pid), it holds \(path)); "
+                    + "wait until it ends, or stop it, then try again. Nothing was changed")
+        }
+        return lock
     }
 
     /// From S3: the backup is downloaded (and checked) beside DST while the standby still runs,
