@@ -40,11 +40,12 @@ final class TreeCopyWorkers: Sendable {
     }
 
     /// Copy threads (each with its hash thread). `walmgr backup` of a pgbench -s 50 data dir
-    /// (807 MB, one 640 MB file, ~1000 small ones), copy phase, medians of 5–6 alternated
-    /// rounds in three runs: 1 thread 1.00–1.19 s, 2 threads 0.77–0.96 s, 3 threads 0.78–0.95
-    /// s, 4 threads 0.81 s. The hash is CPU (SHA-256 at 1.8 GB/s on 2 cores) and one file is
-    /// most of the bytes, so a third thread buys nothing measurable; hashing inline after each
-    /// step instead of on a hash thread was slower (3 threads 0.91 s against 0.78 s).
+    /// (807 MB: one 640 MB file, ~1000 small ones), copy phase, medians of 5–6 alternated
+    /// rounds in three runs on 2 busy cores: 1 thread 1.08–1.19 s, 2 threads 0.77–0.96 s,
+    /// 3 threads 0.78–0.95 s, 4 threads 0.81 s (one run); the previous one-thread copy
+    /// 0.81–1.01 s. SHA-256 (1.8 GB/s) of the one big file on one hash thread bounds the copy,
+    /// so a third thread buys nothing measurable. Hashing each step inline instead of on a
+    /// hash thread was slower (3 threads 0.91 s against 0.78 s).
     static let threads = 2
 
     let files: [File]
