@@ -89,24 +89,30 @@ import Testing
         }
     }
 
-    /// A copy that fails half-way throws the backup's copy error, stops the hash thread and
-    /// leaves no file descriptor open (the next backup starts from a fresh directory anyway).
+    /// A copy that fails half-way (one file of many, copied on several threads) throws the
+    /// backup's copy error naming that file, not the other workers' stop; it stops every hash
+    /// thread and leaves no file descriptor open (the next backup starts afresh anyway).
     @Test func failedCopyThrowsAndClosesEverything() throws {
         let root = try scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        for i in 0..<40 { try put("\(root)/src/base/1/\(i)", bytes(100_000, seed: i)) }
+        for i in 0..<120 { try put("\(root)/src/base/1/\(i)", bytes(100_000 + i, seed: i)) }
         // A directory where the copy must create file 30: open(O_CREAT) fails with EISDIR.
         try FileManager.default.createDirectory(
             atPath: "\(root)/dst/base/1/30", withIntermediateDirectories: true)
-        #expect(throws: BackupError.self) {
+        let error = #expect(throws: BackupError.self) {
             try LocalTreeCopy.backup(
                 "test", from: "\(root)/src", to: "\(root)/dst", excludes: [], progress: false)
         }
-        // Other tests run in this process too: only descriptors on this test's files count.
-        let open = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap {
+        #expect("\(error.map { "\($0)" } ?? "")".contains("\(root)/dst/base/1/30"), "\(error)")
+        #expect(Self.openFiles(under: root).isEmpty)
+    }
+
+    /// This process's open descriptors on files under `root` (other tests run here too).
+    static func openFiles(under root: String) -> [String] {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.compactMap {
             try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")
-        }
-        #expect(open.filter { $0.hasPrefix(root) }.isEmpty, "left open: \(open)")
+        }.filter { $0.hasPrefix(root) }
     }
 
     /// The hasher on its own, with limits so small that the copier waits for it at every step:

@@ -93,6 +93,31 @@ import Testing
         #expect(BackupVerifier(entry: entry).check().problems == [])
     }
 
+    /// With many files copied on several threads, every unchanged one is still linked (its
+    /// checksum reused) and every changed one copied; the counts add up over the workers.
+    @Test func manyFilesAreLinkedOrCopiedInParallel() throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let names = (0..<90).map { "base/5/\(20000 + $0)" }
+        for (i, name) in names.enumerated() {
+            try Self.write("\(root)/src/\(name)", String(repeating: "x", count: i * 700), age: 3600)
+        }
+        _ = try Self.backUp(root, into: "\(root)/b1", previous: nil)
+        for (i, name) in names.enumerated() where i % 3 == 0 {
+            try Self.write("\(root)/src/\(name)", String(repeating: "y", count: i * 700))
+        }
+        let second = try Self.backUp(root, into: "\(root)/b2", previous: "\(root)/b1")
+        for (i, name) in names.enumerated() {
+            let shared =
+                Self.stat("\(root)/b1/\(name)").st_ino == Self.stat("\(root)/b2/\(name)").st_ino
+            #expect(shared == (i % 3 != 0), "\(name)")
+        }
+        #expect(second.reusedFiles == 3 + 60, "the scratch's three files and 60 of 90")
+        #expect(second.files?.count == 93)
+        let entry = try #require(BackupCatalog(fullBackup: "\(root)/b2").entry(at: "\(root)/b2"))
+        #expect(BackupVerifier(entry: entry).check().problems == [])
+    }
+
     /// `backup_incremental = off` copies everything; a file written after the previous backup
     /// started (same size and mtime or not) is never linked.
     @Test func offOrRecentlyWrittenMeansCopied() throws {

@@ -21,6 +21,77 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(root)/dst/PG_VERSION"))
     }
 
+    /// Cancelling the task while its files are being copied (several threads, none of them a
+    /// task) stops the copy within a step: CancellationError, the big file left short, and no
+    /// descriptor left open (each worker stops its hasher before closing its output).
+    @Test func cancellingStopsACopyUnderWay() async throws {
+        let pipeline = BackupCopyPipelineTests()
+        let root = try pipeline.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let size: off_t = 2 << 30  // sparse: free to make, seconds to copy and hash
+        try pipeline.put("\(root)/src/big", [])
+        #expect(truncate("\(root)/src/big", size) == 0)
+        for i in 0..<20 {
+            try pipeline.put("\(root)/src/small/\(i)", pipeline.bytes(9000, seed: i))
+        }
+        let copy = Task {
+            var copier = LocalTreeCopy(excludes: [], checksums: true)
+            try copier.copy("\(root)/src", to: "\(root)/dst")
+        }
+        try await waitUntil("the big file's copy started") {
+            FileManager.default.fileExists(atPath: "\(root)/dst/big")
+        }
+        copy.cancel()
+        await #expect(throws: CancellationError.self) { try await copy.value }
+        var st = stat()
+        #expect(stat("\(root)/dst/big", &st) == 0 && st.st_size < size, "stopped part-way")
+        #expect(BackupCopyPipelineTests.openFiles(under: root).isEmpty)
+    }
+
+    /// Many files of mixed sizes (empty, small, several copy steps) in nested directories, with
+    /// symlinks, are copied on several threads byte for byte with their mode and mtime; the
+    /// entries are sorted, complete, and each the SHA-256 of the copy.
+    @Test func parallelCopyOfAMixedTreeIsExact() throws {
+        let pipeline = BackupCopyPipelineTests()
+        let root = try pipeline.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var paths: [String] = []
+        for i in 0..<240 {
+            let size = [0, 1, 8192, 65_537, 200_000, 8191][i % 6]
+            paths.append("base/\(i % 7)/sub\(i % 3)/\(i)")
+            try pipeline.put("\(root)/src/\(paths.last!)", pipeline.bytes(size, seed: i))
+        }
+        for (i, size) in [3 * KernelCopy.step + 5, KernelCopy.step, 2 * KernelCopy.step - 1]
+            .enumerated()
+        {
+            paths.append("global/big\(i)")
+            try pipeline.put("\(root)/src/\(paths.last!)", pipeline.bytes(size, seed: 1000 + i))
+        }
+        chmod("\(root)/src/base/1/sub1/1", 0o640)
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(root)/src/base/pg_link", withDestinationPath: "/elsewhere")
+        var copier = LocalTreeCopy(excludes: [], checksums: true)
+        try copier.copy("\(root)/src", to: "\(root)/dst")
+        #expect(copier.entries.map(\.path) == paths.sorted())
+        #expect(copier.files == paths.count)
+        for entry in copier.entries {
+            let copied = try Data(contentsOf: URL(fileURLWithPath: "\(root)/dst/\(entry.path)"))
+            let source = try Data(contentsOf: URL(fileURLWithPath: "\(root)/src/\(entry.path)"))
+            #expect(copied == source, "\(entry.path)")
+            #expect(entry.sha256 == FileDigest.sha256(Array(source)), "\(entry.path)")
+            #expect(entry.size == Int64(source.count), "\(entry.path)")
+            var from = stat()
+            var to = stat()
+            stat("\(root)/src/\(entry.path)", &from)
+            stat("\(root)/dst/\(entry.path)", &to)
+            #expect(to.st_mode == from.st_mode && to.st_mtim.tv_nsec == from.st_mtim.tv_nsec)
+        }
+        #expect(copier.bytes == copier.entries.reduce(0) { $0 + $1.size })
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: "\(root)/dst/base/pg_link")
+                == "/elsewhere")
+    }
+
     @Test func postmasterWatchSeesAStoppedServer() throws {
         let root = NSTemporaryDirectory() + "walmgr-pm-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

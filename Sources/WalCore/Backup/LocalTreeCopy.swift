@@ -5,10 +5,12 @@ import Foundation
 /// byte through a pipe between two processes (about 230 MB/s here), while sendfile(2) copies
 /// in the kernel. Durability comes later from the backup's syncfs of the whole in-progress dir.
 ///
-/// With `checksums` on (the backup's case) it copies with copy_file_range(2) and reads each copy
-/// back from the page cache on a second thread to hash it (CopyHasher), in file order, so the
-/// SHA-256 per file that `verify` and `backup_manifest` need is of the bytes in the backup and
-/// the copy never waits for a file's hash; without, it copies with sendfile(2).
+/// The walk creates directories and symlinks and lists the regular files; several threads then
+/// copy those, largest first (TreeCopyWorkers). With `checksums` on (the backup's case) each
+/// copies with copy_file_range(2) and its own CopyHasher reads the copies back from the page
+/// cache to hash them, so the SHA-256 per file that `verify` and `backup_manifest` need is of
+/// the bytes in the backup and the copy never waits for a file's hash; without, it copies with
+/// sendfile(2).
 ///
 /// With a `base` (an incremental backup) a file unchanged since the previous backup is
 /// hard-linked from it and keeps its recorded checksum: neither read nor written.
@@ -40,8 +42,6 @@ struct LocalTreeCopy {
     private(set) var entries: [BackupManifest.File] = []
     /// Copy with checksums (see CopyHasher).
     let checksums: Bool
-    /// Hashes the copies while ``copy(_:to:)`` runs with checksums.
-    private var hasher: CopyHasher?
     /// The previous backup to link unchanged files from (checksums only).
     let base: IncrementalBase?
     /// Files and bytes linked from `base` rather than copied.
@@ -97,28 +97,32 @@ struct LocalTreeCopy {
     }
 
     /// Copies `source` into `destination` (created if missing); files that vanish while the
-    /// server runs are skipped, as rsync's exit 24 allows. With checksums, ``entries`` has
-    /// every file once this returns.
+    /// server runs are skipped, as rsync's exit 24 allows. The walk creates the directories
+    /// and symlinks and lists the regular files; ``TreeCopyWorkers`` then copies those on
+    /// several threads. With checksums, ``entries`` has every file, sorted, once this returns.
+    /// - Throws: CancellationError when the task is cancelled (the master went away, see
+    ///   MasterBackup.watchingMaster), else the first file's error.
     mutating func copy(_ source: String, to destination: String) throws {
-        guard checksums else {
-            try makeDirectory(destination, like: source)
-            return try copyChildren(of: source, into: destination, relative: "")
-        }
-        let hasher = CopyHasher()
-        self.hasher = hasher
-        defer { self.hasher = nil }
-        do {
-            try makeDirectory(destination, like: source)
-            try copyChildren(of: source, into: destination, relative: "")
-            entries += try hasher.finish()
-        } catch {
-            hasher.cancel()
-            throw error
-        }
+        try Task.checkCancellation()
+        try makeDirectory(destination, like: source)
+        var found: [TreeCopyWorkers.File] = []
+        try walk(source, into: destination, relative: "", files: &found)
+        let copied = try TreeCopyWorkers(
+            files: found, checksums: checksums, base: base
+        ).run()
+        bytes += copied.bytes
+        files += copied.files
+        reusedFiles += copied.reusedFiles
+        reusedBytes += copied.reusedBytes
+        entries += copied.entries
         entries.sort { $0.path < $1.path }
     }
 
-    private mutating func copyChildren(of dir: String, into dest: String, relative: String) throws {
+    /// Creates `dir`'s subdirectories and symlinks under `dest` and adds its regular files to
+    /// `files`, skipping excluded and vanished entries.
+    private func walk(
+        _ dir: String, into dest: String, relative: String, files: inout [TreeCopyWorkers.File]
+    ) throws {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: dir)
@@ -139,9 +143,9 @@ struct LocalTreeCopy {
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
                 try makeDirectory(to, like: from)
-                try copyChildren(of: from, into: to, relative: rel)
+                try walk(from, into: to, relative: rel, files: &files)
             case S_IFREG:
-                try copyFile(from, to: to, stat: st, relative: rel)
+                files.append(.init(from: from, to: to, entry: prefix + rel, stat: st))
             case S_IFLNK:
                 let target = try FileManager.default.destinationOfSymbolicLink(atPath: from)
                 unlink(to)
@@ -156,75 +160,5 @@ struct LocalTreeCopy {
         var st = stat()
         let mode = stat(source, &st) == 0 ? st.st_mode & 0o7777 : 0o700
         guard mkdir(path, mode) == 0 || errno == EEXIST else { throw FileError("create", path) }
-    }
-
-    private mutating func copyFile(_ from: String, to: String, stat st: stat, relative: String)
-        throws
-    {
-        try Task.checkCancellation()  // e.g. the master went away (MasterBackup.watchingMaster)
-        if linkUnchanged(to: to, stat: st, relative: relative) { return }
-        let input = open(from, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else {
-            if errno == ENOENT { return }
-            throw FileError("open", from)
-        }
-        defer { close(input) }
-        let mode = st.st_mode & 0o7777
-        // Read and write: the hash thread reads the copy back through this fd.
-        let output = open(to, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
-        guard output >= 0 else { throw FileError("create", to) }
-        var times = [st.st_atim, st.st_mtim]
-        let copied: Int64
-        if let hasher {
-            copied = try copyHashing(
-                from, to: to, entry: prefix + relative, files: (input, output), hasher: hasher
-            ) { futimens(output, &times) }
-        } else {
-            defer { close(output) }
-            copied = Int64(try Durable.copy(from: input, to: output, sourcePath: from, path: to))
-            futimens(output, &times)
-        }
-        bytes += copied
-        files += 1
-    }
-
-    /// Copies one file in the kernel while `hasher` reads it back; `finish` runs on the output
-    /// before it is handed over. On failure the hash stops before the output is closed.
-    private func copyHashing(
-        _ from: String, to: String, entry: String, files: (input: Int32, output: Int32),
-        hasher: CopyHasher, finish: () -> Void
-    ) throws -> Int64 {
-        let (input, output) = files
-        do {
-            let id = try hasher.add(fd: output, path: to, entry: entry)
-            var copy = KernelCopy()
-            var writeback = Durable.Writeback(fd: output)
-            while case let n = try copy.next(from: input, to: output, sourcePath: from, path: to),
-                n > 0
-            {
-                writeback.wrote(n)
-                hasher.advance(id, by: n)
-            }
-            finish()
-            hasher.done(id)
-            return Int64(writeback.written)
-        } catch {
-            hasher.cancel()
-            close(output)
-            throw error
-        }
-    }
-
-    /// Links the file from the previous backup when it is unchanged there; true when done.
-    private mutating func linkUnchanged(to: String, stat st: stat, relative: String) -> Bool {
-        guard let base, let file = base.reusable(prefix + relative, source: st),
-            base.link(prefix + relative, as: to)
-        else { return false }
-        entries.append(file)
-        bytes += file.size
-        files += 1
-        reusedFiles += 1
-        reusedBytes += file.size
-        return true
     }
 }
