@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import WalCore
@@ -23,23 +24,31 @@ import Testing
 
     /// Cancelling the task while its files are being copied (several threads, none of them a
     /// task) stops the copy within a step: CancellationError, the big file left short, and no
-    /// descriptor left open (each worker stops its hasher before closing its output).
+    /// descriptor left open (each worker stops its hasher before closing its output). Each
+    /// step of the copy takes 100 ms here, so the 2 GiB file cannot be done before the cancel
+    /// lands, however busy the machine (copied at full speed it once was, under load).
     @Test func cancellingStopsACopyUnderWay() async throws {
         let pipeline = BackupCopyPipelineTests()
         let root = try pipeline.scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let size: off_t = 2 << 30  // sparse: free to make, seconds to copy and hash
+        let size: off_t = 2 << 30  // sparse: free to make; 512 steps of 4 MiB
         try pipeline.put("\(root)/src/big", [])
         #expect(truncate("\(root)/src/big", size) == 0)
         for i in 0..<20 {
             try pipeline.put("\(root)/src/small/\(i)", pipeline.bytes(9000, seed: i))
         }
+        let steps = Atomic<Int>(0)
         let copy = Task {
             var copier = LocalTreeCopy(excludes: [], checksums: true)
+            copier.copyRange = { input, output, count in
+                steps.add(1, ordering: .relaxed)
+                usleep(100_000)
+                return KernelCopy.copyFileRange(input, output, count)
+            }
             try copier.copy("\(root)/src", to: "\(root)/dst")
         }
-        try await waitUntil("the big file's copy started") {
-            FileManager.default.fileExists(atPath: "\(root)/dst/big")
+        try await waitUntil("the big file's copy is under way") {
+            steps.load(ordering: .relaxed) >= 2
         }
         copy.cancel()
         await #expect(throws: CancellationError.self) { try await copy.value }

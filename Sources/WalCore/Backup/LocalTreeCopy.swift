@@ -44,6 +44,8 @@ struct LocalTreeCopy {
     let checksums: Bool
     /// The previous backup to link unchanged files from (checksums only).
     let base: IncrementalBase?
+    /// How each copy step copies (``KernelCopy/copyRange``); a seam for tests.
+    var copyRange: KernelCopy.CopyRange = KernelCopy.copyFileRange
     /// Files and bytes linked from `base` rather than copied.
     private(set) var reusedFiles = 0
     private(set) var reusedBytes: Int64 = 0
@@ -108,7 +110,7 @@ struct LocalTreeCopy {
         var found: [TreeCopyWorkers.File] = []
         try walk(source, into: destination, relative: "", files: &found)
         let copied = try TreeCopyWorkers(
-            files: found, checksums: checksums, base: base
+            files: found, checksums: checksums, base: base, copyRange: copyRange
         ).run()
         bytes += copied.bytes
         files += copied.files

@@ -51,6 +51,8 @@ final class TreeCopyWorkers: Sendable {
     let files: [File]
     let checksums: Bool
     let base: IncrementalBase?
+    /// How each step copies (``KernelCopy/copyRange``).
+    let copyRange: KernelCopy.CopyRange
     private let next = Atomic<Int>(0)
     /// Set once `failure` holds the first error: the workers stop.
     private let stopped = Atomic<Bool>(false)
@@ -59,7 +61,11 @@ final class TreeCopyWorkers: Sendable {
     private let ended = DispatchSemaphore(value: 0)
 
     /// Workers for `files` (sorted here, largest first); `base` only with `checksums`.
-    init(files: [File], checksums: Bool, base: IncrementalBase?) {
+    init(
+        files: [File], checksums: Bool, base: IncrementalBase?,
+        copyRange: @escaping KernelCopy.CopyRange = KernelCopy.copyFileRange
+    ) {
+        self.copyRange = copyRange
         self.files = files.sorted { $0.stat.st_size > $1.stat.st_size }
         self.checksums = checksums
         self.base = base
@@ -168,6 +174,7 @@ final class TreeCopyWorkers: Sendable {
         do {
             let id = try hasher.add(fd: output, path: file.to, entry: file.entry)
             var copy = KernelCopy()
+            copy.copyRange = copyRange
             var writeback = Durable.Writeback(fd: output)
             while case let n = try copy.next(
                 from: input, to: output, sourcePath: file.from, path: file.to),

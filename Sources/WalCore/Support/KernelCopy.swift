@@ -12,6 +12,10 @@ struct KernelCopy {
     /// following the copy (CopyHasher) is never far behind.
     static let step = 4 << 20
     private(set) var method: Method = .copyFileRange
+    /// copy_file_range(2) itself (input, output, at most this many bytes); a seam for tests.
+    var copyRange: CopyRange = Self.copyFileRange
+    typealias CopyRange = @Sendable (Int32, Int32, Int) -> Int
+    static let copyFileRange: CopyRange = { walmgr_copy_file_range($0, $1, UInt($2)) }
 
     /// Copies the next step from `input` to `output`; returns the bytes copied, 0 at the end
     /// of `input` (`sourcePath` and `path` name them in errors).
@@ -21,11 +25,18 @@ struct KernelCopy {
         while true {
             let n: Int
             switch method {
-            case .copyFileRange: n = walmgr_copy_file_range(input, output, UInt(Self.step))
+            case .copyFileRange: n = copyRange(input, output, Self.step)
             case .sendfile: n = sendfile(output, input, nil, Self.step)
             case .readWrite: return try readWrite(from: input, to: output, sourcePath, path)
             }
-            if n >= 0 { return n }
+            if n > 0 { return n }
+            if n == 0 {
+                // Not always the end: both calls have returned 0 with bytes left on some file
+                // systems and kernels (FUSE, network and proc-like files), and a backup would
+                // then record a short file as complete. read(2) says where the end is.
+                method = .readWrite
+                continue
+            }
             if errno == EINTR { continue }
             guard Self.unsupported(errno) else { throw FileError("copy \(sourcePath) to", path) }
             method = method == .copyFileRange ? .sendfile : .readWrite
