@@ -80,10 +80,9 @@ struct BackupIntegrationTests {
             environment: ["PATH": path])
         let slow = Task { try await TestEnv.runner.run(slowBackup) }
         try await waitUntil("the backup runs rsync") {
-            FileManager.default.fileExists(atPath: pidFile)
+            !FaultLifecycleTests.pids(in: pidFile).isEmpty
         }
-        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
-        let rsyncPID = try #require(text.split(separator: "\n").first.flatMap { pid_t($0) })
+        let rsyncPID = FaultLifecycleTests.pids(in: pidFile)[0]
         let second = try await pair.run([pair.masterIni, "backup"])
         #expect(!second.succeeded)
         #expect(second.stderrTail.contains("another backup is running"))

@@ -80,7 +80,7 @@ struct FaultLifecycleTests {
         try await waitUntil("restore copies into \(staging), or exits") {
             !restore.isRunning
                 || (FileManager.default.fileExists(atPath: staging)
-                    && FileManager.default.fileExists(atPath: pidFile))
+                    && Self.pids(in: pidFile).count == 2)
         }
         guard restore.isRunning else {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? "(no output)"
@@ -90,8 +90,7 @@ struct FaultLifecycleTests {
         // kill -9 of the whole job, as systemd or an OOM kill of the group would do.
         kill(restore.processIdentifier, SIGKILL)
         restore.waitUntilExit()
-        let text = try String(contentsOfFile: pidFile, encoding: .utf8)
-        for pid in text.split(separator: "\n").compactMap({ pid_t($0) }) {
+        for pid in Self.pids(in: pidFile) {
             TestEnv.terminate(pid, signal: SIGKILL)
         }
         #expect(!FileManager.default.fileExists(atPath: lab.standbyData), "DST was not touched")
@@ -152,6 +151,13 @@ struct FaultLifecycleTests {
     /// `exec` (the PID stays the real program's); returns a PATH starting there and the PID file.
     /// With `holdAfterStarting` it starts `exec` in the background (recording that PID too) and
     /// then sleeps until killed instead, so its caller never gets past this step by itself.
+    /// The pids on whole lines of `file` (the wrapper's shell creates it before it writes).
+    static func pids(in file: String) -> [pid_t] {
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            .compactMap { pid_t($0) }
+    }
+
     func slowWrapper(
         _ scratch: String, program: String, exec: String, holdAfterStarting: Bool = false
     ) throws -> (String, String) {

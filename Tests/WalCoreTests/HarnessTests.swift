@@ -32,6 +32,16 @@ struct HarnessTests {
         #expect(read.output.trimmingCharacters(in: .whitespacesAndNewlines) == "\(8 << 20)")
     }
 
+    /// A wait whose task runs only after its deadline (the pool was busy) still checks the
+    /// condition once: a condition that holds is not a timeout. A deadline already past when
+    /// the wait starts is the same case; a condition that never holds still times out.
+    @Test func waitChecksOnceMoreAfterItsDeadline() async throws {
+        try await waitUntil("a condition that holds", timeout: .zero) { true }
+        await #expect(throws: HarnessError.self) {
+            try await waitUntil("a condition that never holds", timeout: .zero) { false }
+        }
+    }
+
     @Test func freePortIsUsable() throws {
         let port = try TestEnv.freePort()
         #expect(port >= 10_000 && port < 32_768, "below the kernel's ephemeral range")

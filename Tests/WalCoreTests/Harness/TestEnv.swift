@@ -322,12 +322,17 @@ func waitUntil(
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     var lastError: (any Error)?
-    while ContinuousClock.now < deadline {
+    while true {
+        // Checked once more after the deadline: a task the test process did not run for a
+        // while (every thread of the pool busy, seen for 45 s under load) may wake up past
+        // it with the condition long true.
+        let late = ContinuousClock.now >= deadline
         do {
             if try await condition() { return }
         } catch {
             lastError = error
         }
+        if late { break }
         try await Task.sleep(for: .milliseconds(100))
     }
     throw HarnessError(
