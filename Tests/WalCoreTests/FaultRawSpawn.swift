@@ -32,6 +32,40 @@ enum RawSpawn {
         return Result(status: status, stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// Runs `argv` (argv[0] is the program's path) as this process's user with stdin, stdout
+    /// and stderr on /dev/null, and waits for it at most `timeout` seconds before killing it;
+    /// returns its status, -1 when it could not start. No Foundation `Process`: its
+    /// `waitUntilExit` has no bound, and a teardown blocked in it blocks its thread for good.
+    @discardableResult
+    static func quiet(_ argv: [String], timeout: Double = 60) -> Int32 {
+        bounded(argv, stdout: "/dev/null", timeout: timeout)
+    }
+
+    /// Like ``quiet(_:timeout:)``, returning what `argv` wrote to stdout ("" if it could not
+    /// start).
+    static func output(_ argv: [String], timeout: Double = 60) -> String {
+        let path =
+            "\(NSTemporaryDirectory())/wm-out-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(path) }
+        bounded(argv, stdout: path, timeout: timeout)
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @discardableResult
+    private static func bounded(_ argv: [String], stdout: String, timeout: Double) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        guard let pid = try? spawn(argv.map { Array($0.utf8) }, actions: &actions) else {
+            return -1
+        }
+        return wait(pid, timeout: timeout)
+    }
+
     private static func spawn(
         _ argv: [[UInt8]], actions: inout posix_spawn_file_actions_t
     ) throws -> pid_t {

@@ -123,14 +123,7 @@ final class NetNS {
 
     /// The subnets with a cut route (see ``setLink(up:)``) on the machine.
     private static func cutSubnets() -> [Int] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ip)
-        process.arguments = ["-o", "route", "show", "type", "unreachable"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return [] }
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = RawSpawn.output([ip, "-o", "route", "show", "type", "unreachable"])
         return text.split(separator: "\n").compactMap { line in
             let words = line.split(separator: " ")
             guard words.count >= 4, words[0] == "unreachable", words[3] == "4242" else {
