@@ -26,15 +26,7 @@ import Testing
 
     /// `sha256sum FILE`'s digest.
     func sha256sum(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(String(decoding: out, as: UTF8.self).prefix(64))
+        String(RawSpawn.output(["/usr/bin/sha256sum", path]).prefix(64))
     }
 
     /// Every manifest entry is `sha256sum` of the file in the copy: empty files, files spanning

@@ -47,7 +47,7 @@ import Testing
         let started = ContinuousClock.now
         let refused = try await lab.walmgr(["boot"])
         endless.terminate()
-        endless.waitUntilExit()
+        try await TestEnv.waitExit(endless)
         #expect(refused.status == 1, "\(refused.output)")
         #expect(refused.stderrTail.contains("still changed"), "\(refused.stderrTail)")
         #expect(ContinuousClock.now - started < .seconds(60), "bounded by 10 × boot_sync_quiet")
@@ -58,7 +58,7 @@ import Testing
         // first looked after the writes had stopped and rightly did not wait.
         let finite = try Self.writer(file, rounds: 40)
         let boot = try await lab.walmgr(["boot"])
-        finite.waitUntilExit()
+        try await TestEnv.waitExit(finite)
         let lastWrite = try Self.modified(file)
         #expect(boot.succeeded, "boot: \(boot.stderrTail)\n\(standby.logTail())")
         let history = try FileManager.default.attributesOfItem(

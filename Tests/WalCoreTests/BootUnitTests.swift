@@ -115,7 +115,7 @@ import Testing
         // quiet 2: the wait gives up after 20 s, far beyond the writer's 0.8 s even when busy.
         try await Boot.waitForQuietPartials(s.files.partialWals, quiet: 2, log: Log(quiet: true))
         let returned = Date()
-        writer.waitUntilExit()
+        try await TestEnv.waitExit(writer)
         let lastWrite = try BootIntegrationTests.modified(file)
         #expect(returned.timeIntervalSince(lastWrite) >= 1.5, "waited for the last write")
     }

@@ -89,7 +89,7 @@ struct FaultLifecycleTests {
         }
         // kill -9 of the whole job, as systemd or an OOM kill of the group would do.
         kill(restore.processIdentifier, SIGKILL)
-        restore.waitUntilExit()
+        try await TestEnv.waitExit(restore)
         for pid in Self.pids(in: pidFile) {
             TestEnv.terminate(pid, signal: SIGKILL)
         }

@@ -252,7 +252,7 @@ struct S3BackupTests {
                 }
             }
             if seen { kill(pid, SIGKILL) }
-            process.waitUntilExit()
+            try await TestEnv.waitExit(process)
             if !seen { try rig.client().delete(try rig.keys()) }
         }
         try #require(seen, "five backups finished before an upload was seen")

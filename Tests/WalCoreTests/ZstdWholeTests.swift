@@ -37,14 +37,7 @@ import Testing
     /// `zstd -l`'s frame count: the file is standard zstd to the reference tool.
     func framesByTheZstdTool(_ path: String) throws -> Int? {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd") else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/zstd")
-        process.arguments = ["-l", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = RawSpawn.output(["/usr/bin/zstd", "-l", path])
         return text.split(separator: "\n").dropFirst().first?.split(separator: " ").first
             .flatMap { Int($0) }
     }

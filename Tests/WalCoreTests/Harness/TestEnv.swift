@@ -225,6 +225,14 @@ enum TestEnv {
         return process
     }
 
+    /// Waits until `process` (from ``spawn(_:cwd:environment:stderr:)``) has ended, at most
+    /// `timeout`: `Process.waitUntilExit` would hold a thread of the pool, without a bound.
+    static func waitExit(_ process: Process, timeout: Duration = .seconds(120)) async throws {
+        try await waitUntil("pid \(process.processIdentifier) has ended", timeout: timeout) {
+            !process.isRunning
+        }
+    }
+
     /// Runs `argv` to its end (at most 60 s), quietly and ignoring failure: teardown in
     /// `defer` and `deinit`, where nothing can be awaited.
     static func runQuietly(_ argv: [String]) {
