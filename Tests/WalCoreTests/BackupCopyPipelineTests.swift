@@ -187,6 +187,30 @@ import Testing
         #expect(try FileDigest.sha256(file: "\(root)/out").hex == FileDigest.sha256(data))
     }
 
+    /// The same for Durable.copy (xarchive, xrestore, restore --move's split copies): a 0 from
+    /// sendfile before the end is not the end.
+    @Test func durableCopyDoesNotTrustAZeroFromSendfile() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = bytes(3 << 20 + 5, seed: 6)
+        try put("\(root)/in", data)
+        let input = open("\(root)/in", O_RDONLY)
+        let output = open("\(root)/out", O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        defer {
+            close(input)
+            close(output)
+        }
+        var calls = 0
+        let copied = try Durable.copy(
+            from: input, to: output, sourcePath: "in", path: "out", writeback: true
+        ) { source, target, count in
+            calls += 1
+            return calls == 1 ? sendfile(target, source, nil, count) : 0
+        }
+        #expect(copied == data.count)
+        #expect(try FileDigest.sha256(file: "\(root)/out").hex == FileDigest.sha256(data))
+    }
+
     /// Config files are copied in-process like `rsync -a -L`: content, mode and mtime, a
     /// symlink's target rather than the link.
     @Test func configFilesAreCopiedWithModeAndTime() throws {

@@ -119,22 +119,33 @@ public enum Durable {
     public static func copy(
         from source: Int32, to fd: Int32, sourcePath: String, path: String, writeback: Bool = true
     ) throws -> Int {
+        try copy(
+            from: source, to: fd, sourcePath: sourcePath, path: path, writeback: writeback,
+            send: { sendfile($1, $0, nil, $2) })
+    }
+
+    /// ``copy(from:to:sourcePath:path:writeback:)`` with sendfile(2) as `send` (input, output,
+    /// at most this many bytes): a seam for tests.
+    static func copy(
+        from source: Int32, to fd: Int32, sourcePath: String, path: String, writeback: Bool,
+        send: (Int32, Int32, Int) -> Int
+    ) throws -> Int {
         var writeback = Writeback(fd: fd, enabled: writeback)
         while true {
-            let n = sendfile(fd, source, nil, Writeback.step)
+            let n = send(source, fd, Writeback.step)
             if n > 0 {
                 writeback.wrote(n)
                 continue
             }
-            if n == 0 { return writeback.written }
-            if errno == EINTR { continue }
-            if errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP {
-                try copyByReading(
-                    from: source, to: fd, sourcePath: sourcePath, path: path,
-                    writeback: &writeback)
-                return writeback.written
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && !KernelCopy.unsupported(errno) {
+                throw FileError("copy \(sourcePath) to", path)
             }
-            throw FileError("copy \(sourcePath) to", path)
+            // The end, or files sendfile cannot copy between: read(2) goes on from here. A 0 is
+            // not always the end (see KernelCopy); at the real end read returns 0 at once.
+            try copyByReading(
+                from: source, to: fd, sourcePath: sourcePath, path: path, writeback: &writeback)
+            return writeback.written
         }
     }
 
