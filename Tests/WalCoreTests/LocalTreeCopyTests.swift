@@ -121,6 +121,60 @@ import Testing
         #expect(watch.gone()?.contains("pid \(child)") == true)
     }
 
+    /// The in-process copy and rsync with the same excludes copy the same entries: a tree with
+    /// every excluded name at the top, one level down (where anchored patterns must not match)
+    /// and as a directory where a file is expected, copied both ways and compared entry by entry.
+    @Test func copiesWhatRsyncCopiesWithTheSameExcludes() async throws {
+        let root = NSTemporaryDirectory() + "walmgr-tree-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let src = "\(root)/src"
+        let names = [
+            "pg_wal/000000010000000000000001", "pg_wal/archive_status/x.done", "pg_xlog/a",
+            "pg_replslot/s1/state", "pg_dynshmem/m", "pg_notify/0000", "pg_serial/0000",
+            "pg_snapshots/s", "pg_stat_tmp/global.stat", "pg_subtrans/0000", "postmaster.pid",
+            "postmaster.opts", "base/pgsql_tmp/pgsql_tmp1.0", "base/1/pgsql_tmp2", "pgsql_tmp9",
+            "base/1/pg_internal.init", "global/pg_internal.init", "postgresql.auto.conf.tmp",
+            "current_logfiles.tmp", "backup_label", "tablespace_map", "backup_manifest",
+            "backup_label.old", "standby.signal", "recovery.signal", "recovery.conf",
+            "postgresql.conf.walmgr-20261130", "conf.d/x.conf.walmgr-1", "walmgr_tblspc/16400/f",
+            "PG_VERSION", "global/pg_control", "base/1/1259", "postgresql.conf",
+            "postgresql.auto.conf", ".hidden", "base/1/.x",
+            // One level down, anchored excludes do not apply.
+            "base/pg_wal/1", "base/postmaster.pid", "base/backup_label", "base/pg_replslot/s",
+            "base/walmgr_tblspc/f", "base/recovery.conf",
+            // Excluded file names that are directories here.
+            "log/backup_manifest/inner", "tablespace_map.d/f",
+        ]
+        for name in names {
+            let path = "\(src)/\(name)"
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true)
+            try name.write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(src)/pg_tblspc_link", withDestinationPath: "/elsewhere")
+        try FileManager.default.createSymbolicLink(
+            atPath: "\(src)/pg_snapshots/link", withDestinationPath: "/elsewhere")
+        var copier = LocalTreeCopy(excludes: BackupCopy.dataDirExcludes, checksums: true)
+        try copier.copy(src, to: "\(root)/ours")
+        try await TestEnv.run(
+            BackupCopy.rsync(
+                source: src, destination: .local("\(root)/rsync's"), ssh: nil, compress: false,
+                excludes: BackupCopy.dataDirExcludes))
+        let ours = Self.entries(under: "\(root)/ours")
+        let theirs = Self.entries(under: "\(root)/rsync's")
+        #expect(
+            ours == theirs,
+            "only ours: \(ours.subtracting(theirs)); only rsync's: \(theirs.subtracting(ours))")
+        #expect(ours.contains("base/pg_wal/1") && !ours.contains("pg_wal/archive_status"))
+    }
+
+    /// Every path under `dir`, relative, directories included.
+    static func entries(under dir: String) -> Set<String> {
+        Set(FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? [])
+    }
+
     @Test func copiesTheTreeWithoutExcludedEntries() throws {
         let root = NSTemporaryDirectory() + "walmgr-tree-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
