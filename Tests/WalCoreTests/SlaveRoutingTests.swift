@@ -95,7 +95,7 @@ import Testing
         let config = try ConfigFixture.master(
             "[walmgr]\nmaster_data = /m\nslave = standby-alias\n"
                 + "ssh_options = -F \(dir)/ssh_config\n")
-        let client = try await HBAProbe.expectedClient(config, runner: TestEnv.runner)
+        let client = try await HBAProbe.expectedClient(config, runner: TestEnv.patientRunner)
         #expect(client?.address == "10.213.0.9")
         #expect(HostResolve.parseHostName("user postgres\nhostname db9\nport 22\n") == "db9")
     }
@@ -106,7 +106,7 @@ import Testing
             "[walmgr]\nmaster_data = /m\nslave = no-such-host.invalid\nssh_options = -F /dev/null\n"
         )
         await #expect(throws: UnresolvedHost.self) {
-            try await HBAProbe.expectedClient(config, runner: TestEnv.runner)
+            try await HBAProbe.expectedClient(config, runner: TestEnv.patientRunner)
         }
     }
 

@@ -45,7 +45,6 @@ enum TestEnv {
     /// The name of the user servers and walmgr run as.
     static var serverUserName: String { runAsUser ?? UserAccount.currentName }
 
-    /// The one runner every harness helper uses.
     /// The runner every test uses. Making it also ignores SIGPIPE in the test process, as walmgr
     /// does: a child that exits before reading its input must not kill the whole test run
     /// (leaving its servers running).
@@ -53,6 +52,12 @@ enum TestEnv {
         signal(SIGPIPE, SIG_IGN)
         return SubprocessRunner()
     }()
+
+    /// ``runner`` with every timeout at least 120 s, for tests that call walmgr's own code in
+    /// this process: its shortest timeout (10 s for `ssh -G`) is for a machine that is not
+    /// running hundreds of tests on 2 cores. A CI run under load once saw a `ssh -G` that takes
+    /// milliseconds "time out" while every thread of this process was busy for 40 s.
+    static let patientRunner = PatientRunner()
 
     /// True when `WALMGR_TEST_KEEP` is set: scratch directories are left for inspection.
     static let keepScratch = ProcessInfo.processInfo.environment["WALMGR_TEST_KEEP"] != nil
@@ -345,4 +350,14 @@ func waitUntil(
     throw HarnessError(
         "timed out after \(timeout) waiting until \(what)"
             + (lastError.map { "; the last check failed with: \($0)" } ?? ""))
+}
+
+/// See ``TestEnv/patientRunner``.
+struct PatientRunner: ProcessRunning {
+    func run(_ command: Command, input: ProcessInput, timeout: Duration?) async throws
+        -> ProcessResult
+    {
+        try await TestEnv.runner.run(
+            command, input: input, timeout: timeout.map { max($0, .seconds(120)) })
+    }
 }
