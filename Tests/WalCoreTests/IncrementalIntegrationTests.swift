@@ -159,12 +159,7 @@ struct IncrementalIntegrationTests {
         try await expectVerified(lab)
         try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 600) g")
         try await lab.master.psql("SELECT pg_switch_wal()")
-        try await waitUntil("the master archived the segment with row 600") {
-            try await lab.master.psql(
-                "SELECT last_archived_wal IS NOT NULL AND failed_count = 0 "
-                    + "AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) "
-                    + "FROM pg_stat_archiver") == "t"
-        }
+        try await lab.waitArchived("the segment with row 600")
         let copy = try await PGCluster.recovered(
             from: newest, like: lab.master, scratch: lab.scratch, archive: lab.completedWals)
         defer { copy.destroy() }

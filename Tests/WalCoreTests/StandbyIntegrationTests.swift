@@ -108,12 +108,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(lab.fullBackup).inprogress"))
         #expect(FileManager.default.fileExists(atPath: "\(lab.fullBackup)/backup_label"))
 
-        try await waitUntil("the master archived the segment with row 950") {
-            try await lab.master.psql(
-                "SELECT last_archived_wal IS NOT NULL AND failed_count = 0 "
-                    + "AND last_archived_wal >= pg_walfile_name(pg_current_wal_lsn() - 1) "
-                    + "FROM pg_stat_archiver") == "t"
-        }
+        try await lab.waitArchived("the segment with row 950")
         let copy = try await PGCluster.recovered(
             from: lab.fullBackup, like: lab.master, scratch: lab.scratch,
             archive: lab.completedWals)

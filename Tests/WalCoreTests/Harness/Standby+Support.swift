@@ -65,6 +65,27 @@ final class StandbyLab {
         return try await TestEnv.runner.run(command, input: .none, timeout: .seconds(180))
     }
 
+    /// Waits until the segment before the master's current WAL position (`what`, e.g. the one
+    /// with the last insert after a `pg_switch_wal()`) is in completed_wals. The segment itself
+    /// is looked for: `pg_stat_archiver.failed_count = 0` was asked before, and one failed attempt
+    /// that PostgreSQL then retried (a CI run under load) kept that false for good. The timeout
+    /// message has the archiver's statistics.
+    func waitArchived(_ what: String) async throws {
+        let segment = try await master.psql("SELECT pg_walfile_name(pg_current_wal_lsn() - 1)")
+        var archiver = ""
+        do {
+            try await waitUntil("the master archived \(segment), \(what)") {
+                archiver = try await master.psql(
+                    "SELECT coalesce(last_archived_wal, '-') || ' failed ' || failed_count || ' '"
+                        + " || coalesce(last_failed_wal, '-') FROM pg_stat_archiver")
+                return try FileManager.default.contentsOfDirectory(atPath: completedWals)
+                    .contains { $0.hasPrefix(segment) }
+            }
+        } catch {
+            throw HarnessError("\(error); pg_stat_archiver: \(archiver)")
+        }
+    }
+
     /// Takes a base backup into data.master (the old one becomes data.master.0) and saves the
     /// master's config files, with the standby's port, into config.backup.
     func makeBackup(label labelName: String = "test") async throws {
