@@ -120,6 +120,8 @@ import Testing
                 toFile: "\(data).\(other)/PG_VERSION", atomically: true, encoding: .utf8)
         }
         #expect(OldDataDirs.list(data) == ["\(data).2", "\(data).7"])
+        // cleanup removes the same ones (it read `.01` as a number too).
+        #expect(Cleanup.oldDataDirs(data) == ["\(data).2", "\(data).7"])
     }
 
     @Test func theKeyIsReadAndChecked() throws {

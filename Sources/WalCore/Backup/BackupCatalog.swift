@@ -28,13 +28,7 @@ public struct BackupCatalog: Sendable {
     /// The backup dirs in rotation order: `data.master`, then `.0`, `.1`, … as they exist.
     public func rotationPaths() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
-        let numbered = names.compactMap { name -> Int? in
-            let suffix = name.dropFirst(baseName.count + 1)
-            guard name.hasPrefix(baseName + "."), let n = Int(suffix), n >= 0,
-                String(n) == suffix  // as rotation names them: not `.+1`, `.01` or `.-1`
-            else { return nil }
-            return n
-        }.sorted()
+        let numbered = names.compactMap { NumberedName.number($0, base: baseName) }.sorted()
         return [fullBackup] + numbered.map { "\(fullBackup).\($0)" }
     }
 

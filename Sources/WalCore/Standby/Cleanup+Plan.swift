@@ -130,9 +130,9 @@ extension Cleanup {
         let base = (path as NSString).lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
         return names.filter { name in
-            guard name.hasPrefix(base + ".") else { return false }
-            let suffix = String(name.dropFirst(base.count + 1))
-            return Int(suffix) != nil || suffixes.contains(suffix)
+            NumberedName.number(name, base: base) != nil
+                || (name.hasPrefix(base + ".")
+                    && suffixes.contains(String(name.dropFirst(base.count + 1))))
         }.sorted().map { "\(parent)/\($0)" }
     }
 }

@@ -19,12 +19,7 @@ enum OldDataDirs {
         let base = (dataDir as NSString).lastPathComponent
         let names = (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []
         return names.compactMap { name -> (Int, String)? in
-            // Only the names restore writes (`.0`, `.12`): not `.+1` or `.01`, which Int reads
-            // as numbers too, and which pruning would then delete.
-            let suffix = name.dropFirst(base.count + 1)
-            guard name.hasPrefix(base + "."), let n = Int(suffix), n >= 0, String(n) == suffix
-            else { return nil }
-            return (n, "\(parent)/\(name)")
+            NumberedName.number(name, base: base).map { ($0, "\(parent)/\(name)") }
         }.sorted { $0.0 < $1.0 }
     }
 
