@@ -97,6 +97,40 @@ import Testing
         }
     }
 
+    /// A slave without walmgr, or with one of another version (here: one that knows none of
+    /// the helpers, as an older walmgr does not know a newer helper), is named with its fix,
+    /// over real ssh: the slave's "unknown command" line must survive the last-20-lines tail.
+    @Test(.enabled(if: SSHD.isAvailable))
+    func aMissingOrOtherSlaveWalmgrIsNamed() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        try await withSSHD { sshd in
+            let pair = try await WalmgrPair(binDir: binDir, sshd: sshd)
+            defer { pair.destroy() }
+            let missing = try await pair.run(
+                ["--set", "slave_walmgr=\(pair.scratch)/nowhere/walmgr", pair.masterIni, "backup"])
+            #expect(missing.status == 1)
+            #expect(missing.stderrTail.contains("failed (exit 127) running xlock"), "\(missing)")
+            #expect(missing.stderrTail.contains("install walmgr \(Walmgr.version) on"))
+            #expect(missing.stderrTail.contains("set slave_walmgr"))
+
+            // The real walmgr, given each helper's name with a prefix it does not know.
+            let other = "\(pair.scratch)/other-walmgr"
+            try TestEnv.writeOwned(
+                other, "#!/bin/sh\nconfig=$1; command=$2; shift 2\n"
+                    + "exec \(ShellWords.quote(pair.walmgr)) \"$config\" \"old-$command\" \"$@\"\n")
+            try TestEnv.chownToRunAsUser(other, mode: 0o755)
+            let set = ["--set", "slave_walmgr=\(other)", "--set", "ssh_reuse_connection=0"]
+            let backup = try await pair.run(set + [pair.masterIni, "backup"])
+            #expect(backup.status == 1)
+            #expect(backup.stderrTail.contains("unknown command \"old-xlock\""), "\(backup)")
+            #expect(backup.stderrTail.contains("different walmgr versions"))
+            let check = try await pair.run(set + [pair.masterIni, "check"])
+            #expect(
+                check.output.contains("FAIL slave walmgr: the walmgr on \(sshd.user)@\(sshd.host)"),
+                "\(check.output)")
+        }
+    }
+
     @Test(arguments: TestEnv.pgBinDirs)
     func healthyStandby(binDir: String) async throws {
         let lab = try await StandbyLab(binDir: binDir, streaming: true)

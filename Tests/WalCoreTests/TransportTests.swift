@@ -54,6 +54,21 @@ import Testing
         #expect(error.description.contains("never disables host key checking"))
     }
 
+    @Test func remoteFailuresThatMeanAnotherWalmgrSayHowToFixIt() {
+        func text(_ status: String) -> String {
+            TransportError.remote(
+                host: "standby", command: "xwalcheck A B", status: status, stderr: "boom"
+            ).description
+        }
+        #expect(text("exit 127").contains("install walmgr \(Walmgr.version) on standby"))
+        #expect(text("exit 126").contains("chmod 0755"))
+        #expect(text("exit 64").contains("different walmgr versions"))
+        #expect(text("exit 1") == "walmgr on standby failed (exit 1) running xwalcheck A B: boom")
+        // The master keeps the slave's last 20 lines of stderr: the error is the last one.
+        let tail = SubprocessRunner.stderrTail(Array(CommandCatalog.unknown("xnew").utf8))
+        #expect(TransportError.lastLine(tail).hasPrefix("walmgr: unknown command \"xnew\""))
+    }
+
     @Test func commandArgumentSplitting() throws {
         let spec = try #require(CommandCatalog.spec("listbackups"))
         let (positional, flags) = try Walmgr.split(["--json"], for: spec)

@@ -141,6 +141,14 @@ public enum CommandCatalog {
     /// Looks up a command by name.
     public static func spec(_ name: String) -> CommandSpec? { all.first { $0.name == name } }
 
+    /// The unknown-command error: the list first, the error last, so it is the line the master
+    /// shows when it ran this command on the slave (it keeps the last lines of the slave's
+    /// stderr), with this walmgr's version, the usual cause of an unknown slave helper.
+    public static func unknown(_ name: String) -> String {
+        "Commands:\n\(listing)\nwalmgr: unknown command \"\(name)\" (this is walmgr "
+            + "\(Walmgr.version); the commands it knows are listed above)\n"
+    }
+
     /// The command list for `--help` and for the unknown-command error, at most 80 columns:
     /// each summary starts in column 25 (on the next line after a long head) and wraps there.
     public static var listing: String {

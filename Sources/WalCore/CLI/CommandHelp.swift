@@ -27,7 +27,7 @@ public enum CommandHelp {
                 return ("Commands:\n\(CommandCatalog.listing)\n\nwalmgr help COMMAND for one.\n", 0)
             }
             return text(for: words[1]).map { ($0, 0) }
-                ?? ("unknown command \"\(words[1])\". Commands:\n\(CommandCatalog.listing)\n", 64)
+                ?? (CommandCatalog.unknown(words[1]), 64)
         }
         guard wantsHelp, words.count >= 2 else { return nil }
         return text(for: words[1]).map { ($0, 0) }

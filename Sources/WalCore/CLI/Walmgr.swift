@@ -57,9 +57,7 @@ public enum Walmgr {
         async -> Int32
     {
         guard let spec = CommandCatalog.spec(invocation.command) else {
-            writeStderr(
-                "walmgr: unknown command \"\(invocation.command)\". Commands:\n"
-                    + CommandCatalog.listing + "\n")
+            writeStderr(CommandCatalog.unknown(invocation.command))
             return 64
         }
         let bootLog = Log(verbose: invocation.verbose, quiet: invocation.quiet)

@@ -21,6 +21,7 @@ public enum TransportError: WalmgrError {
         case .remote(let host, let command, let status, let stderr):
             return
                 "walmgr on \(host) failed (\(status)) running \(command): \(Self.lastLine(stderr))"
+                + Self.remoteAdvice(host, status)
         case .misconfigured(let message):
             return message
         }
@@ -31,6 +32,27 @@ public enum TransportError: WalmgrError {
         let lines = text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         return lines.last { !$0.isEmpty } ?? "no error output"
+    }
+
+    /// Advice for the exits that say the slave's walmgr is not the one the master expects: the
+    /// remote shell did not find it (127) or could not run it (126), or it refused the helper
+    /// or its arguments (64), which a slave still on another walmgr version does.
+    static func remoteAdvice(_ host: String, _ status: String) -> String {
+        switch status {
+        case "exit 127":
+            return ". The slave's shell found no walmgr there: install walmgr \(Walmgr.version) on "
+                + "\(host), or set slave_walmgr in the master's ini to its full path on the slave"
+        case "exit 126":
+            return ". The slave's shell found walmgr but could not run it: make it executable "
+                + "(chmod 0755) for the user ssh logs in as on \(host)"
+        case "exit 64":
+            return ". The walmgr there did not take this command or its arguments, which happens "
+                + "when the two hosts run different walmgr versions (this one is "
+                + "\(Walmgr.version)): `walmgr MASTER_INI check` compares them; install the same "
+                + "version on both hosts"
+        default:
+            return ""
+        }
     }
 
     /// Advice for the usual ssh failures, recognised from ssh's own messages.
