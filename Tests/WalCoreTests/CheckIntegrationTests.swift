@@ -116,7 +116,8 @@ import Testing
             // The real walmgr, given each helper's name with a prefix it does not know.
             let other = "\(pair.scratch)/other-walmgr"
             try TestEnv.writeOwned(
-                other, "#!/bin/sh\nconfig=$1; command=$2; shift 2\n"
+                other,
+                "#!/bin/sh\nconfig=$1; command=$2; shift 2\n"
                     + "exec \(ShellWords.quote(pair.walmgr)) \"$config\" \"old-$command\" \"$@\"\n")
             try TestEnv.chownToRunAsUser(other, mode: 0o755)
             let set = ["--set", "slave_walmgr=\(other)", "--set", "ssh_reuse_connection=0"]
