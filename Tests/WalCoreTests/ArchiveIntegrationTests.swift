@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import WalCore
@@ -70,6 +71,59 @@ import Testing
         #expect(second.stderrTail.contains("postgresql.auto.conf overrides"))
         #expect(second.stderrTail.contains("ALTER SYSTEM RESET archive_command"))
         #expect(!second.stderrTail.contains("RESET archive_timeout"), "not a setting setup writes")
+    }
+
+    /// setup reports pending_restart only after the server re-read its configuration: the
+    /// postmaster's reload is held by an included FIFO that nothing writes yet, so a setup that
+    /// looked before the reload would say "all settings are active" while archive_mode waits
+    /// for a restart (and the DBA would not restart).
+    @Test func setupWaitsForTheReloadItAskedFor() async throws {
+        let pair = try await WalmgrPair(binDir: try #require(TestEnv.defaultBinDir))
+        defer { pair.destroy() }
+        try await pair.master.start()
+        let fifo = "\(pair.scratch)/held.conf"
+        try #require(mkfifo(fifo, 0o644) == 0)
+        try TestEnv.chownToRunAsUser(fifo, mode: 0o644)
+        try pair.master.appendConf("include_if_exists = '\(fifo)'")
+        let ended = Atomic<Bool>(false)
+        let command = Command(
+            pair.walmgr, [pair.masterIni, "setup"], workingDirectory: pair.scratch,
+            user: TestEnv.runAsUser)
+        let setup = Task {
+            defer { ended.store(true, ordering: .sequentiallyConsistent) }
+            return try await TestEnv.runner.run(command, input: .none, timeout: .seconds(120))
+        }
+        // The reload is under way once the postmaster waits in open() for a writer (a probe
+        // that opened the FIFO would end that wait).
+        let postmaster = try #require(pair.master.postmasterPID)
+        try await waitUntil("the postmaster waits to read \(fifo)") {
+            (try? String(contentsOfFile: "/proc/\(postmaster)/wchan", encoding: .utf8))
+                == "wait_for_partner"
+        }
+        // Hold the reload 2 s (setup waits up to 10), or until a setup that did not wait ended.
+        let held = ContinuousClock.now + .seconds(2)
+        while ContinuousClock.now < held, !ended.load(ordering: .sequentiallyConsistent) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let feeder = Task {
+            while !Task.isCancelled {
+                _ = Self.feed(fifo)
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        defer { feeder.cancel() }
+        let result = try await setup.value
+        #expect(result.succeeded, "\(result.stderrTail)")
+        #expect(result.stderrTail.contains("archive_mode needs a restart"), "\(result.stderrTail)")
+        #expect(!result.stderrTail.contains("all settings are active"))
+    }
+
+    /// Ends one reader's read of `fifo` with an empty file; false when nobody reads it.
+    static func feed(_ fifo: String) -> Bool {
+        let fd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
     }
 
     // MARK: - steps

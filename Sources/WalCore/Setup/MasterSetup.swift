@@ -112,19 +112,42 @@ enum MasterSetup {
         }
         do {
             let db = try PGConnection(conninfo: conninfo)
+            let before = try db.scalar("SELECT pg_conf_load_time()::text")
             try db.execute("SELECT pg_reload_conf()")
-            try await Task.sleep(for: .milliseconds(300))
+            guard try await reloaded(db, since: before) else {
+                log.warning(
+                    "asked PostgreSQL to reload, but it had not re-read its configuration after "
+                        + "\(reloadWait) s: look for a configuration error in the server log, "
+                        + "then run `walmgr \(config.common.configFile) check`")
+                return
+            }
             let pending = try db.query("SELECT name FROM pg_settings WHERE pending_restart")
                 .rows.compactMap { $0.first ?? nil }
             if pending.isEmpty {
                 log.info("reloaded PostgreSQL; all settings are active")
             } else {
                 log.warning(
-                    "reloaded PostgreSQL, but \(pending.joined(separator: ", ")) need a restart: "
-                        + "restart PostgreSQL (or set master_restart_cmd) before archiving starts")
+                    "reloaded PostgreSQL, but \(pending.joined(separator: ", ")) "
+                        + "\(pending.count == 1 ? "needs" : "need") a restart: restart "
+                        + "PostgreSQL (or set master_restart_cmd) before archiving starts")
             }
         } catch {
             log.warning("could not reload through master_db: \(error). Reload PostgreSQL yourself")
+        }
+    }
+
+    /// How long setup waits for the server to re-read its configuration.
+    static let reloadWait = 10
+
+    /// Waits until this session has re-read the configuration (pg_conf_load_time moved past
+    /// `before`), so pending_restart is the server's answer and not the state before the
+    /// reload; false after ``reloadWait`` seconds.
+    static func reloaded(_ db: PGConnection, since before: String?) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(reloadWait)
+        while true {
+            if try db.scalar("SELECT pg_conf_load_time()::text") != before { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }
