@@ -44,6 +44,13 @@ enum Boot {
         try await promote(db: db, server: server, log: log)
         try StandbyFiles.remove(files.stopFile)
         print("promoted: \(try report(db))")
+        if try db.scalar("SHOW archive_mode") == "off" {
+            log.warning(
+                "archiving is off here (restore turned it off on the standby), so nothing "
+                    + "protects this new master yet: make the old master host its standby as "
+                    + "\"After a failover\" in the README says (--init-master here, setup --hba, "
+                    + "ALTER SYSTEM RESET archive_mode, a restart, backup, restore there)")
+        }
         return 0
     }
 

@@ -25,10 +25,11 @@ struct QuickStart: Equatable {
     /// The blocks in README order.
     var blocks: [Block]
 
-    /// Parses the section `## Quick start` of a README.
-    static func parse(_ readme: String) throws -> QuickStart {
-        guard let start = readme.range(of: "\n## Quick start\n") else {
-            throw HarnessError("README.md has no \"## Quick start\" section")
+    /// Parses the section `## Quick start` (or `## <section>`) of a README.
+    static func parse(_ readme: String, section title: String = "Quick start") throws -> QuickStart
+    {
+        guard let start = readme.range(of: "\n## \(title)\n") else {
+            throw HarnessError("README.md has no \"## \(title)\" section")
         }
         let rest = readme[start.upperBound...]
         let section = rest.range(of: "\n## ").map { rest[..<$0.lowerBound] } ?? rest
@@ -62,14 +63,18 @@ struct QuickStart: Equatable {
         if info == "ini" {
             guard let path = header.split(separator: " ").first(where: { $0.hasPrefix("/") })
             else { throw HarnessError("the ini block in \"\(step)\" names no file: \(header)") }
-            let place: Place = header.contains("on the slave") ? .slave : .master
+            let onSlave =
+                header.contains("on the slave") || header.contains("on standby.example.com")
+            let place: Place = onSlave ? .slave : .master
             let lines = rest.filter { !$0.isEmpty && !$0.hasPrefix("#") }
             return Block(
                 step: step, place: place, asRoot: false, lines: lines, appendTo: String(path))
         }
+        // After a failover the hosts keep their names and swap roles: those blocks name hosts.
         let places: [(String, Place)] = [
             ("on the master", .master), ("on the slave", .slave), ("on both hosts", .both),
-            ("on the build host", .build),
+            ("on the build host", .build), ("on standby.example.com", .slave),
+            ("on master (", .master),
         ]
         guard let place = places.first(where: { header.contains($0.0) })?.1 else {
             throw HarnessError("unknown place in Quick start block \"\(step)\": \(header)")

@@ -167,15 +167,15 @@ enum TestEnv {
         throw HarnessError("no \(count) consecutive free ports between 10000 and 32000")
     }
 
-    /// True when 127.0.0.1:`port` can be bound right now.
-    private static func canBind(_ port: Int) -> Bool {
+    /// True when `address`:`port` (IPv4) can be bound right now.
+    static func canBind(_ port: Int, address: String = "127.0.0.1") -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(address)
         return withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0

@@ -15,6 +15,8 @@ final class TwoHostLab {
     let slave: Host
     /// The slave's sshd (port 22, the user's own authorized_keys).
     let sshd: SSHD
+    /// The master's sshd, for the roles swapped after a failover (``startMasterSSHD()``).
+    private(set) var masterSSHD: SSHD?
     /// PostgreSQL's bin dir and major version.
     let binDir: String
     let major: String
@@ -162,14 +164,37 @@ final class TwoHostLab {
         timings.map { String(format: "  %6.2f s  %@", $0.seconds, $0.step) }.joined(separator: "\n")
     }
 
-    /// Stops the syncdaemon, sshd, every PostgreSQL and the hosts; removes the scratch dir.
-    func destroy() {
-        let pidfile = outside("\(Self.configDir)/wal-master.pid", on: master)
-        if let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        {
-            TestEnv.terminate(pid, signal: SIGTERM, timeout: .seconds(10))
+    /// Starts an sshd on the master host, as the slave's: port 22 of its address, or, when
+    /// another sshd of this machine holds port 22 on every address, a free port that the
+    /// slave's `~/.ssh/config` names for `master` (the host's environment, not a README line).
+    func startMasterSSHD() async throws {
+        let free = TestEnv.canBind(22, address: net.masterAddress)
+        let server = try await SSHD(
+            scratch: "\(scratch)/master", host: net.masterAddress, launcher: master.enter([]),
+            port: free ? 22 : nil, userKeys: true)
+        masterSSHD = server
+        if !free {
+            let config = "\(slave.homeDir)/.ssh/config"
+            try FileManager.default.createDirectory(
+                atPath: "\(slave.homeDir)/.ssh", withIntermediateDirectories: true)
+            try TestEnv.chownToRunAsUser("\(slave.homeDir)/.ssh", mode: 0o700)
+            try TestEnv.writeOwned(config, "Host master\n  Port \(server.port)\n")
+            chmod(config, 0o600)
         }
+        try await server.start()
+    }
+
+    /// Stops the syncdaemons, the sshds, every PostgreSQL and the hosts; removes the scratch dir.
+    func destroy() {
+        for host in [master, slave] {
+            let pidfile = outside("\(Self.configDir)/wal-master.pid", on: host)
+            if let text = try? String(contentsOfFile: pidfile, encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                TestEnv.terminate(pid, signal: SIGTERM, timeout: .seconds(10))
+            }
+        }
+        masterSSHD?.stop()
         sshd.stop()
         slave.destroy()
         master.destroy()
