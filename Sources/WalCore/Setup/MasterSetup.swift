@@ -38,8 +38,33 @@ enum MasterSetup {
             let link = try SlaveLink(config: config, invocation: context.invocation)
             try await link.run("setup", runner: context.runner)
             log.info("slave directories are ready on \(link.hostDescription)")
+            try await archiveHistories(config: config, context: context)
         }
         return 0
+    }
+
+    /// Ships the timeline history files in pg_wal that the archive lacks. PostgreSQL archives
+    /// a history file only if archiving is on when it writes it, and a standby promoted by
+    /// `boot` runs with archive_mode off, so without this its timeline's history would never
+    /// reach the archive, and recovery from it could not follow the timeline switch.
+    static func archiveHistories(config: MasterConfig, context: CommandContext) async throws {
+        let dir = "\(config.masterData)/pg_wal"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        for name in names.sorted() {
+            guard let wal = WALName(name), wal.kind == .history else { continue }
+            let fd = open("\(dir)/\(name)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw FileError("open", "\(dir)/\(name)") }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw FileError("stat", "\(dir)/\(name)") }
+            let result = try await XArchive.store(
+                wal, fd: fd, size: Int(st.st_size), config: config, context: context)
+            if result == .stored {
+                context.log.info(
+                    "archived \(name) to \(config.common.completedWals): the history of a "
+                        + "timeline PostgreSQL began while archiving was off")
+            }
+        }
     }
 
     /// The settings setup wants, in order; values already right are left as they are.
