@@ -44,9 +44,10 @@ import Testing
         #expect(try await lab.master.psql("SELECT pg_is_in_recovery()") == "t")
         #expect(try await lab.slave.psql("SHOW archive_mode") == "on")
         // The new timeline's history, written while archiving was off, is in the new archive.
-        #expect(lab.names(in: "\(Lab.walshipping)/logs.complete", on: lab.master).contains {
-            $0.hasPrefix("00000002.history")
-        })
+        #expect(
+            lab.names(in: "\(Lab.walshipping)/logs.complete", on: lab.master).contains {
+                $0.hasPrefix("00000002.history")
+            })
         // The old master's data dir is kept aside, never used again.
         #expect(lab.names(in: "\(Host.home)/\(lab.major)", on: lab.master).contains("main.0"))
     }
