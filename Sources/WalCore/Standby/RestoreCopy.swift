@@ -170,10 +170,10 @@ extension RestoreCopy {
         let path: String
         let destination: String
         var description: String {
-            "\(path) changed while restore read it: a backup ended meanwhile and rotation moved "
-                + "the backup restore had picked (it is now \(path).0 or older). Nothing in "
-                + "\(destination) was changed; run restore again (it picks the newest backup, or "
-                + "name one with `walmgr SLAVE_INI listbackups`)"
+            "\(path) changed while restore read it: a backup ended meanwhile, and its rotation "
+                + "renamed the backup restore had picked (to the next number, or removed it "
+                + "beyond keep_backups). Nothing in \(destination) was changed; run restore "
+                + "again (it picks the newest backup; `walmgr SLAVE_INI listbackups` names them)"
         }
     }
 
