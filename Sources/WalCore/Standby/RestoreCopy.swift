@@ -88,8 +88,12 @@ struct RestoreCopy {
         let command = Command("cp", ["--reflink=auto", "-a", "--"] + sources + [directory])
         // The disk writes start while cp runs, so the syncfs before the swap has little left.
         let writeback = EarlyWriteback(directory, flush: flushDuringCopy)
-        defer { writeback.stop() }
-        let result = try await runner.run(command, input: .none, timeout: nil)
+        let result: ProcessResult
+        do { result = try await runner.run(command, input: .none, timeout: nil) } catch {
+            try? writeback.stop()
+            throw error
+        }
+        try writeback.stop()
         guard result.succeeded else {
             throw WalmgrFailure(
                 "copying \(entry.path) into \(directory) failed (\(result.statusText)): "
