@@ -71,6 +71,31 @@ struct RestoreStartTests {
         #expect(flushed.paths.withLock { $0.first } == copy.staging)
     }
 
+    /// A flush during the copy that fails (syncfs says EIO: a write of the copy was lost) fails
+    /// the restore. The kernel reports a write-back error to one syncfs only (the first to look
+    /// marks it seen; a descriptor opened later is not told), so the syncfs before the swap
+    /// would return 0 and swap in a data dir missing a write. Before, the failure was ignored.
+    @Test func aFailedFlushDuringTheCopyFailsTheRestore() async throws {
+        let scratch = try TargetGuardTests.Scratch()
+        defer { scratch.remove() }
+        let backup = "\(scratch.walmgrData)/data.master"
+        try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: true)
+        try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
+        let flushed = Flushes()
+        let runner = HoldingRunner(hold: "cp", fake: true) {
+            !flushed.paths.withLock { $0.isEmpty }
+        }
+        let template = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData)
+        var copy = RestoreCopy(
+            entry: template.entry, destination: scratch.slaveData, move: false, keepOld: false,
+            runner: runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        copy.flushDuringCopy = { path in
+            flushed.paths.withLock { $0.append(path) }
+            throw FileError("syncfs", path, errno: EIO)
+        }
+        await #expect(throws: FileError.self) { _ = try await copy.prepare() }
+    }
+
     final class Flushes: Sendable {
         let paths = Mutex<[String]>([])
     }

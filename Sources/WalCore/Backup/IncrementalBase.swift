@@ -16,14 +16,20 @@ struct IncrementalBase: Sendable {
     let startTime: Int
 
     /// The complete backup in `catalog.fullBackup` with per-file checksums, or nil (none yet, an
-    /// unfinished or pre-checksum one, one of another cluster than `systemIdentifier`, or
-    /// `backup_incremental = off`).
+    /// unfinished or pre-checksum one, one of another cluster than `systemIdentifier`, one
+    /// taken from the other side than `takenFrom`, or `backup_incremental = off`).
+    ///
+    /// A master backup never links from a standby backup, nor the reverse: the two data dirs
+    /// hold different files, and a size and mtime that match (whole seconds on some file
+    /// systems) say nothing about their bytes.
     static func find(
-        _ catalog: BackupCatalog, enabled: Bool = true, systemIdentifier: String? = nil
+        _ catalog: BackupCatalog, enabled: Bool = true, systemIdentifier: String? = nil,
+        takenFrom: String? = nil
     ) -> IncrementalBase? {
         guard enabled, let entry = catalog.entry(at: catalog.fullBackup), entry.isComplete,
             entry.manifest.legacy != true, let files = entry.manifest.files,
             systemIdentifier == nil || systemIdentifier == entry.manifest.systemIdentifier,
+            takenFrom == nil || takenFrom == entry.manifest.takenFrom,
             let start = ISO8601DateFormatter().date(from: entry.manifest.startTime)
         else { return nil }
         return IncrementalBase(

@@ -86,7 +86,7 @@ struct MasterBackup: Sendable {
             ? nil
             : IncrementalBase.find(
                 BackupCatalog(fullBackup: target.path), enabled: config.common.backupIncremental,
-                systemIdentifier: manifest.systemIdentifier)
+                systemIdentifier: manifest.systemIdentifier, takenFrom: manifest.takenFrom)
         let previous = try await rsyncPrevious(systemIdentifier: manifest.systemIdentifier)
         let spaces = BackupCopy.tablespaces(dataDir: config.masterData)
         let excludes = BackupCopy.dataDirExcludes + spaces.map { "/pg_tblspc/\($0.oid)" }

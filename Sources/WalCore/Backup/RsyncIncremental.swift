@@ -17,7 +17,8 @@ struct RsyncIncremental: Sendable {
     /// The previous backup `--link-dest` would link from: the complete backup at full_backup
     /// (its name is `fullBackupName`) of the same cluster, from the slave's `listbackups --json`.
     /// Nil (no `--link-dest` at all) when there is none, it is a walmgr3 backup without a
-    /// start time, or another cluster's.
+    /// start time, another cluster's, or taken from the standby (its files are not the
+    /// master's, see ``IncrementalBase/find(_:enabled:systemIdentifier:takenFrom:)``).
     static func previous(
         listing: [UInt8], fullBackupName: String, systemIdentifier: String
     ) throws -> RsyncIncremental? {
@@ -25,7 +26,7 @@ struct RsyncIncremental: Sendable {
         guard
             let entry = manifests.first(where: { $0.name == fullBackupName }),
             entry.status == "complete", entry.legacy != true,
-            entry.systemIdentifier == systemIdentifier,
+            entry.systemIdentifier == systemIdentifier, entry.takenFrom == "master",
             let start = ISO8601DateFormatter().date(from: entry.startTime)
         else { return nil }
         return RsyncIncremental(startTime: Int(start.timeIntervalSince1970))

@@ -108,7 +108,7 @@ struct StandbyBackup: Sendable {
         var files: [BackupManifest.File] = []
         let base = IncrementalBase.find(
             catalog, enabled: config.common.backupIncremental,
-            systemIdentifier: manifest.systemIdentifier)
+            systemIdentifier: manifest.systemIdentifier, takenFrom: manifest.takenFrom)
         for (source, path, excludes) in jobs {
             let copied = try LocalTreeCopy.backup(
                 source, from: source,

@@ -38,6 +38,17 @@ enum LiveServers {
         }
     }
 
+    /// The live server whose data dir, or a tablespace it links to, lies inside `path` (below
+    /// it, not `path` itself: ``TargetGuard/check(_:purpose:)`` asks about that separately).
+    static func inside(_ path: String) -> Server? {
+        let dir = TargetGuard.resolved(path)
+        return all().first { server in
+            ([server.dataDir] + tablespaceLinks(of: server.dataDir)).contains {
+                TargetGuard.isAncestor(dir, of: TargetGuard.resolved($0))
+            }
+        }
+    }
+
     /// Where the pg_tblspc links of a data dir point.
     static func tablespaceLinks(of dataDir: String) -> [String] {
         let dir = "\(dataDir)/pg_tblspc"

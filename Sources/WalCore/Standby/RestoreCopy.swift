@@ -36,6 +36,7 @@ struct RestoreCopy {
     func prepare() async throws -> [String] {
         let targets = entry.manifest.tablespaces.map(tablespaceTarget)
         try checkTargets(targets)
+        let pinned = try pinBackup()
         try removeTree(staging)
         // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
         try Directories.make((destination as NSString).deletingLastPathComponent)
@@ -52,6 +53,8 @@ struct RestoreCopy {
         }
         try TablespaceMap.rewrite(
             in: staging, links: zip(entry.manifest.tablespaces, targets).map { ($0.oid, $1) })
+        // Every file was read by path: a rotation meanwhile gave cp or rename the newer backup.
+        try checkPinned(pinned)
         if move {
             try removeTree(entry.path)
             log.info("--move: \(entry.path) was consumed")
@@ -85,8 +88,12 @@ struct RestoreCopy {
         let command = Command("cp", ["--reflink=auto", "-a", "--"] + sources + [directory])
         // The disk writes start while cp runs, so the syncfs before the swap has little left.
         let writeback = EarlyWriteback(directory, flush: flushDuringCopy)
-        defer { writeback.stop() }
-        let result = try await runner.run(command, input: .none, timeout: nil)
+        let result: ProcessResult
+        do { result = try await runner.run(command, input: .none, timeout: nil) } catch {
+            try? writeback.stop()
+            throw error
+        }
+        try writeback.stop()
         guard result.succeeded else {
             throw WalmgrFailure(
                 "copying \(entry.path) into \(directory) failed (\(result.statusText)): "
@@ -156,5 +163,41 @@ struct RestoreCopy {
         do { try FileManager.default.removeItem(atPath: path) } catch {
             throw FileError("remove", path, errno: (error as NSError).code == 0 ? EIO : EACCES)
         }
+    }
+}
+
+extension RestoreCopy {
+    /// The backup dir no longer holds the backup restore picked: a backup ended meanwhile and
+    /// its rotation renamed the picked one (`data.master` → `data.master.0`) and put itself
+    /// under that name. Nothing in the destination was changed.
+    struct BackupChanged: WalmgrError {
+        let path: String
+        let destination: String
+        var description: String {
+            "\(path) changed while restore read it: a backup ended meanwhile, and its rotation "
+                + "renamed the backup restore had picked (to the next number, or removed it "
+                + "beyond keep_backups). Nothing in \(destination) was changed; run restore "
+                + "again (it picks the newest backup; `walmgr SLAVE_INI listbackups` names them)"
+        }
+    }
+
+    /// The backup dir's inode, once its manifest shows it still holds the picked backup.
+    /// cp and `--move` read the backup by path, and a rotation would hand them the new one.
+    func pinBackup() throws -> (dev: UInt, ino: UInt) {
+        var st = stat()
+        let now = BackupCatalog(fullBackup: entry.path).entry(at: entry.path)?.manifest
+        guard lstat(entry.path, &st) == 0,
+            now.map({ $0.label == entry.manifest.label && $0.startLSN == entry.manifest.startLSN })
+                ?? true
+        else { throw BackupChanged(path: entry.path, destination: destination) }
+        return (UInt(st.st_dev), UInt(st.st_ino))
+    }
+
+    /// Throws unless the backup dir is still the one ``pinBackup()`` saw.
+    func checkPinned(_ pinned: (dev: UInt, ino: UInt)) throws {
+        var st = stat()
+        guard lstat(entry.path, &st) == 0, UInt(st.st_dev) == pinned.dev,
+            UInt(st.st_ino) == pinned.ino
+        else { throw BackupChanged(path: entry.path, destination: destination) }
     }
 }

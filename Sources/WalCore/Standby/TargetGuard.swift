@@ -1,7 +1,8 @@
 import Foundation
 
 /// Decides whether walmgr may move or remove a directory: never `/`, a home directory, a
-/// directory walmgr must keep (or one of its ancestors), or a data dir whose postmaster runs.
+/// directory walmgr must keep (or one of its ancestors), a data dir whose postmaster runs, or
+/// a directory holding such a data dir or a tablespace a live server uses.
 ///
 /// restore's swap and cleanup ask it about every target before they change anything, so a
 /// refusal leaves everything as it was. Paths are compared after resolving symlinks and
@@ -43,6 +44,11 @@ struct TargetGuard: Sendable {
             throw TargetRefusal(
                 path: path, purpose: purpose,
                 reason: .tablespace(pid: server.pid, dataDir: server.dataDir))
+        }
+        if let server = LiveServers.inside(path) {
+            throw TargetRefusal(
+                path: path, purpose: purpose,
+                reason: .holdsServer(pid: server.pid, dataDir: server.dataDir))
         }
     }
 
@@ -123,6 +129,8 @@ struct TargetRefusal: WalmgrError {
         case foreign(key: String, expected: String)
         /// The live server in `dataDir` links a tablespace to it.
         case tablespace(pid: Int32, dataDir: String)
+        /// The live server's data dir `dataDir`, or a tablespace it links to, is inside it.
+        case holdsServer(pid: Int32, dataDir: String)
 
         /// The reason in a few words.
         var summary: String {
@@ -137,6 +145,9 @@ struct TargetRefusal: WalmgrError {
                 "as \(key) it should hold walmgr's \(expected), and it holds none of them"
             case .tablespace(let pid, let dataDir):
                 "the PostgreSQL server in \(dataDir) (pid \(pid)) uses it as a tablespace"
+            case .holdsServer(let pid, let dataDir):
+                "it holds the data dir or a tablespace of the PostgreSQL server in \(dataDir) "
+                    + "(pid \(pid))"
             }
         }
     }
@@ -165,6 +176,9 @@ struct TargetRefusal: WalmgrError {
                 + "If pid \(pid) is not a postmaster, the pid file is stale: remove \(pidFile)"
         case .foreign(let key, _):
             return "Check \(key) in the ini; if \(path) really is walmgr's, remove it by hand"
+        case .holdsServer(_, let dataDir):
+            return "Check the path (a directory inside it?). To replace that server's files, "
+                + "stop it first (pg_ctl -D \(ShellWords.quote(dataDir)) stop -m fast)"
         case .tablespace(_, let dataDir):
             return "It belongs to that server (on this host, likely the master): check that "
                 + "no walmgr path names it, or stop that server first (pg_ctl -D "
