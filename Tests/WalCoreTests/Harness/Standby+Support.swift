@@ -55,6 +55,7 @@ final class StandbyLab {
     func destroy() {
         standby?.stop(mode: "immediate")
         master.stop(mode: "immediate")
+        ArchiveFailures.report(logFile: master.logFile)
         TestEnv.removeScratch(scratch)
     }
 
@@ -82,7 +83,9 @@ final class StandbyLab {
                     .contains { $0.hasPrefix(segment) }
             }
         } catch {
-            throw HarnessError("\(error); pg_stat_archiver: \(archiver)")
+            let failed = ArchiveFailures.attempts(inLogFile: master.logFile)
+            throw HarnessError(
+                "\(error); pg_stat_archiver: \(archiver)\n" + failed.joined(separator: "\n--\n"))
         }
     }
 

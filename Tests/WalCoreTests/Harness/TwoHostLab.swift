@@ -172,6 +172,7 @@ final class TwoHostLab {
         }
         sshd.stop()
         slave.destroy()
+        ArchiveFailures.report(logFile: outside("\(Host.home)/master.log", on: master))
         master.destroy()
         net.destroy()
         TestEnv.removeScratch(scratch)
