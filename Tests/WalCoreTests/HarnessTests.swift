@@ -115,11 +115,14 @@ struct HarnessTests {
         }
     }
 
-    /// A failed archive_command attempt is found in a server log with walmgr's own lines
-    /// before it and PostgreSQL's DETAIL after it; PostgreSQL's earlier lines are left out.
+    /// A failed archive_command attempt is found in a server log with the failed run's own
+    /// lines before it and PostgreSQL's DETAIL after it; earlier runs' and PostgreSQL's earlier
+    /// lines are left out.
     @Test func archiveFailuresKeepWhatTheCommandSaid() {
         let log = """
             2026-11-30 12:00:00.001 UTC [10] LOG:  checkpoint complete
+            2026-11-30 12:00:00,500 76 INFO archived 000000010000000000000001
+            2026-11-30 12:00:01,001 77 INFO would archive
             2026-11-30 12:00:01,002 77 ERROR something walmgr said
                 continued
             2026-11-30 12:00:01.003 UTC [11] LOG:  archive command failed with exit code 1
@@ -128,7 +131,7 @@ struct HarnessTests {
             """
         let found = ArchiveFailures.attempts(inLog: log)
         #expect(found.count == 2)
-        #expect(found.first?.hasPrefix("2026-11-30 12:00:01,002 77 ERROR something") == true)
+        #expect(found.first?.hasPrefix("2026-11-30 12:00:01,001 77 INFO would") == true)
         #expect(found.first?.hasSuffix("was: walmgr x") == true)
         #expect(found.first?.contains("checkpoint") == false)
         #expect(found.last?.hasPrefix("2026-11-30 12:00:02.005") == true)

@@ -8,14 +8,25 @@ import Foundation
 /// `archive command failed` line; this keeps both for the test output.
 enum ArchiveFailures {
     /// The lines of `log` that tell of failed attempts: each `archive command failed` (or
-    /// `archive command was terminated`) line with the lines before it back to PostgreSQL's
-    /// previous line (at most `context`; walmgr's own lines), and the DETAIL after it (pure).
-    static func attempts(inLog log: String, context: Int = 6) -> [String] {
+    /// `archive command was terminated`) line with the failed run's own lines before it (the
+    /// walmgr lines of the PID just before PostgreSQL's line, with their continuation lines)
+    /// and the DETAIL after it (pure).
+    static func attempts(inLog log: String) -> [String] {
         let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var attempts: [String] = []
         for (index, line) in lines.enumerated() where isFailure(line) {
             var first = index
-            while first > max(0, index - context), !isServerLine(lines[first - 1]) { first -= 1 }
+            var pid: Substring?
+            while first > 0, !isServerLine(lines[first - 1]) {
+                let previous = lines[first - 1]
+                if !previous.hasPrefix(" ") {
+                    let words = previous.split(separator: " ")
+                    let own = words.count > 3 ? words[2] : ""
+                    if pid != nil, own != pid { break }
+                    pid = own
+                }
+                first -= 1
+            }
             var last = index
             if index + 1 < lines.count, lines[index + 1].contains("DETAIL:") { last += 1 }
             attempts.append(lines[first...last].joined(separator: "\n"))

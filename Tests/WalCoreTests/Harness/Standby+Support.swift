@@ -55,7 +55,10 @@ final class StandbyLab {
     func destroy() {
         standby?.stop(mode: "immediate")
         master.stop(mode: "immediate")
-        ArchiveFailures.report(logFile: master.logFile)
+        // The standby archives too once `boot` promoted it.
+        for log in [master.logFile, "\(standbyData)/log/walmgr-start.log"] {
+            ArchiveFailures.report(logFile: log)
+        }
         TestEnv.removeScratch(scratch)
     }
 
