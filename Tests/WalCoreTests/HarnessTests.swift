@@ -137,4 +137,17 @@ struct HarnessTests {
         #expect(found.last?.hasPrefix("2026-11-30 12:00:02.005") == true)
         #expect(ArchiveFailures.attempts(inLog: "LOG:  archiver started\n").isEmpty)
     }
+
+    /// WAL written after the switch (the bgwriter logs a running-xacts record up to 15 s after
+    /// it, on its own) moves pg_current_wal_lsn() into the next segment, which nothing
+    /// archives: the wait must still be for the segment the switch completed.
+    @Test func waitArchivedIsForTheSwitchedSegmentNotTheCurrentOne() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: false)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        let segment = try await lab.switchWAL()
+        try await lab.master.psql("INSERT INTO t VALUES (2)")
+        try await lab.waitArchived(segment, "the segment with row 1")
+    }
 }
