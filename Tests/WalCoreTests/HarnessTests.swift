@@ -117,7 +117,7 @@ struct HarnessTests {
 
     /// A failed archive_command attempt is found in a server log with the failed run's own
     /// lines before it and PostgreSQL's DETAIL after it; earlier runs' and PostgreSQL's earlier
-    /// lines are left out.
+    /// lines are left out, and so is the SIGQUIT of the harness's own immediate stop.
     @Test func archiveFailuresKeepWhatTheCommandSaid() {
         let log = """
             2026-11-30 12:00:00.001 UTC [10] LOG:  checkpoint complete
@@ -128,6 +128,7 @@ struct HarnessTests {
             2026-11-30 12:00:01.003 UTC [11] LOG:  archive command failed with exit code 1
             2026-11-30 12:00:01.004 UTC [11] DETAIL:  The failed archive command was: walmgr x
             2026-11-30 12:00:02.005 UTC [11] LOG:  archive command failed with exit code 1
+            2026-11-30 12:00:03.006 UTC [11] FATAL:  archive command was terminated by signal 3: Quit
             """
         let found = ArchiveFailures.attempts(inLog: log)
         #expect(found.count == 2)
