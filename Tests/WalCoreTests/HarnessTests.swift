@@ -114,4 +114,41 @@ struct HarnessTests {
             #expect(sessions.allSatisfy(TestEnv.processGone), "sessions outlived sshd")
         }
     }
+
+    /// A failed archive_command attempt is found in a server log with the failed run's own
+    /// lines before it and PostgreSQL's DETAIL after it; earlier runs' and PostgreSQL's earlier
+    /// lines are left out, and so is the SIGQUIT of the harness's own immediate stop.
+    @Test func archiveFailuresKeepWhatTheCommandSaid() {
+        let log = """
+            2026-11-30 12:00:00.001 UTC [10] LOG:  checkpoint complete
+            2026-11-30 12:00:00,500 76 INFO archived 000000010000000000000001
+            2026-11-30 12:00:01,001 77 INFO would archive
+            2026-11-30 12:00:01,002 77 ERROR something walmgr said
+                continued
+            2026-11-30 12:00:01.003 UTC [11] LOG:  archive command failed with exit code 1
+            2026-11-30 12:00:01.004 UTC [11] DETAIL:  The failed archive command was: walmgr x
+            2026-11-30 12:00:02.005 UTC [11] LOG:  archive command failed with exit code 1
+            2026-11-30 12:00:03.006 UTC [11] FATAL:  archive command was terminated by signal 3: Quit
+            """
+        let found = ArchiveFailures.attempts(inLog: log)
+        #expect(found.count == 2)
+        #expect(found.first?.hasPrefix("2026-11-30 12:00:01,001 77 INFO would") == true)
+        #expect(found.first?.hasSuffix("was: walmgr x") == true)
+        #expect(found.first?.contains("checkpoint") == false)
+        #expect(found.last?.hasPrefix("2026-11-30 12:00:02.005") == true)
+        #expect(ArchiveFailures.attempts(inLog: "LOG:  archiver started\n").isEmpty)
+    }
+
+    /// WAL written after the switch (the bgwriter logs a running-xacts record up to 15 s after
+    /// it, on its own) moves pg_current_wal_lsn() into the next segment, which nothing
+    /// archives: the wait must still be for the segment the switch completed.
+    @Test func waitArchivedIsForTheSwitchedSegmentNotTheCurrentOne() async throws {
+        let binDir = try #require(TestEnv.defaultBinDir)
+        let lab = try await StandbyLab(binDir: binDir, streaming: false)
+        defer { lab.destroy() }
+        try await lab.master.psql("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        let segment = try await lab.switchWAL()
+        try await lab.master.psql("INSERT INTO t VALUES (2)")
+        try await lab.waitArchived(segment, "the segment with row 1")
+    }
 }

@@ -158,8 +158,8 @@ struct IncrementalIntegrationTests {
         #expect(list.first?.takenFrom == "standby" && (list.first?.reusedFiles ?? 0) > 0)
         try await expectVerified(lab)
         try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(501, 600) g")
-        try await lab.master.psql("SELECT pg_switch_wal()")
-        try await lab.waitArchived("the segment with row 600")
+        let segment = try await lab.switchWAL()
+        try await lab.waitArchived(segment, "the segment with row 600")
         let copy = try await PGCluster.recovered(
             from: newest, like: lab.master, scratch: lab.scratch, archive: lab.completedWals)
         defer { copy.destroy() }

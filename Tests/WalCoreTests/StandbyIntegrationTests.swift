@@ -96,7 +96,7 @@ import Testing
         try #require(backup.succeeded, "standby backup: \(backup.stderrTail)")
         #expect(try await standby.psql("SELECT pg_is_in_recovery()") == "t", "still a standby")
         try await lab.master.psql("INSERT INTO t SELECT g FROM generate_series(901, 950) g")
-        try await lab.master.psql("SELECT pg_switch_wal()")
+        let segment = try await lab.switchWAL()
 
         let list = try await lab.walmgr(["listbackups", "--json"])
         let manifests = try JSONDecoder().decode(
@@ -108,7 +108,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(lab.fullBackup).inprogress"))
         #expect(FileManager.default.fileExists(atPath: "\(lab.fullBackup)/backup_label"))
 
-        try await lab.waitArchived("the segment with row 950")
+        try await lab.waitArchived(segment, "the segment with row 950")
         let copy = try await PGCluster.recovered(
             from: lab.fullBackup, like: lab.master, scratch: lab.scratch,
             archive: lab.completedWals)

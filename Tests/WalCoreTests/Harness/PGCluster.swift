@@ -161,7 +161,9 @@ final class PGCluster {
     /// Stops the server (immediately) and removes the scratch dir when this cluster made it.
     func destroy() {
         stop(mode: "immediate")
-        if ownsScratch { TestEnv.removeScratch(scratch) }
+        guard ownsScratch else { return }
+        ArchiveFailures.report(logFile: logFile)
+        TestEnv.removeScratch(scratch)
     }
 
     /// Runs SQL with psql (`-XAtq`, stops at the first error) and returns its output, trimmed.

@@ -55,6 +55,10 @@ final class StandbyLab {
     func destroy() {
         standby?.stop(mode: "immediate")
         master.stop(mode: "immediate")
+        // The standby archives too once `boot` promoted it.
+        for log in [master.logFile, "\(standbyData)/log/walmgr-start.log"] {
+            ArchiveFailures.report(logFile: log)
+        }
         TestEnv.removeScratch(scratch)
     }
 
@@ -65,13 +69,20 @@ final class StandbyLab {
         return try await TestEnv.runner.run(command, input: .none, timeout: .seconds(180))
     }
 
-    /// Waits until the segment before the master's current WAL position (`what`, e.g. the one
-    /// with the last insert after a `pg_switch_wal()`) is in completed_wals. The segment itself
-    /// is looked for: `pg_stat_archiver.failed_count = 0` was asked before, and one failed attempt
-    /// that PostgreSQL then retried (a CI run under load) kept that false for good. The timeout
-    /// message has the archiver's statistics.
-    func waitArchived(_ what: String) async throws {
-        let segment = try await master.psql("SELECT pg_walfile_name(pg_current_wal_lsn() - 1)")
+    /// Switches the master's WAL and returns the segment the switch completed: the one holding
+    /// the byte before pg_switch_wal()'s result (PG 18's pg_walfile_name no longer steps back at
+    /// a segment boundary).
+    func switchWAL() async throws -> String {
+        try await master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
+    }
+
+    /// Waits until `segment` (from ``switchWAL()``; `what` says what it holds) is in
+    /// completed_wals. Not the segment before pg_current_wal_lsn(): up to 15 s after a switch
+    /// the bgwriter writes a running-xacts record, which moves that position into the next
+    /// segment, which nothing archives. A CI run under load waited for it until its timeout
+    /// (with `pg_stat_archiver` asked each time: not one archive attempt had failed). The
+    /// timeout message has the archiver's statistics and the failed attempts' messages.
+    func waitArchived(_ segment: String, _ what: String) async throws {
         var archiver = ""
         do {
             try await waitUntil("the master archived \(segment), \(what)") {
@@ -82,7 +93,9 @@ final class StandbyLab {
                     .contains { $0.hasPrefix(segment) }
             }
         } catch {
-            throw HarnessError("\(error); pg_stat_archiver: \(archiver)")
+            let failed = ArchiveFailures.attempts(inLogFile: master.logFile)
+            throw HarnessError(
+                "\(error); pg_stat_archiver: \(archiver)\n" + failed.joined(separator: "\n--\n"))
         }
     }
 

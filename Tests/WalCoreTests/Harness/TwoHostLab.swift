@@ -197,6 +197,9 @@ final class TwoHostLab {
         masterSSHD?.stop()
         sshd.stop()
         slave.destroy()
+        // The standby archives too once `boot` promoted it.
+        ArchiveFailures.report(logFile: outside("\(Host.home)/master.log", on: master))
+        ArchiveFailures.report(logFile: outside("\(dataDir)/log/walmgr-start.log", on: slave))
         master.destroy()
         net.destroy()
         TestEnv.removeScratch(scratch)

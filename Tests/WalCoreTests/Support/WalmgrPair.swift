@@ -68,6 +68,7 @@ final class WalmgrPair {
     /// Stops the master and removes the scratch dir.
     func destroy() {
         master.stop(mode: "immediate")
+        ArchiveFailures.report(logFile: master.logFile)
         TestEnv.removeScratch(scratch)
     }
 
