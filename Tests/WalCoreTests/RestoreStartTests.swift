@@ -53,17 +53,8 @@ struct RestoreStartTests {
     @Test func stagingIsFlushedWhileCpRuns() async throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { scratch.remove() }
-        let backup = "\(scratch.walmgrData)/data.master"
-        try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: true)
-        try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
         let flushed = Flushes()
-        let runner = HoldingRunner(hold: "cp", fake: true) {
-            !flushed.paths.withLock { $0.isEmpty }
-        }
-        let template = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData)
-        var copy = RestoreCopy(
-            entry: template.entry, destination: scratch.slaveData, move: false, keepOld: false,
-            runner: runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        var copy = try Self.copyHeldUntilAFlush(scratch, flushed)
         copy.flushDuringCopy = { path in flushed.paths.withLock { $0.append(path) } }
         let started = ContinuousClock.now
         _ = try await copy.prepare()
@@ -78,22 +69,29 @@ struct RestoreStartTests {
     @Test func aFailedFlushDuringTheCopyFailsTheRestore() async throws {
         let scratch = try TargetGuardTests.Scratch()
         defer { scratch.remove() }
-        let backup = "\(scratch.walmgrData)/data.master"
-        try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: true)
-        try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
         let flushed = Flushes()
-        let runner = HoldingRunner(hold: "cp", fake: true) {
-            !flushed.paths.withLock { $0.isEmpty }
-        }
-        let template = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData)
-        var copy = RestoreCopy(
-            entry: template.entry, destination: scratch.slaveData, move: false, keepOld: false,
-            runner: runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
+        var copy = try Self.copyHeldUntilAFlush(scratch, flushed)
         copy.flushDuringCopy = { path in
             flushed.paths.withLock { $0.append(path) }
             throw FileError("syncfs", path, errno: EIO)
         }
         await #expect(throws: FileError.self) { _ = try await copy.prepare() }
+    }
+
+    /// A restore of a one-file backup whose fake cp returns once `flushed` saw a flush.
+    static func copyHeldUntilAFlush(_ scratch: TargetGuardTests.Scratch, _ flushed: Flushes)
+        throws -> RestoreCopy
+    {
+        let backup = "\(scratch.walmgrData)/data.master"
+        try FileManager.default.createDirectory(atPath: backup, withIntermediateDirectories: true)
+        try "15\n".write(toFile: "\(backup)/PG_VERSION", atomically: true, encoding: .utf8)
+        let runner = HoldingRunner(hold: "cp", fake: true) {
+            !flushed.paths.withLock { $0.isEmpty }
+        }
+        let template = TargetGuardTests.restoreCopy(scratch, destination: scratch.slaveData)
+        return RestoreCopy(
+            entry: template.entry, destination: scratch.slaveData, move: false, keepOld: false,
+            runner: runner, log: Log(quiet: true), targetGuard: scratch.targetGuard)
     }
 
     final class Flushes: Sendable {
