@@ -36,19 +36,21 @@ struct LocalTreeCopy {
     let rules: [Rule]
     /// Prepended to each recorded path (`walmgr_tblspc/<oid>/` for a tablespace).
     let prefix: String
-    private(set) var bytes: Int64 = 0
-    private(set) var files = 0
-    /// Each copied file with its SHA-256, when copying with checksums.
-    private(set) var entries: [BackupManifest.File] = []
+    /// What was copied or linked so far; each copied file with its SHA-256 in `entries` when
+    /// copying with checksums.
+    private(set) var totals = TreeCopyWorkers.Totals()
+    var bytes: Int64 { totals.bytes }
+    var files: Int { totals.files }
+    var entries: [BackupManifest.File] { totals.entries }
+    /// Files and bytes linked from `base` rather than copied.
+    var reusedFiles: Int { totals.reusedFiles }
+    var reusedBytes: Int64 { totals.reusedBytes }
     /// Copy with checksums (see CopyHasher).
     let checksums: Bool
     /// The previous backup to link unchanged files from (checksums only).
     let base: IncrementalBase?
     /// How each copy step copies (``KernelCopy/copyRange``); a seam for tests.
     var copyRange: KernelCopy.CopyRange = KernelCopy.copyFileRange
-    /// Files and bytes linked from `base` rather than copied.
-    private(set) var reusedFiles = 0
-    private(set) var reusedBytes: Int64 = 0
 
     /// Creates a copier with rsync-syntax excludes.
     init(
@@ -112,12 +114,8 @@ struct LocalTreeCopy {
         let copied = try TreeCopyWorkers(
             files: found, checksums: checksums, base: base, copyRange: copyRange
         ).run()
-        bytes += copied.bytes
-        files += copied.files
-        reusedFiles += copied.reusedFiles
-        reusedBytes += copied.reusedBytes
-        entries += copied.entries
-        entries.sort { $0.path < $1.path }
+        totals.add(copied)
+        totals.entries.sort { $0.path < $1.path }
     }
 
     /// Creates `dir`'s subdirectories and symlinks under `dest` and adds its regular files to
