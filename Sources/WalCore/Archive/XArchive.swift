@@ -9,22 +9,14 @@ enum XArchive {
         let log = context.log
         try checkNotStopped(name, config: config)
         let started = ContinuousClock.now
-        let fd = open(source, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ArchiveError.sourceUnreadable(
-                path: source, reason: String(cString: strerror(errno)))
-        }
+        let (fd, size) = try openSource(source)
         defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        try checkSegmentSize(name, size: Int(st.st_size), source: source)
+        try checkSegmentSize(name, size: size, source: source)
         if context.notReally {
-            log.info(
-                "would archive \(name) (\(st.st_size) bytes) to \(config.common.completedWals)")
+            log.info("would archive \(name) (\(size) bytes) to \(config.common.completedWals)")
             return 0
         }
-        let result = try await store(
-            name, fd: fd, size: Int(st.st_size), config: config, context: context)
+        let result = try await store(name, fd: fd, size: size, config: config, context: context)
         let ms = (ContinuousClock.now - started).milliseconds
         switch result {
         case .stored:
@@ -35,6 +27,18 @@ enum XArchive {
         ShippingState.recordShipped(name, dataDir: config.masterData, log: log)
         await ShippingState.runPeriodic(config: config, context: context)
         return 0
+    }
+
+    /// Opens the file PostgreSQL (or setup, for a history file) hands over; the caller closes it.
+    static func openSource(_ source: String) throws -> (fd: Int32, size: Int) {
+        let fd = open(source, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ArchiveError.sourceUnreadable(
+                path: source, reason: String(cString: strerror(errno)))
+        }
+        var st = stat()
+        fstat(fd, &st)
+        return (fd, Int(st.st_size))
     }
 
     /// Fails while `walmgr stop` has paused archiving: PostgreSQL keeps the WAL and retries.

@@ -52,13 +52,10 @@ enum MasterSetup {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         for name in names.sorted() {
             guard let wal = WALName(name), wal.kind == .history else { continue }
-            let fd = open("\(dir)/\(name)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { throw FileError("open", "\(dir)/\(name)") }
+            let (fd, size) = try XArchive.openSource("\(dir)/\(name)")
             defer { close(fd) }
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { throw FileError("stat", "\(dir)/\(name)") }
             let result = try await XArchive.store(
-                wal, fd: fd, size: Int(st.st_size), config: config, context: context)
+                wal, fd: fd, size: size, config: config, context: context)
             if result == .stored {
                 context.log.info(
                     "archived \(name) to \(config.common.completedWals): the history of a "
