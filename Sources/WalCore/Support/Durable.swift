@@ -141,11 +141,33 @@ public enum Durable {
             if n < 0 && !KernelCopy.unsupported(errno) {
                 throw FileError("copy \(sourcePath) to", path)
             }
-            // The end, or files sendfile cannot copy between: read(2) goes on from here. A 0 is
-            // not always the end (see KernelCopy); at the real end read returns 0 at once.
+            if n == 0 {
+                // Not always the end (see KernelCopy): one byte's read(2) says where it is.
+                let more = try confirmEnd(source, to: fd, sourcePath: sourcePath, path: path)
+                if more == 0 { return writeback.written }
+                writeback.wrote(more)
+            }
+            // Bytes left after a 0, or files sendfile cannot copy between: read(2) goes on.
             try copyByReading(
                 from: source, to: fd, sourcePath: sourcePath, path: path, writeback: &writeback)
             return writeback.written
+        }
+    }
+
+    /// After a kernel copy returned 0: reads one byte of `source`. 0 means the end; else the
+    /// byte is written to `fd` and 1 returned (the copy goes on by reading). One read(2) with
+    /// no buffer to allocate, at the end of every copy (xarchive's once per segment).
+    static func confirmEnd(_ source: Int32, to fd: Int32, sourcePath: String, path: String)
+        throws -> Int
+    {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(source, &byte, 1)
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FileError("read", sourcePath) }
+            if n == 0 { return 0 }
+            try withUnsafeBytes(of: &byte) { try writeAll(fd, $0, path: path) }
+            return 1
         }
     }
 

@@ -34,8 +34,10 @@ struct KernelCopy {
                 // Not always the end: both calls have returned 0 with bytes left on some file
                 // systems and kernels (FUSE, network and proc-like files), and a backup would
                 // then record a short file as complete. read(2) says where the end is.
-                method = .readWrite
-                continue
+                let more = try Durable.confirmEnd(
+                    input, to: output, sourcePath: sourcePath, path: path)
+                if more > 0 { method = .readWrite }
+                return more
             }
             if errno == EINTR { continue }
             guard Self.unsupported(errno) else { throw FileError("copy \(sourcePath) to", path) }
