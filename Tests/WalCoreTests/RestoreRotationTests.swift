@@ -26,7 +26,7 @@ import Testing
         try #require(try await rotation.rotate(runner: TestEnv.runner, log: Log(quiet: true)))
     }
 
-    /// Runs `before` once, before the first command (restore's `cp`), then the command.
+    /// Runs `before`, then the command: before restore's one `cp` in these tests.
     struct RotatingRunner: ProcessRunning {
         let before: @Sendable () async throws -> Void
         func run(_ command: Command, input: ProcessInput, timeout: Duration?) async throws
