@@ -182,7 +182,7 @@ import Testing
 
     func setting(_ cluster: PGCluster, _ name: String, becomes value: String?) async throws {
         try await cluster.psql("SELECT pg_reload_conf()")
-        try await waitUntil("\(name) is reloaded", timeout: .seconds(10)) {
+        try await waitUntil("\(name) is reloaded", timeout: .seconds(60)) {
             let now = try await cluster.psql("SHOW \(name)")
             return value.map { now == $0 } ?? (now != "/bin/true")
         }

@@ -82,7 +82,7 @@ import Testing
         try await waitUntil("the first syncdaemon logs its start", timeout: .seconds(120)) {
             lab.text(logfile).contains("syncdaemon started")
         }
-        let second = try await lab.walmgr([lab.ini, "syncdaemon"], timeout: .seconds(20))
+        let second = try await lab.walmgr([lab.ini, "syncdaemon"], timeout: .seconds(90))
         #expect(!second.succeeded && !second.timedOut, "a second syncdaemon ran")
         #expect(second.stderrTail.contains("another syncdaemon runs"), "\(second.stderrTail)")
         #expect(first.isRunning)

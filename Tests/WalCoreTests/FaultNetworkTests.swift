@@ -25,7 +25,7 @@ struct FaultNetworkTests {
         let failedBefore = try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver")
         var pending: [String] = []
         for _ in 0..<3 { pending.append(try await switchWithNewWAL(lab)) }
-        try await waitUntil("the archiver reports a failure", timeout: .seconds(20)) {
+        try await waitUntil("the archiver reports a failure", timeout: .seconds(90)) {
             try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver") != failedBefore
         }
         let direct = try await lab.xarchive(pending[0])
@@ -73,7 +73,7 @@ struct FaultNetworkTests {
         let failedBefore = try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver")
         try await pair.master.psql("INSERT INTO t SELECT g FROM generate_series(1, 1000) g")
         let full = try await pair.master.psql("SELECT pg_walfile_name(pg_switch_wal() - 1)")
-        try await waitUntil("the archiver reports a failure", timeout: .seconds(20)) {
+        try await waitUntil("the archiver reports a failure", timeout: .seconds(90)) {
             try await pair.master.psql("SELECT failed_count FROM pg_stat_archiver") != failedBefore
         }
         let direct = try await lab.xarchive(full)

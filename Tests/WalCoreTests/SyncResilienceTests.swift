@@ -29,7 +29,7 @@ import Testing
             let running: pid_t = try #require(DaemonControl.lockedPid(pidfile: pidfile))
             daemon = running
             try await pair.master.psql("CREATE TABLE r AS SELECT 1 AS x")
-            try await waitSynced(pair, timeout: .seconds(20))
+            try await waitSynced(pair, timeout: .seconds(90))
 
             sshd.stop()
             try await closeSSHControlMaster(sshd)
@@ -38,7 +38,7 @@ import Testing
             try await Task.sleep(for: .seconds(5))  // the outage itself is what is tested
             try await sshd.start()
             try await pair.master.psql("INSERT INTO r VALUES (2)")
-            try await waitSynced(pair, timeout: .seconds(45))
+            try await waitSynced(pair, timeout: .seconds(90))
             #expect(!TestEnv.processGone(running), "the daemon never exits on a network fault")
 
             let stop = try await pair.run([pair.masterIni, "syncdaemon", "-s"])

@@ -131,7 +131,13 @@ final class SSHD {
     /// for good (a day of runs left 327 `sshd: postgres` processes).
     func stop() {
         if let pid {
-            for session in TestEnv.descendants(of: pid) { kill(session, SIGKILL) }
+            // Killed and waited for: a SIGKILLed process on a busy machine can still be
+            // there a moment later (seen in CI as "sessions outlived sshd").
+            let sessions = TestEnv.descendants(of: pid)
+            for session in sessions { kill(session, SIGKILL) }
+            for session in sessions {
+                TestEnv.terminate(session, signal: SIGKILL, timeout: .seconds(10))
+            }
             TestEnv.terminate(pid, signal: SIGTERM, timeout: .seconds(10))
         }
         try? FileManager.default.removeItem(atPath: "\(dir)/sshd.pid")
