@@ -137,12 +137,12 @@ import Testing
     @Test func systemIdentifierComesFromPgControl() throws {
         let s = try Scratch()
         defer { s.remove() }
-        #expect(Boot.controlFileSystemIdentifier("\(s.root)/pgdata") == nil)
+        #expect(ControlFile.systemIdentifier("\(s.root)/pgdata") == nil)
         try FileManager.default.createDirectory(
             atPath: "\(s.root)/pgdata/global", withIntermediateDirectories: true)
         var id: UInt64 = 7_312_345_678_901_234_567
         let bytes = withUnsafeBytes(of: &id) { Data($0) } + Data(count: 100)
         try bytes.write(to: URL(fileURLWithPath: "\(s.root)/pgdata/global/pg_control"))
-        #expect(Boot.controlFileSystemIdentifier("\(s.root)/pgdata") == id)
+        #expect(ControlFile.systemIdentifier("\(s.root)/pgdata") == id)
     }
 }

@@ -109,9 +109,12 @@ enum SlaveBackupHelpers {
     }
 
     /// `xpurgewals [START_WAL]`: remove archived WAL older than the oldest kept backup (and
-    /// than START_WAL, the master's oldest S3 backup, when given).
+    /// than START_WAL, the master's oldest S3 backup, when given), keeping what the standby in
+    /// slave_data still needs.
     static func purge(_ context: CommandContext) async throws -> Int32 {
-        try S3Backup.purge(context.config.common, floor: context.arguments.first, log: context.log)
+        try S3Backup.purge(
+            context.config.common, floor: context.arguments.first,
+            standbyData: context.config.slave?.slaveData, log: context.log)
         return 0
     }
 

@@ -39,16 +39,17 @@ public enum WALPurge {
 
     /// Removes from a directory `completedWals` what `oldest` (the oldest kept backup, from
     /// any repository) does not need, and nothing from `floor` (a start WAL the caller knows
-    /// of) on.
+    /// of) on, nor what the `standby` on this host needs.
     static func purge(
-        completedWals: String, oldest: BackupCatalog.Entry?, floor: String? = nil, log: Log
+        completedWals: String, oldest: BackupCatalog.Entry?, floor: String? = nil,
+        standby: StandbyFloor = .none, log: Log
     ) throws -> [String] {
         let temps = Durable.removeStaleTemps(in: completedWals)
         if temps > 0 {
             log.info("removed \(temps) temp file(s) left in \(completedWals) by killed runs")
         }
         return try purge(
-            oldest: oldest, floor: floor, archive: completedWals, log: log,
+            oldest: oldest, floor: floor, standby: standby, archive: completedWals, log: log,
             list: { try FileManager.default.contentsOfDirectory(atPath: completedWals) },
             remove: { doomed in
                 // In parallel: each unlink may wait for a discard of the segment's blocks.
@@ -60,11 +61,16 @@ public enum WALPurge {
     /// The decision for either kind of archive: `oldest` is the oldest kept backup, `list`
     /// gives the stored names, `remove` deletes some of them. Nothing is listed without a
     /// backup that names its start WAL. With a `floor` (the master's oldest backup, when the
-    /// slave's own full_backup may name other backups), a file goes only when both allow it.
+    /// slave's own full_backup may name other backups), a file goes only when both allow it;
+    /// and only when the `standby` on this host does not need it.
     static func purge(
-        oldest: BackupCatalog.Entry?, floor: String? = nil, archive: String, log: Log,
-        list: () throws -> [String], remove: ([String]) throws -> Void
+        oldest: BackupCatalog.Entry?, floor: String? = nil, standby: StandbyFloor = .none,
+        archive: String, log: Log, list: () throws -> [String], remove: ([String]) throws -> Void
     ) throws -> [String] {
+        if case .unknown(let why) = standby {
+            log.warning("archived WAL is kept: \(why), and a standby there may still need it")
+            return []
+        }
         guard let oldest else {
             // This host's full_backup holds none, but the master's oldest S3 backup still says
             // what a restore needs: without this the slave's archive grew until its disk filled.
@@ -72,7 +78,7 @@ public enum WALPurge {
                 log.info("no complete backup; archived WAL is kept")
                 return []
             }
-            let doomed = removable(try list(), keepFrom: floor)
+            let doomed = standby.filter(removable(try list(), keepFrom: floor), log: log)
             try remove(doomed)
             log.info(
                 "removed \(doomed.count) archived WAL file(s) from \(archive) older than \(floor), "
@@ -88,6 +94,7 @@ public enum WALPurge {
         }
         var doomed = removable(try list(), keepFrom: oldest.manifest.startWAL)
         if let floor { doomed = removable(doomed, keepFrom: floor) }
+        doomed = standby.filter(doomed, log: log)
         try remove(doomed)
         log.info(
             "removed \(doomed.count) archived WAL file(s) from \(archive) older than "

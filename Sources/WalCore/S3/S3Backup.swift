@@ -13,9 +13,12 @@ enum S3Backup {
     /// the bucket or the catalog directory, WAL removed from the bucket (DeleteObjects, after
     /// one listing) or the directory, by ``WALPurge``'s one rule.
     /// `floor`: the start WAL of the master's oldest kept backup (`xpurgewals START_WAL`);
-    /// nothing from it on is removed, whatever this host's full_backup holds.
+    /// nothing from it on is removed, whatever this host's full_backup holds. `standbyData`:
+    /// slave_data on this host, whose standby's WAL is kept (``StandbyFloor``).
     @discardableResult
-    static func purge(_ common: CommonConfig, floor: String? = nil, log: Log) throws -> [String] {
+    static func purge(
+        _ common: CommonConfig, floor: String? = nil, standbyData: String? = nil, log: Log
+    ) throws -> [String] {
         let oldest: BackupCatalog.Entry?
         if let store = try S3BackupStore(common) {
             oldest = try store.list().last
@@ -29,13 +32,20 @@ enum S3Backup {
             oldest = BackupCatalog(fullBackup: full).complete().last
         }
         let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
-        guard let repository = try S3Repository(wals) else {
-            return try WALPurge.purge(completedWals: wals, oldest: oldest, floor: floor, log: log)
+        let repository = try S3Repository(wals)
+        let standby =
+            standbyData.map {
+                StandbyFloor.find(dataDir: $0, archive: repository == nil ? wals : nil)
+            }
+            ?? .none
+        guard let repository else {
+            return try WALPurge.purge(
+                completedWals: wals, oldest: oldest, floor: floor, standby: standby, log: log)
         }
         let client = try S3Client(settings: common.s3, repository: repository)
         let base = repository.key("")
         return try WALPurge.purge(
-            oldest: oldest, floor: floor, archive: wals, log: log,
+            oldest: oldest, floor: floor, standby: standby, archive: wals, log: log,
             list: {
                 try client.list(prefix: base).map { String($0.key.dropFirst(base.count)) }
                     .filter { !$0.isEmpty && !$0.contains("/") }

@@ -16,7 +16,7 @@ extension Boot {
                 + "FROM pg_control_system()")
         let reachedDir = row[0, "dir"] ?? "?"
         let reachedID = row[0, "id"].flatMap { Int64($0) }.map { UInt64(bitPattern: $0) }
-        let expectedID = controlFileSystemIdentifier(server.dataDir)
+        let expectedID = ControlFile.systemIdentifier(server.dataDir)
         let pid = server.runningPID
         let sameDir = MasterCheck.resolved(reachedDir) == MasterCheck.resolved(server.dataDir)
         if sameDir, let expectedID, reachedID == expectedID, pid != nil { return }
@@ -28,17 +28,5 @@ extension Boot {
             + "\(reachedID.map(String.init) ?? "?"))"
         throw StandbyError.notTheStandby(
             slaveData: server.dataDir, expected: expected, reached: reached)
-    }
-
-    /// The system identifier in `dataDir/global/pg_control` (its first 8 bytes, in this
-    /// machine's byte order, as PostgreSQL writes it), or nil when it cannot be read.
-    static func controlFileSystemIdentifier(_ dataDir: String) -> UInt64? {
-        let path = "\(dataDir)/global/pg_control"
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var value: UInt64 = 0
-        let n = withUnsafeMutableBytes(of: &value) { pread(fd, $0.baseAddress, 8, 0) }
-        return n == 8 ? value : nil
     }
 }

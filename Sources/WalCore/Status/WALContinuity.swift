@@ -68,6 +68,11 @@ public struct WALContinuity: Sendable, Equatable {
     /// The segment size of the files in `dir`: the size of any uncompressed segment
     /// that has a possible segment size, else 16 MiB.
     public static func segmentSize(in dir: String, names: [String]) -> UInt64 {
+        knownSegmentSize(in: dir, names: names) ?? 16 << 20
+    }
+
+    /// The size of any uncompressed segment in `dir` that has a possible segment size, or nil.
+    static func knownSegmentSize(in dir: String, names: [String]) -> UInt64? {
         for name in names where WALName(name)?.kind == .segment {
             var st = stat()
             // A truncated or stray file's size is no segment size: skip it.
@@ -77,6 +82,6 @@ public struct WALContinuity: Sendable, Equatable {
                 return UInt64(st.st_size)
             }
         }
-        return 16 << 20
+        return nil
     }
 }
