@@ -123,7 +123,7 @@ enum SlaveBackupHelpers {
         let catalog = try catalog(context, for: "backup")
         let fm = FileManager.default
         if fm.fileExists(atPath: catalog.inProgress) {
-            try fm.removeItem(atPath: catalog.inProgress)
+            try TreeRemoval.remove(catalog.inProgress)
             if !context.has("--abort") {
                 context.log.info("removed the unfinished backup \(catalog.inProgress)")
             }

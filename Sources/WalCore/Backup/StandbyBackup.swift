@@ -40,7 +40,7 @@ struct StandbyBackup: Sendable {
             try await backup.take()
         } catch {
             context.log.error("backup failed; removing the unfinished copy")
-            try? FileManager.default.removeItem(atPath: backup.catalog.inProgress)
+            try? TreeRemoval.remove(backup.catalog.inProgress)
             _ = try? lock.release(pid: getpid())
             throw error
         }
@@ -82,7 +82,7 @@ struct StandbyBackup: Sendable {
     /// A fresh in-progress dir with room for tablespaces.
     func prepare() throws {
         if FileManager.default.fileExists(atPath: catalog.inProgress) {
-            try FileManager.default.removeItem(atPath: catalog.inProgress)
+            try TreeRemoval.remove(catalog.inProgress)
             log.info("removed the unfinished backup \(catalog.inProgress)")
         }
         BackupRotation(catalog: catalog, keep: 0, hook: nil).removeLeftovers()

@@ -71,9 +71,7 @@ enum Cleanup {
             log.info("removed \(file)")
         }
         for dir in plan.directories {
-            do { try FileManager.default.removeItem(atPath: dir) } catch {
-                throw FileError("remove", dir, errno: EACCES)
-            }
+            try TreeRemoval.remove(dir)
             log.info("removed \(dir)")
         }
     }

@@ -155,14 +155,9 @@ struct RestoreCopy {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty
     }
 
+    /// Removes `path` (a symlink as a link) by the hardened walk of ``TreeRemoval``.
     func removeTree(_ path: String) throws {
-        guard
-            StandbyFiles.exists(path)
-                || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
-        else { return }
-        do { try FileManager.default.removeItem(atPath: path) } catch {
-            throw FileError("remove", path, errno: (error as NSError).code == 0 ? EIO : EACCES)
-        }
+        try TreeRemoval.remove(path)
     }
 }
 

@@ -30,7 +30,7 @@ enum S3RestoreDownload {
         do {
             try download(files, name: manifest.name, store: store, into: dir)
         } catch {
-            try? FileManager.default.removeItem(atPath: dir)  // nothing half-downloaded stays
+            try? TreeRemoval.remove(dir)  // nothing half-downloaded stays
             throw error
         }
         try Durable.replace(
@@ -54,9 +54,7 @@ enum S3RestoreDownload {
                     + "nor removes what is there. Move it away (or rm it), then run restore again")
         }
         try targetGuard.check(dir, purpose: "restore download into")
-        do { try FileManager.default.removeItem(atPath: dir) } catch {
-            throw FileError("remove", dir)
-        }
+        try TreeRemoval.remove(dir)
     }
 
     /// GETs every file, `parallel` at a time; the first failure stops the rest.
