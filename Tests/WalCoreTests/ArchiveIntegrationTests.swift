@@ -71,6 +71,18 @@ import Testing
         #expect(second.stderrTail.contains("postgresql.auto.conf overrides"))
         #expect(second.stderrTail.contains("ALTER SYSTEM RESET archive_command"))
         #expect(!second.stderrTail.contains("RESET archive_timeout"), "not a setting setup writes")
+
+        // The archive_mode = off restore writes for a standby, on a server no longer in
+        // recovery (promoted by boot): setup removes it, and only it.
+        try await pair.master.psql("ALTER SYSTEM SET archive_mode = off")
+        let third = try await pair.run([pair.masterIni, "setup"])
+        #expect(third.succeeded, "\(third.stderrTail)")
+        #expect(third.stderrTail.contains("removed archive_mode = off in"), "\(third.stderrTail)")
+        #expect(third.stderrTail.contains("archive_mode needs a restart"), "\(third.stderrTail)")
+        let auto = try String(
+            contentsOfFile: "\(pair.master.dataDir)/postgresql.auto.conf", encoding: .utf8)
+        #expect(!auto.contains("archive_mode"))
+        #expect(auto.contains("archive_command = '/bin/true'"), "an override setup did not write")
     }
 
     /// setup reports pending_restart only after the server re-read its configuration: the

@@ -26,10 +26,11 @@ enum MasterSetup {
             log.info(
                 "set \(changed.joined(separator: ", ")) in \(confPath) (previous copy: \(backup))")
         }
+        let reset = resetStandbyArchiveMode(config: config, context: context)
         reportOverrides(config: config, names: wanted.map(\.0), log: log)
-        if !changed.isEmpty && !context.notReally {
+        if (!changed.isEmpty || reset) && !context.notReally {
             try await applyChanges(
-                config: config, needsRestart: !restartSettings.isDisjoint(with: changed),
+                config: config, needsRestart: reset || !restartSettings.isDisjoint(with: changed),
                 context: context)
         }
         try await StreamingSetup.run(config: config, context: context)
@@ -41,6 +42,35 @@ enum MasterSetup {
             try await archiveHistories(config: config, context: context)
         }
         return 0
+    }
+
+    /// Removes the `archive_mode = 'off'` that `restore` writes into a standby's
+    /// postgresql.auto.conf, once that standby is a master (promoted by `boot`): it overrides
+    /// postgresql.conf, so archiving would stay off whatever setup writes there. Runs `ALTER
+    /// SYSTEM RESET archive_mode` through master_db; without master_db, or on a server in
+    /// recovery, the override warning says what to run. True when it reset it.
+    static func resetStandbyArchiveMode(config: MasterConfig, context: CommandContext) -> Bool {
+        let auto = "\(config.masterData)/postgresql.auto.conf"
+        guard let text = try? TextFile.read(auto),
+            PostgresConf.parse(text).value("archive_mode")?.lowercased() == "off",
+            let conninfo = config.masterDb
+        else { return false }
+        let what = "archive_mode = off in \(auto), which restore writes for a standby"
+        guard !context.notReally else {
+            context.log.info("would remove \(what) (ALTER SYSTEM RESET archive_mode)")
+            return false
+        }
+        do {
+            let db = try PGConnection(conninfo: conninfo)
+            guard try db.scalar("SELECT pg_is_in_recovery()") == "f" else { return false }
+            try db.execute("ALTER SYSTEM RESET archive_mode")
+        } catch {
+            context.log.warning("could not remove \(what): \(error)")
+            return false
+        }
+        context.log.info(
+            "removed \(what) (ALTER SYSTEM RESET archive_mode): this server is a master now")
+        return true
     }
 
     /// Ships the timeline history files in pg_wal that the archive lacks. PostgreSQL archives

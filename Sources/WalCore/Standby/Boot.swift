@@ -49,7 +49,7 @@ enum Boot {
                 "archiving is off here (restore turned it off on the standby), so nothing "
                     + "protects this new master yet: make the old master host its standby as "
                     + "\"After a failover\" in the README says (--init-master here, setup --hba, "
-                    + "ALTER SYSTEM RESET archive_mode, a restart, backup, restore there)")
+                    + "a restart, backup, restore there)")
         }
         return 0
     }
