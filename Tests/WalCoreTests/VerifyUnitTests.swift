@@ -67,6 +67,40 @@ import Testing
 
     /// A sealed backup verifies; a flipped byte, a removed file, an added file and an edited
     /// manifest are each named.
+    /// The seal fsyncs every file after its syncfs: a write-back error reaches the first
+    /// fsync of the file, while syncfs reports it only to the file system's first syncfs,
+    /// which another process may have been. A lost write (fsync fails with EIO; a seam, as no
+    /// real I/O error can be made here) fails the seal before either manifest: the backup is
+    /// never complete.
+    @Test func aLostWriteFailsTheSealBeforeAnyManifest() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let dir = "\(root)/data.master"
+        try write("\(dir)/PG_VERSION", Array("15\n".utf8))
+        try write("\(dir)/base/5/16384", Array(repeating: 1, count: 8192))
+        try write("\(dir)/backup_label", Array("START WAL LOCATION: 0/2000028\n".utf8))
+        var calls = 0
+        #expect {
+            try BackupSeal.seal(dir, manifest: Self.manifest()) { fd in
+                calls += 1
+                guard calls == 3 else { return fsync(fd) }
+                errno = EIO
+                return -1
+            }
+        } throws: { error in
+            "\(error)".hasPrefix("could not fsync \(dir)/base/5/16384: Input/output error")
+        }
+        for name in [BackupManifest.fileName, PGBackupManifest.fileName] {
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"))
+        }
+        calls = 0
+        try BackupSeal.seal(dir, manifest: Self.manifest()) {
+            calls += 1; return fsync($0)
+        }
+        #expect(calls == 3, "each file once")
+        #expect(BackupCatalog(fullBackup: dir).entry(at: dir) != nil)
+    }
+
     @Test func sealedBackupVerifiesAndDamageIsNamed() throws {
         let root = try scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a backup, rotation or purge failed, with what to do about it.
 public enum BackupError: WalmgrError {
     /// Another backup holds the lock.
@@ -16,6 +18,8 @@ public enum BackupError: WalmgrError {
     case serverStopped(role: String, reason: String)
     /// A file name given to a slave helper is not one walmgr writes.
     case badName(String)
+    /// The kernel reported a failed write of a backup file (fsync after the copy).
+    case writeLost(String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -58,6 +62,11 @@ public enum BackupError: WalmgrError {
         case .badName(let name):
             return "\(name) is not a file walmgr writes into a backup (backup_label, "
                 + "tablespace_map, \(BackupManifest.fileName))"
+        case .writeLost(let path, let code):
+            return "could not fsync \(path): \(String(cString: strerror(code))). A write of the "
+                + "backup's copy was lost on its way to the disk, so the backup is not marked "
+                + "complete; earlier backups are untouched. Check the slave's disk (dmesg), then "
+                + "run backup again"
         }
     }
 }

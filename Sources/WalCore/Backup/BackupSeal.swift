@@ -19,17 +19,21 @@ enum BackupSeal {
 
     /// Flushes the tree, completes `manifest.files`, and writes both manifests durably.
     /// `previous` is the backup an incremental one linked files from (nil: none).
-    static func seal(_ dir: String, manifest: BackupManifest, previous: IncrementalBase? = nil)
-        throws
-    {
+    /// `fsyncFile` is fsync(2) (a test seam).
+    static func seal(
+        _ dir: String, manifest: BackupManifest, previous: IncrementalBase? = nil,
+        fsyncFile: (Int32) -> Int32 = { fsync($0) }
+    ) throws {
         try SlaveBackupHelpers.finishTree(dir)
+        let regular = try regularFiles(in: dir)
+        try confirmWritten(regular.map { "\(dir)/\($0.0)" }, fsyncFile: fsyncFile)
         var manifest = manifest
         let known = Dictionary(
             (manifest.files ?? []).map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var files: [BackupManifest.File] = []
         var lines: [PGBackupManifest.File] = []
         var reused = (files: 0, bytes: Int64(0))
-        for (path, st) in try regularFiles(in: dir) {
+        for (path, st) in regular {
             var file = known[path]
             if let previous, previous.shares(path, with: st),
                 let old = previous.files[path], old.size == Int64(st.st_size)
@@ -67,6 +71,20 @@ enum BackupSeal {
             endLSN: manifest.stopLSN)
         try Durable.replace(text, at: "\(dir)/\(PGBackupManifest.fileName)", mode: 0o600)
         try Durable.replace(walmgrManifest, at: "\(dir)/\(BackupManifest.fileName)", mode: 0o600)
+    }
+
+    /// fsyncs each file after the tree's syncfs, which has already written them: a write-back
+    /// error of a file is reported to the first fsync of that file (nobody else fsyncs a
+    /// backup's files), whereas syncfs reports one only to the first syncfs of the whole file
+    /// system, which any other process on it may have been (a restore's flush, `sync -f`).
+    /// Clean files cost an open and a no-op fsync each.
+    static func confirmWritten(_ paths: [String], fsyncFile: (Int32) -> Int32) throws {
+        for path in paths {
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw FileError("open", path) }
+            defer { close(fd) }
+            guard fsyncFile(fd) == 0 else { throw BackupError.writeLost(path, errno: errno) }
+        }
     }
 
     /// Every regular file under `dir` (paths relative to it, sorted), except the manifests and
