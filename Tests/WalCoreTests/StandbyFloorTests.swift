@@ -164,6 +164,11 @@ import Testing
             purge.stderrTail.contains("from \(oldest.startWAL) on: the standby in"),
             "\(purge.stderrTail)")
         #expect(FileManager.default.fileExists(atPath: "\(lab.completedWals)/\(oldest.startWAL)"))
+        let status = try await lab.walmgr(["status", "--json"])
+        let json =
+            try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+        let archive = json?["completed_wals"] as? [String: Any]
+        #expect(archive?["kept_for_standby"] as? String == oldest.startWAL, "\(status.output)")
         standby.stop(mode: "immediate")
         try await standby.start()
         try await waitUntil("the restarted standby replayed every row again") {

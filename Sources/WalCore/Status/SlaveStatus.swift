@@ -46,7 +46,10 @@ struct SlaveStatus {
         if S3Repository.isS3(dir) {
             do {
                 guard let listing = try s3Listing.read(config.common) else { return nil }
-                report.set("completed_wals", .object(listing.statusFields(path: dir)))
+                report.set(
+                    "completed_wals",
+                    .object(
+                        listing.statusFields(path: dir).merging(standbyFloor(archive: nil)) { $1 }))
                 return listing.newestSegment?.wal
             } catch {
                 report.set("completed_wals", .object(["path": .string(dir)]))
@@ -80,8 +83,20 @@ struct SlaveStatus {
             fields["newest_wal_time"] = .string(BackupManifest.isoTime(date))
             fields["newest_wal_age_seconds"] = .number(Age.seconds(since: date))
         }
-        report.set("completed_wals", .object(fields))
+        report.set("completed_wals", .object(fields.merging(standbyFloor(archive: dir)) { $1 }))
         return newest?.0
+    }
+
+    /// `kept_for_standby`: the first WAL `xpurgewals` keeps for the standby in slave_data
+    /// (``StandbyFloor``), so a growing archive held by a lagging or abandoned standby shows.
+    func standbyFloor(archive: String?) -> [String: JSONValue] {
+        switch StandbyFloor.find(dataDir: config.slaveData, archive: archive) {
+        case .none: return [:]
+        case .wal(let wal, _): return ["kept_for_standby": .string(wal)]
+        case .unknown(let why):
+            report.problem("archived WAL is never purged: \(why)")
+            return [:]
+        }
     }
 
     func backups() {
