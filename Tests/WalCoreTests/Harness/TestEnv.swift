@@ -330,7 +330,7 @@ enum TestEnv {
 /// Polls `condition` every 100 ms until it holds or `timeout` passes. A probe that throws
 /// (psql while a server starts) counts as "not yet"; the last error is in the timeout message.
 func waitUntil(
-    _ what: String, timeout: Duration = .seconds(60), _ condition: () async throws -> Bool
+    _ what: String, timeout: Duration = .seconds(120), _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     var lastError: (any Error)?

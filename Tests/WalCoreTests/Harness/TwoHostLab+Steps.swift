@@ -76,7 +76,7 @@ extension TwoHostLab {
 
     /// Waits until the slave's server has replayed everything the master has written so far
     /// (switching WAL first, so an archive-only recovery gets it too).
-    func waitSlaveCaughtUp(timeout: Duration = .seconds(60)) async throws {
+    func waitSlaveCaughtUp(timeout: Duration = .seconds(120)) async throws {
         let lsn = try await master.psql("SELECT pg_switch_wal()")
         try await waitUntil("the standby replays up to \(lsn)", timeout: timeout) {
             try await slave.psql("SELECT pg_last_wal_replay_lsn() >= '\(lsn)'::pg_lsn") == "t"

@@ -91,22 +91,24 @@ final class WalmgrPair {
 
     /// Switches WAL and waits until PostgreSQL reports that segment archived; returns its name.
     @discardableResult
-    func switchAndWaitArchived(timeout: Duration = .seconds(60)) async throws -> String {
+    func switchAndWaitArchived(timeout: Duration = .seconds(120)) async throws -> String {
         let name = try await master.psql(
             "SELECT pg_walfile_name(pg_switch_wal() - 1)")
         try await waitArchived(name, timeout: timeout)
         return name
     }
 
-    /// Waits until pg_stat_archiver's last archived WAL is at or past `name`.
-    func waitArchived(_ name: String, timeout: Duration = .seconds(60)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let last = try await master.psql(
-                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
-            if last >= name, !last.isEmpty { return }
-            try await Task.sleep(for: .milliseconds(100))
+    /// Waits until pg_stat_archiver's last archived WAL is at or past `name` (by
+    /// ``waitUntil(_:timeout:_:)``, which looks once more after the deadline).
+    func waitArchived(_ name: String, timeout: Duration = .seconds(120)) async throws {
+        do {
+            try await waitUntil("\(name) archived", timeout: timeout) {
+                let last = try await master.psql(
+                    "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+                return last >= name && !last.isEmpty
+            }
+        } catch {
+            throw HarnessError("\(error): \(master.logTail())")
         }
-        throw HarnessError("\(name) was not archived within \(timeout): \(master.logTail())")
     }
 }
