@@ -252,6 +252,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(root)/keep/precious"))
     }
 
+    /// Names that are not UTF-8 (a Latin-1 file a user left in PGDATA, copied by rsync or cp)
+    /// are removed by their bytes: decoded to text they named no file, were skipped, and the
+    /// directory could not be removed (restore, cleanup and xbackupprep failed every run).
+    @Test func treeRemovalRemovesNamesThatAreNotUTF8() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try put("\(root)/doomed/base/1/16384", [1])
+        let latin1: [CChar] =
+            "\(root)/doomed/caf".utf8CString.dropLast() + [CChar(bitPattern: 0xE9), 0]
+        #expect(mkdir(latin1, 0o700) == 0)
+        let file = Array(latin1.dropLast()) + Array("/r\u{E9}sum\u{E9}".utf8CString).map { $0 }
+        let fd = open(file, O_CREAT | O_WRONLY | O_EXCL, 0o600)
+        #expect(fd >= 0)
+        close(fd)
+        try TreeRemoval.remove("\(root)/doomed")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/doomed"))
+    }
+
     /// A directory of the doomed tree swapped for a symlink after it was listed (a concurrent
     /// rename in the backup dir) fails the removal; the files the link points to stay.
     @Test func treeRemovalFollowsNoDirectorySwappedForALink() throws {
