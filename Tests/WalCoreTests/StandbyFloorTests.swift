@@ -5,27 +5,32 @@ import Testing
 
 /// What `xpurgewals` keeps for the standby in slave_data (``StandbyFloor``).
 @Suite struct StandbyFloorTests {
-    /// pg_control's first 52 bytes as PostgreSQL 12–18 write them (little-endian here).
+    /// pg_control's start as PostgreSQL writes it (little-endian here): the redo location and
+    /// timeline at 40/48 (11–18) or 48/56 (9.6 and 10, which still had prevCheckPoint).
     static func control(version: UInt32, redo: UInt64, timeline: UInt32) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 8192)
+        let at = version < 1100 ? 48 : 40
         bytes.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: 7_300_000_000_000_000_001, toByteOffset: 0, as: UInt64.self)
             raw.storeBytes(of: version, toByteOffset: 8, as: UInt32.self)
-            raw.storeBytes(of: redo, toByteOffset: 40, as: UInt64.self)
-            raw.storeBytes(of: timeline, toByteOffset: 48, as: UInt32.self)
+            raw.storeBytes(of: 0x1_0000_0028, toByteOffset: at - 8, as: UInt64.self)
+            raw.storeBytes(of: redo, toByteOffset: at, as: UInt64.self)
+            raw.storeBytes(of: timeline, toByteOffset: at + 8, as: UInt32.self)
         }
         return bytes
     }
 
     @Test func restartPointIsReadForKnownVersionsOnly() throws {
-        let point = try #require(
-            ControlFile.restartPoint(Self.control(version: 1300, redo: 0x3_0500_0028, timeline: 2)))
-        #expect(point.redo.description == "3/5000028" && point.timeline == 2)
-        #expect(ControlFile.restartPoint(Self.control(version: 1100, redo: 1, timeline: 1)) == nil)
+        for version: UInt32 in [960, 1002, 1100, 1201, 1300, 1700, 1800] {
+            let point = try #require(
+                ControlFile.restartPoint(
+                    Self.control(version: version, redo: 0x3_0500_0028, timeline: 2)))
+            #expect(point.redo.description == "3/5000028" && point.timeline == 2, "\(version)")
+        }
+        #expect(ControlFile.restartPoint(Self.control(version: 1900, redo: 1, timeline: 1)) == nil)
         #expect(ControlFile.restartPoint(Self.control(version: 1800, redo: 1, timeline: 0)) == nil)
-        #expect(
-            ControlFile.restartPoint(
-                Array(Self.control(version: 1800, redo: 1, timeline: 1).prefix(51))) == nil)
+        let short = Array(Self.control(version: 1800, redo: 1, timeline: 1).prefix(59))
+        #expect(ControlFile.restartPoint(short) == nil)
         #expect(ControlFile.restartPoint(nil) == nil)
     }
 
@@ -91,6 +96,31 @@ import Testing
                     why: "the standby in \(dir) (standby.signal) restarts from 5/3000028"))
     }
 
+    /// A backup restore has copied (`.walmgr-restore`) or downloaded (`.walmgr-s3`) next to
+    /// slave_data but not yet swapped in: its START WAL is kept too, whatever slave_data holds.
+    @Test func aBackupBeingPutInPlaceKeepsItsStart() throws {
+        let root = try TestEnv.scratchDir(prefix: "wmf")
+        defer { TestEnv.removeScratch(root) }
+        let dir = "\(root)/main"
+        #expect(StandbyFloor.onThisHost(dataDir: dir, archive: nil) == [.none, .none, .none])
+        let label = "START WAL LOCATION: 0/6000028 (file 000000010000000000000006)\n"
+        for (index, staged) in ["\(dir).walmgr-restore", "\(dir).walmgr-s3"].enumerated() {
+            try FileManager.default.createDirectory(
+                atPath: staged, withIntermediateDirectories: true)
+            try label.write(toFile: "\(staged)/backup_label", atomically: false, encoding: .utf8)
+            let floors = StandbyFloor.onThisHost(dataDir: dir, archive: nil)
+            #expect(
+                floors[1 + index]
+                    == .wal(
+                        "000000010000000000000006",
+                        why: "restore is putting the backup in \(staged) in place"))
+        }
+        let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }
+        let removable = StandbyFloor.filter(
+            stored, by: StandbyFloor.onThisHost(dataDir: dir, archive: nil), log: Log(quiet: true))
+        #expect(removable == (2...5).map { String(format: "0000000100000000000000%02X", $0) })
+    }
+
     @Test func anUnreadableStandbyKeepsAllWAL() throws {
         let root = try TestEnv.scratchDir(prefix: "wmf")
         defer { TestEnv.removeScratch(root) }
@@ -107,7 +137,7 @@ import Testing
         }
         let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }
         let purged = try WALPurge.purge(
-            oldest: nil, floor: "000000010000000000000008", standby: floor,
+            oldest: nil, floor: "000000010000000000000008", standby: [floor],
             archive: "/w/logs.complete", log: Log(quiet: true), list: { stored },
             remove: { _ in Issue.record("nothing goes while the standby's needs are unknown") })
         #expect(purged.isEmpty)
@@ -118,7 +148,7 @@ import Testing
         let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }
         let purged = try WALPurge.purge(
             oldest: nil, floor: "000000010000000000000008",
-            standby: .wal("000000010000000000000004", why: "test"),
+            standby: [.wal("000000010000000000000004", why: "test")],
             archive: "/w/logs.complete", log: Log(quiet: true), list: { stored },
             remove: { _ in })
         #expect(purged == ["000000010000000000000002", "000000010000000000000003"])

@@ -14,21 +14,43 @@ enum StandbyFloor: Equatable, Sendable {
     /// A standby whose restart point could not be read: all WAL is kept.
     case unknown(String)
 
+    /// The floors on this host: the standby in `dataDir` (slave_data), and a backup that
+    /// `restore` has copied or downloaded next to it (`.walmgr-restore`, `.walmgr-s3`) but not
+    /// yet swapped in, which will replay from its backup_label's START WAL.
+    static func onThisHost(dataDir: String, archive: String?) -> [StandbyFloor] {
+        guard !dataDir.isEmpty else { return [] }
+        let staged = ["\(dataDir).walmgr-restore", "\(dataDir).walmgr-s3"].map { dir in
+            label(in: dir, why: "restore is putting the backup in \(dir) in place")
+        }
+        return [find(dataDir: dataDir, archive: archive)] + staged
+    }
+
+    /// Whether `path` exists; nil when it cannot be told (EACCES: walmgr runs as another
+    /// user than the data dir's owner, and must not take "cannot see" for "none").
+    static func exists(_ path: String) -> Bool? {
+        if access(path, F_OK) == 0 { return true }
+        return errno == ENOENT || errno == ENOTDIR ? false : nil
+    }
+
+    /// `path` cannot be looked into (see ``exists(_:)``), for the warning.
+    static func blind(_ path: String) -> StandbyFloor {
+        .unknown("cannot look into \(path): \(String(cString: strerror(errno)))")
+    }
+
     /// The floor for the cluster in `dataDir`; `archive` (a local completed_wals, or nil) helps
     /// tell the segment size when the standby's own pg_wal has no segment.
     static func find(dataDir: String, archive: String?) -> StandbyFloor {
         let state = StandbyState(dataDir: dataDir)
-        guard !dataDir.isEmpty, state.has("PG_VERSION"), let signal = state.signal else {
-            return .none
+        for name in ["", "/PG_VERSION", "/standby.signal", "/recovery.signal"]
+        where exists(dataDir + name) == nil {
+            return blind(dataDir + name)
         }
+        guard state.has("PG_VERSION"), let signal = state.signal else { return .none }
         // Before the standby first starts, backup_label says where replay begins: pg_control
         // was copied during the backup and may name a later checkpoint.
         if state.has("backup_label") {
-            let text = try? String(contentsOfFile: "\(dataDir)/backup_label", encoding: .utf8)
-            guard let start = text.flatMap({ BackupLabel.parse($0).startWAL }),
-                WALName(start)?.kind == .segment
-            else { return .unknown("\(dataDir)/backup_label names no START WAL LOCATION") }
-            return .wal(start, why: "the standby in \(dataDir) replays its backup from there")
+            return label(
+                in: dataDir, why: "the standby in \(dataDir) replays its backup from there")
         }
         guard let point = ControlFile.restartPoint(dataDir) else {
             return .unknown(
@@ -47,14 +69,35 @@ enum StandbyFloor: Equatable, Sendable {
             wal, why: "the standby in \(dataDir) (\(signal)) restarts from \(point.redo)")
     }
 
-    /// Of `doomed`, what the standby does not need; logs what it keeps.
-    func filter(_ doomed: [String], log: Log) -> [String] {
-        guard case .wal(let wal, let why) = self else { return doomed }
-        let allowed = WALPurge.removable(doomed, keepFrom: wal)
-        if allowed.count < doomed.count {
-            log.info(
-                "kept \(doomed.count - allowed.count) archived WAL file(s) from \(wal) on: \(why)")
+    /// The START WAL of the backup_label in `dir`; none without one.
+    static func label(in dir: String, why: String) -> StandbyFloor {
+        let path = "\(dir)/backup_label"
+        switch exists(path) {
+        case false: return .none
+        case nil: return blind(path)
+        case true:
+            let text = try? String(contentsOfFile: path, encoding: .utf8)
+            guard let start = text.flatMap({ BackupLabel.parse($0).startWAL }),
+                WALName(start)?.kind == .segment
+            else { return .unknown("\(path) names no START WAL LOCATION") }
+            return .wal(start, why: why)
         }
-        return allowed
+    }
+
+    /// Why this floor could not be read, or nil.
+    var unknown: String? { if case .unknown(let why) = self { why } else { nil } }
+
+    /// Of `doomed`, what none of `floors` needs; logs what each keeps.
+    static func filter(_ doomed: [String], by floors: [StandbyFloor], log: Log) -> [String] {
+        floors.reduce(doomed) { doomed, floor in
+            guard case .wal(let wal, let why) = floor else { return doomed }
+            let allowed = WALPurge.removable(doomed, keepFrom: wal)
+            if allowed.count < doomed.count {
+                log.info(
+                    "kept \(doomed.count - allowed.count) archived WAL file(s) from \(wal) on: "
+                        + why)
+            }
+            return allowed
+        }
     }
 }

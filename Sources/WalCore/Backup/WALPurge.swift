@@ -42,7 +42,7 @@ public enum WALPurge {
     /// of) on, nor what the `standby` on this host needs.
     static func purge(
         completedWals: String, oldest: BackupCatalog.Entry?, floor: String? = nil,
-        standby: StandbyFloor = .none, log: Log
+        standby: [StandbyFloor] = [], log: Log
     ) throws -> [String] {
         let temps = Durable.removeStaleTemps(in: completedWals)
         if temps > 0 {
@@ -64,10 +64,10 @@ public enum WALPurge {
     /// slave's own full_backup may name other backups), a file goes only when both allow it;
     /// and only when the `standby` on this host does not need it.
     static func purge(
-        oldest: BackupCatalog.Entry?, floor: String? = nil, standby: StandbyFloor = .none,
+        oldest: BackupCatalog.Entry?, floor: String? = nil, standby: [StandbyFloor] = [],
         archive: String, log: Log, list: () throws -> [String], remove: ([String]) throws -> Void
     ) throws -> [String] {
-        if case .unknown(let why) = standby {
+        if let why = standby.lazy.compactMap(\.unknown).first {
             log.warning("archived WAL is kept: \(why), and a standby there may still need it")
             return []
         }
@@ -78,7 +78,8 @@ public enum WALPurge {
                 log.info("no complete backup; archived WAL is kept")
                 return []
             }
-            let doomed = standby.filter(removable(try list(), keepFrom: floor), log: log)
+            let doomed = StandbyFloor.filter(
+                removable(try list(), keepFrom: floor), by: standby, log: log)
             try remove(doomed)
             log.info(
                 "removed \(doomed.count) archived WAL file(s) from \(archive) older than \(floor), "
@@ -94,7 +95,7 @@ public enum WALPurge {
         }
         var doomed = removable(try list(), keepFrom: oldest.manifest.startWAL)
         if let floor { doomed = removable(doomed, keepFrom: floor) }
-        doomed = standby.filter(doomed, log: log)
+        doomed = StandbyFloor.filter(doomed, by: standby, log: log)
         try remove(doomed)
         log.info(
             "removed \(doomed.count) archived WAL file(s) from \(archive) older than "

@@ -35,9 +35,8 @@ enum S3Backup {
         let repository = try S3Repository(wals)
         let standby =
             standbyData.map {
-                StandbyFloor.find(dataDir: $0, archive: repository == nil ? wals : nil)
-            }
-            ?? .none
+                StandbyFloor.onThisHost(dataDir: $0, archive: repository == nil ? wals : nil)
+            } ?? []
         guard let repository else {
             return try WALPurge.purge(
                 completedWals: wals, oldest: oldest, floor: floor, standby: standby, log: log)

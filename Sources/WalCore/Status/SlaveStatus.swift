@@ -90,13 +90,12 @@ struct SlaveStatus {
     /// `kept_for_standby`: the first WAL `xpurgewals` keeps for the standby in slave_data
     /// (``StandbyFloor``), so a growing archive held by a lagging or abandoned standby shows.
     func standbyFloor(archive: String?) -> [String: JSONValue] {
-        switch StandbyFloor.find(dataDir: config.slaveData, archive: archive) {
-        case .none: return [:]
-        case .wal(let wal, _): return ["kept_for_standby": .string(wal)]
-        case .unknown(let why):
+        let floors = StandbyFloor.onThisHost(dataDir: config.slaveData, archive: archive)
+        if let why = floors.lazy.compactMap(\.unknown).first {
             report.problem("archived WAL is never purged: \(why)")
-            return [:]
         }
+        guard case .wal(let wal, _) = floors.first else { return [:] }
+        return ["kept_for_standby": .string(wal)]
     }
 
     func backups() {
