@@ -72,9 +72,17 @@ import Testing
         #expect(second.stderrTail.contains("ALTER SYSTEM RESET archive_command"))
         #expect(!second.stderrTail.contains("RESET archive_timeout"), "not a setting setup writes")
 
-        // The archive_mode = off restore writes for a standby, on a server no longer in
-        // recovery (promoted by boot): setup removes it, and only it.
+        // A DBA's own archive_mode = off is only reported.
         try await pair.master.psql("ALTER SYSTEM SET archive_mode = off")
+        let own = try await pair.run([pair.masterIni, "setup"])
+        #expect(own.stderrTail.contains("ALTER SYSTEM RESET archive_mode;"), "\(own.stderrTail)")
+        #expect(!own.stderrTail.contains("removed archive_mode"), "\(own.stderrTail)")
+
+        // The archive_mode = off restore writes for a standby (next to its restore_command),
+        // on a server no longer in recovery (promoted by boot): setup removes it, and only it.
+        try await pair.master.psql(
+            "ALTER SYSTEM SET restore_command = '/usr/bin/walmgr /etc/walmgr/wal-slave.ini "
+                + "xrestore %f %p %r'")
         let third = try await pair.run([pair.masterIni, "setup"])
         #expect(third.succeeded, "\(third.stderrTail)")
         #expect(third.stderrTail.contains("removed archive_mode = off in"), "\(third.stderrTail)")

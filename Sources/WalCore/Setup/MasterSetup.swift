@@ -46,13 +46,17 @@ enum MasterSetup {
 
     /// Removes the `archive_mode = 'off'` that `restore` writes into a standby's
     /// postgresql.auto.conf, once that standby is a master (promoted by `boot`): it overrides
-    /// postgresql.conf, so archiving would stay off whatever setup writes there. Runs `ALTER
-    /// SYSTEM RESET archive_mode` through master_db; without master_db, or on a server in
-    /// recovery, the override warning says what to run. True when it reset it.
+    /// postgresql.conf, so archiving would stay off whatever setup writes there. Only restore's:
+    /// the same file also holds restore's `restore_command` running `walmgr … xrestore` (a DBA's
+    /// own `archive_mode = off` is only reported). Runs `ALTER SYSTEM RESET archive_mode`
+    /// through master_db, on the server of master_data only (data directory and system
+    /// identifier) and only when it is not in recovery; otherwise the override warning says
+    /// what to run. True when it reset it.
     static func resetStandbyArchiveMode(config: MasterConfig, context: CommandContext) -> Bool {
         let auto = "\(config.masterData)/postgresql.auto.conf"
-        guard let text = try? TextFile.read(auto),
-            PostgresConf.parse(text).value("archive_mode")?.lowercased() == "off",
+        guard let text = try? TextFile.read(auto), case let conf = PostgresConf.parse(text),
+            conf.value("archive_mode")?.lowercased() == "off",
+            conf.value("restore_command")?.contains(" xrestore %f %p") == true,
             let conninfo = config.masterDb
         else { return false }
         let what = "archive_mode = off in \(auto), which restore writes for a standby"
@@ -62,7 +66,21 @@ enum MasterSetup {
         }
         do {
             let db = try PGConnection(conninfo: conninfo)
-            guard try db.scalar("SELECT pg_is_in_recovery()") == "f" else { return false }
+            let row = try db.query(
+                "SELECT pg_is_in_recovery()::text AS recovery, system_identifier::text AS id, "
+                    + "current_setting('data_directory') AS dir FROM pg_control_system()")
+            let id = row[0, "id"].flatMap(Int64.init).map { UInt64(bitPattern: $0) }
+            guard
+                MasterCheck.resolved(row[0, "dir"] ?? "")
+                    == MasterCheck.resolved(config.masterData),
+                id == ControlFile.systemIdentifier(config.masterData)
+            else {
+                context.log.warning(
+                    "master_db reaches the server of \(row[0, "dir"] ?? "?"), not the one of "
+                        + "master_data \(config.masterData): \(what) is left; fix master_db")
+                return false
+            }
+            guard row[0, "recovery"] == "false" else { return false }
             try db.execute("ALTER SYSTEM RESET archive_mode")
         } catch {
             context.log.warning("could not remove \(what): \(error)")
