@@ -194,6 +194,36 @@ struct S3BackupTests {
         #expect(!logs.joined().contains(CephRGW.secretKey), "the secret leaked")
     }
 
+    /// Archive and backups in the bucket: the master purges the bucket itself after each
+    /// backup, and keeps what the slave's standby (restored from the oldest backup, rotated
+    /// out by keep_backups = 0) still needs, as the slave's `xstandbyfloor` says.
+    @Test func bucketPurgeKeepsWhatTheSlavesStandbyNeeds() async throws {
+        let rig = try await Rig(binDir: try #require(TestEnv.defaultBinDir), tag: "fl")
+        defer { rig.destroy() }
+        try await rig.lab.master.psql("CREATE TABLE t AS SELECT 1 AS id")
+        let first = try await rig.master(["backup"])
+        try #require(first.succeeded, "backup: \(first.stderrTail)")
+        let oldest = try #require(try await rig.listed().first)
+        try rig.lab.saveConfig()
+        let restore = try await rig.lab.walmgr(["restore", oldest])
+        let standby = rig.lab.attachStandby()
+        try #require(restore.succeeded, "restore: \(restore.stderrTail)\n\(standby.logTail())")
+        let label = try String(
+            contentsOfFile: "\(rig.lab.standbyData)/backup_label.old", encoding: .utf8)
+        let start = try #require(BackupLabel.parse(label).startWAL)
+        let floor = try await rig.lab.walmgr(["xstandbyfloor"])
+        #expect(floor.output.hasPrefix("wal \(start) the standby in"), "\(floor.output)")
+        for _ in 1...2 {
+            try await rig.lab.master.psql("INSERT INTO t VALUES (2); SELECT pg_switch_wal()")
+        }
+        let second = try await rig.master(["backup"])
+        try #require(second.succeeded, "backup: \(second.stderrTail)")
+        #expect(try await rig.listed() != [oldest], "the oldest backup was rotated out")
+        #expect(
+            second.stderrTail.contains("from \(start) on: the standby in"), "\(second.stderrTail)")
+        #expect(try rig.s3.keys().contains { $0.hasPrefix("wal/\(start)") }, "its start WAL stays")
+    }
+
     /// S3 backups with the archive in a directory: the backup's WAL check goes through the
     /// slave's xwalcheck, and `restore --target-lsn` picks the backup from the bucket.
     @Test func pointInTimeFromAnS3BackupAndADirectoryArchive() async throws {

@@ -143,6 +143,21 @@ import Testing
         #expect(purged.isEmpty)
     }
 
+    /// `xstandbyfloor`'s lines read back as the floors they print; a line that is not one
+    /// (another walmgr's output) keeps all WAL.
+    @Test func xstandbyfloorLinesReadBack() {
+        let floors: [StandbyFloor] = [
+            .wal("000000020000000500000003", why: "the standby in /d restarts from 5/3000028"),
+            .unknown("cannot look into /d: Permission denied"), .none,
+        ]
+        let printed = floors.compactMap(\.line).joined(separator: "\n") + "\n"
+        #expect(StandbyFloor.parse(printed) == Array(floors.prefix(2)))
+        #expect(StandbyFloor.parse("") == [])
+        for odd in ["wal 0000 why", "wal", "{\"ok\": true}"] {
+            #expect(StandbyFloor.parse(odd).first?.unknown != nil, "\(odd)")
+        }
+    }
+
     /// The standby's floor bounds the purge as the master's START_WAL does.
     @Test func theStandbysFloorKeepsItsWAL() throws {
         let stored = (2...9).map { String(format: "0000000100000000000000%02X", $0) }

@@ -64,7 +64,8 @@ struct S3MasterBackup: Sendable {
     }
 
     /// Removes WAL older than the oldest kept backup: from the bucket here, or through the
-    /// slave's `xpurgewals` when completed_wals is its directory.
+    /// slave's `xpurgewals` when completed_wals is its directory. From the bucket, nothing the
+    /// slave's standby still needs goes (``standbyFloors()``).
     func purgeWAL() async throws {
         guard S3Repository.isS3(config.common.completedWals) else {
             // The slave's own full_backup may be a directory with other backups: it removes
@@ -74,7 +75,21 @@ struct S3MasterBackup: Sendable {
             try await link.run("xpurgewals", [oldest.manifest.startWAL], runner: context.runner)
             return
         }
-        try S3Backup.purge(config.common, log: log)
+        try S3Backup.purge(config.common, standby: await standbyFloors(), log: log)
+    }
+
+    /// What the standby on the slave (slave_config set) still needs, from its `xstandbyfloor`;
+    /// none without a slave. A slave that cannot say keeps all WAL: it may restore from this
+    /// bucket.
+    func standbyFloors() async -> [StandbyFloor] {
+        guard config.slaveConfig?.isEmpty == false else { return [] }
+        do {
+            let link = try SlaveLink(config: config, invocation: context.invocation)
+            let result = try await link.run("xstandbyfloor", runner: context.runner)
+            return StandbyFloor.parse(String(decoding: result.stdout, as: UTF8.self))
+        } catch {
+            return [.unknown("the slave did not say which WAL its standby needs: \(error)")]
+        }
     }
 
     /// Uploads backup_label and a non-empty tablespace_map as pg_backup_stop returned them.

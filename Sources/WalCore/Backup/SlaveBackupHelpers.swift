@@ -114,7 +114,15 @@ enum SlaveBackupHelpers {
     static func purge(_ context: CommandContext) async throws -> Int32 {
         try S3Backup.purge(
             context.config.common, floor: context.arguments.first,
-            standbyData: context.config.slave?.slaveData, log: context.log)
+            standby: context.config.slave.map(StandbyFloor.onThisHost) ?? [], log: context.log)
+        return 0
+    }
+
+    /// `xstandbyfloor`: one line for each floor ``StandbyFloor/onThisHost(_:)`` finds, for
+    /// the master's purge of an S3 archive (which the slave's xpurgewals never runs on).
+    static func standbyFloor(_ context: CommandContext) async throws -> Int32 {
+        guard let slave = context.config.slave else { return 1 }
+        for line in StandbyFloor.onThisHost(slave).compactMap(\.line) { print(line) }
         return 0
     }
 

@@ -75,7 +75,7 @@ struct StandbyBackup: Sendable {
         let rotation = BackupRotation(
             catalog: catalog, keep: config.common.keepBackups, hook: config.archiveCommand)
         try await rotation.rotate(runner: context.runner, log: log)
-        try S3Backup.purge(config.common, standbyData: config.slaveData, log: log)
+        try S3Backup.purge(config.common, standby: StandbyFloor.onThisHost(config), log: log)
         log.info("standby backup complete: \(ListBackups.humanSize(manifest.sizeBytes))")
     }
 

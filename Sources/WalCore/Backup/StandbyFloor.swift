@@ -25,6 +25,37 @@ enum StandbyFloor: Equatable, Sendable {
         return [find(dataDir: dataDir, archive: archive)] + staged
     }
 
+    /// ``onThisHost(dataDir:archive:)`` for a slave config: slave_data, and completed_wals
+    /// when it is a directory.
+    static func onThisHost(_ slave: SlaveConfig) -> [StandbyFloor] {
+        let wals = slave.common.completedWals
+        return onThisHost(dataDir: slave.slaveData, archive: S3Repository.isS3(wals) ? nil : wals)
+    }
+
+    /// One line of `xstandbyfloor`: `wal NAME WHY` or `unknown WHY`; nil for none.
+    var line: String? {
+        switch self {
+        case .none: nil
+        case .wal(let wal, let why): "wal \(wal) \(why)"
+        case .unknown(let why): "unknown \(why)"
+        }
+    }
+
+    /// The floors in `xstandbyfloor`'s output (pure). A line it cannot read is a floor it
+    /// cannot read: all WAL is kept.
+    static func parse(_ output: String) -> [StandbyFloor] {
+        output.split(separator: "\n").map { line in
+            let words = line.split(separator: " ", maxSplits: 2).map(String.init)
+            if words.first == "wal", words.count == 3, WALName(words[1])?.kind == .segment {
+                return .wal(words[1], why: words[2])
+            }
+            if words.first == "unknown" {
+                return .unknown(words.dropFirst().joined(separator: " "))
+            }
+            return .unknown("the slave's xstandbyfloor printed \(String(line).debugDescription)")
+        }
+    }
+
     /// Whether `path` exists; nil when it cannot be told (EACCES: walmgr runs as another
     /// user than the data dir's owner, and must not take "cannot see" for "none").
     static func exists(_ path: String) -> Bool? {

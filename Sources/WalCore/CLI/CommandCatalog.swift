@@ -127,6 +127,9 @@ public enum CommandCatalog {
             "xwalcheck", [.slave], "FIRST LAST SEGSIZE [WAIT]",
             "fail unless WAL FIRST..LAST is in completed_wals within WAIT s (used by backup)",
             positional: 3...4),
+        CommandSpec(
+            "xstandbyfloor", [.slave], "",
+            "print the first WAL the standby in slave_data needs (used by an S3 backup's purge)"),
         CommandSpec("xversion", [.slave], "", "print the walmgr version (used by check)"),
         CommandSpec(
             "xspace", [.slave], "", "print free space and writability as JSON (used by check)"),

@@ -34,6 +34,7 @@ public enum Walmgr {
         "synch-standby": SynchStandby.run,
         "check": Check.run,
         "status": Status.run,
+        "xstandbyfloor": SlaveBackupHelpers.standbyFloor,
         "xversion": SlaveProbe.version,
         "xspace": SlaveProbe.space,
         "xstreamuser": SlaveProbe.streamUser,

@@ -13,11 +13,11 @@ enum S3Backup {
     /// the bucket or the catalog directory, WAL removed from the bucket (DeleteObjects, after
     /// one listing) or the directory, by ``WALPurge``'s one rule.
     /// `floor`: the start WAL of the master's oldest kept backup (`xpurgewals START_WAL`);
-    /// nothing from it on is removed, whatever this host's full_backup holds. `standbyData`:
-    /// slave_data on this host, whose standby's WAL is kept (``StandbyFloor``).
+    /// nothing from it on is removed, whatever this host's full_backup holds. `standby`: what
+    /// standbys still need (``StandbyFloor``).
     @discardableResult
     static func purge(
-        _ common: CommonConfig, floor: String? = nil, standbyData: String? = nil, log: Log
+        _ common: CommonConfig, floor: String? = nil, standby: [StandbyFloor] = [], log: Log
     ) throws -> [String] {
         let oldest: BackupCatalog.Entry?
         if let store = try S3BackupStore(common) {
@@ -32,12 +32,7 @@ enum S3Backup {
             oldest = BackupCatalog(fullBackup: full).complete().last
         }
         let wals = try common.need(common.completedWals, key: "completed_wals", for: "xpurgewals")
-        let repository = try S3Repository(wals)
-        let standby =
-            standbyData.map {
-                StandbyFloor.onThisHost(dataDir: $0, archive: repository == nil ? wals : nil)
-            } ?? []
-        guard let repository else {
+        guard let repository = try S3Repository(wals) else {
             return try WALPurge.purge(
                 completedWals: wals, oldest: oldest, floor: floor, standby: standby, log: log)
         }

@@ -49,7 +49,7 @@ struct SlaveStatus {
                 report.set(
                     "completed_wals",
                     .object(
-                        listing.statusFields(path: dir).merging(standbyFloor(archive: nil)) { $1 }))
+                        listing.statusFields(path: dir).merging(standbyFloor()) { $1 }))
                 return listing.newestSegment?.wal
             } catch {
                 report.set("completed_wals", .object(["path": .string(dir)]))
@@ -83,14 +83,14 @@ struct SlaveStatus {
             fields["newest_wal_time"] = .string(BackupManifest.isoTime(date))
             fields["newest_wal_age_seconds"] = .number(Age.seconds(since: date))
         }
-        report.set("completed_wals", .object(fields.merging(standbyFloor(archive: dir)) { $1 }))
+        report.set("completed_wals", .object(fields.merging(standbyFloor()) { $1 }))
         return newest?.0
     }
 
     /// `kept_for_standby`: the first WAL `xpurgewals` keeps for the standby in slave_data
     /// (``StandbyFloor``), so a growing archive held by a lagging or abandoned standby shows.
-    func standbyFloor(archive: String?) -> [String: JSONValue] {
-        let floors = StandbyFloor.onThisHost(dataDir: config.slaveData, archive: archive)
+    func standbyFloor() -> [String: JSONValue] {
+        let floors = StandbyFloor.onThisHost(config)
         if let why = floors.lazy.compactMap(\.unknown).first {
             report.problem("archived WAL is never purged: \(why)")
         }
