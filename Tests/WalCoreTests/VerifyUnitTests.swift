@@ -89,9 +89,24 @@ import Testing
             }
         } throws: { error in
             "\(error)".hasPrefix("could not fsync \(dir)/base/5/16384: Input/output error")
+                && "\(error)".contains("Earlier backups are untouched")
         }
         for name in [BackupManifest.fileName, PGBackupManifest.fileName] {
             #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"))
+        }
+        // Hard-linked with an earlier backup (an incremental backup reused it): that backup
+        // holds the same lost write, and the message says so.
+        #expect(link("\(dir)/base/5/16384", "\(root)/earlier-16384") == 0)
+        calls = 0
+        #expect {
+            try BackupSeal.seal(dir, manifest: Self.manifest()) { fd in
+                calls += 1
+                guard calls == 3 else { return fsync(fd) }
+                errno = EIO
+                return -1
+            }
+        } throws: { error in
+            "\(error)".contains("hard-linked with an earlier backup, which holds the same lost")
         }
         calls = 0
         try BackupSeal.seal(dir, manifest: Self.manifest()) {

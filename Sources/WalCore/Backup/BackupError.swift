@@ -18,8 +18,9 @@ public enum BackupError: WalmgrError {
     case serverStopped(role: String, reason: String)
     /// A file name given to a slave helper is not one walmgr writes.
     case badName(String)
-    /// The kernel reported a failed write of a backup file (fsync after the copy).
-    case writeLost(String, errno: Int32)
+    /// The kernel reported a failed write of a backup file (fsync after the copy); `shared`
+    /// when the file is hard-linked with an earlier backup (an incremental backup reused it).
+    case writeLost(String, errno: Int32, shared: Bool)
 
     public var description: String {
         switch self {
@@ -62,11 +63,16 @@ public enum BackupError: WalmgrError {
         case .badName(let name):
             return "\(name) is not a file walmgr writes into a backup (backup_label, "
                 + "tablespace_map, \(BackupManifest.fileName))"
-        case .writeLost(let path, let code):
+        case .writeLost(let path, let code, let shared):
+            let earlier =
+                shared
+                ? "The file is hard-linked with an earlier backup, which holds the same lost "
+                    + "write: run `walmgr SLAVE_INI verify --all` and take the next backup with "
+                    + "backup_incremental = off"
+                : "Earlier backups are untouched"
             return "could not fsync \(path): \(String(cString: strerror(code))). A write of the "
                 + "backup's copy was lost on its way to the disk, so the backup is not marked "
-                + "complete; earlier backups are untouched. Check the slave's disk (dmesg), then "
-                + "run backup again"
+                + "complete. \(earlier). Check the slave's disk (dmesg), then run backup again"
         }
     }
 }

@@ -83,7 +83,12 @@ enum BackupSeal {
             let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else { throw FileError("open", path) }
             defer { close(fd) }
-            guard fsyncFile(fd) == 0 else { throw BackupError.writeLost(path, errno: errno) }
+            guard fsyncFile(fd) == 0 else {
+                let code = errno
+                var st = stat()
+                let shared = fstat(fd, &st) == 0 && st.st_nlink > 1
+                throw BackupError.writeLost(path, errno: code, shared: shared)
+            }
         }
     }
 
