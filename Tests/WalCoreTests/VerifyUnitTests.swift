@@ -65,8 +65,6 @@ import Testing
         #expect(PGBackupManifest.quoted("a\"b\\c") == "\"a\\\"b\\\\c\"")
     }
 
-    /// A sealed backup verifies; a flipped byte, a removed file, an added file and an edited
-    /// manifest are each named.
     /// The seal fsyncs every file after its syncfs: a write-back error reaches the first
     /// fsync of the file, while syncfs reports it only to the file system's first syncfs,
     /// which another process may have been. A lost write (fsync fails with EIO; a seam, as no
@@ -79,36 +77,19 @@ import Testing
         try write("\(dir)/PG_VERSION", Array("15\n".utf8))
         try write("\(dir)/base/5/16384", Array(repeating: 1, count: 8192))
         try write("\(dir)/backup_label", Array("START WAL LOCATION: 0/2000028\n".utf8))
-        var calls = 0
-        #expect {
-            try BackupSeal.seal(dir, manifest: Self.manifest()) { fd in
-                calls += 1
-                guard calls == 3 else { return fsync(fd) }
-                errno = EIO
-                return -1
-            }
-        } throws: { error in
-            "\(error)".hasPrefix("could not fsync \(dir)/base/5/16384: Input/output error")
-                && "\(error)".contains("Earlier backups are untouched")
-        }
+        let lost = try #require(Self.sealLosingThirdWrite(dir))
+        #expect(
+            lost.hasPrefix("could not fsync \(dir)/base/5/16384: Input/output error"), "\(lost)")
+        #expect(lost.contains("Earlier backups are untouched"), "\(lost)")
         for name in [BackupManifest.fileName, PGBackupManifest.fileName] {
             #expect(!FileManager.default.fileExists(atPath: "\(dir)/\(name)"))
         }
         // Hard-linked with an earlier backup (an incremental backup reused it): that backup
         // holds the same lost write, and the message says so.
         #expect(link("\(dir)/base/5/16384", "\(root)/earlier-16384") == 0)
-        calls = 0
-        #expect {
-            try BackupSeal.seal(dir, manifest: Self.manifest()) { fd in
-                calls += 1
-                guard calls == 3 else { return fsync(fd) }
-                errno = EIO
-                return -1
-            }
-        } throws: { error in
-            "\(error)".contains("hard-linked with an earlier backup, which holds the same lost")
-        }
-        calls = 0
+        let shared = try #require(Self.sealLosingThirdWrite(dir))
+        #expect(shared.contains("hard-linked with an earlier backup, which holds the same lost"))
+        var calls = 0
         try BackupSeal.seal(dir, manifest: Self.manifest()) {
             calls += 1; return fsync($0)
         }
@@ -116,6 +97,24 @@ import Testing
         #expect(BackupCatalog(fullBackup: dir).entry(at: dir) != nil)
     }
 
+    /// Seals `dir` with the third file's fsync failing (EIO); the error's text, nil if none.
+    static func sealLosingThirdWrite(_ dir: String) -> String? {
+        var calls = 0
+        do {
+            try BackupSeal.seal(dir, manifest: manifest()) { fd in
+                calls += 1
+                guard calls == 3 else { return fsync(fd) }
+                errno = EIO
+                return -1
+            }
+        } catch {
+            return "\(error)"
+        }
+        return nil
+    }
+
+    /// A sealed backup verifies; a flipped byte, a removed file, an added file and an edited
+    /// manifest are each named.
     @Test func sealedBackupVerifiesAndDamageIsNamed() throws {
         let root = try scratch()
         defer { try? FileManager.default.removeItem(atPath: root) }
