@@ -47,7 +47,7 @@ extension RestoreCopy {
         for path in old.dropLast(keepOldCount) {
             do {
                 try targetGuard.check(path, purpose: "restore")
-                try removeTree(path)
+                try TreeRemoval.remove(path)
                 log.info("removed \(path): keep_old_datadirs = \(keepOldCount) keeps the newest")
             } catch {
                 log.warning("kept \(path) beyond keep_old_datadirs: \(error)")

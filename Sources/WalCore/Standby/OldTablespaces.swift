@@ -28,7 +28,7 @@ extension RestoreCopy {
                                 + "(pid \(user.pid)) uses it as a tablespace")
                         continue
                     }
-                    try removeTree(path)
+                    try TreeRemoval.remove(path)
                     log.info(
                         "removed \(path): keep_old_datadirs = \(keepOldCount) keeps the newest")
                 } catch {

@@ -35,7 +35,7 @@ extension RestoreCopy {
                         + "uses it as a tablespace, so it was never the old standby's own")
                 continue
             }
-            try removeTree(old)
+            try TreeRemoval.remove(old)
             log.info("removed the old standby's tablespace \(old)")
         }
         return staged.compactMap { aside[$0.0] }
@@ -45,7 +45,7 @@ extension RestoreCopy {
     /// behind by a crash is removed by the next restore before its swap.
     func removeOld(_ paths: [String]) throws {
         for path in paths {
-            try removeTree(path)
+            try TreeRemoval.remove(path)
             log.info(
                 "removed the old \(path.dropLast(".walmgr-old".count)) (backup_datadir is off)")
         }
@@ -70,7 +70,7 @@ extension RestoreCopy {
         var aside: String?
         if StandbyFiles.exists(path) {
             let target = keepOld ? OldDataDirs.nextPath(path) : "\(path).walmgr-old"
-            if !keepOld { try removeTree(target) }
+            if !keepOld { try TreeRemoval.remove(target) }
             guard rename(path, target) == 0 else { throw FileError("rename \(path) to", target) }
             aside = target
         }

@@ -37,7 +37,7 @@ struct RestoreCopy {
         let targets = entry.manifest.tablespaces.map(tablespaceTarget)
         try checkTargets(targets)
         let pinned = try pinBackup()
-        try removeTree(staging)
+        try TreeRemoval.remove(staging)
         // A first restore on a fresh standby host: /var/lib/postgresql/16 may not exist yet.
         try Directories.make((destination as NSString).deletingLastPathComponent)
         guard mkdir(staging, 0o700) == 0 else { throw FileError("create", staging) }
@@ -56,7 +56,7 @@ struct RestoreCopy {
         // Every file was read by path: a rotation meanwhile gave cp or rename the newer backup.
         try checkPinned(pinned)
         if move {
-            try removeTree(entry.path)
+            try TreeRemoval.remove(entry.path)
             log.info("--move: \(entry.path) was consumed")
         }
         return targets
@@ -125,7 +125,7 @@ struct RestoreCopy {
         let source =
             tablespace.path.hasPrefix("/") ? tablespace.path : "\(entry.path)/\(tablespace.path)"
         let stage = "\(target).walmgr-restore"
-        try removeTree(stage)
+        try TreeRemoval.remove(stage)
         try Directories.make((target as NSString).deletingLastPathComponent)
         guard mkdir(stage, 0o700) == 0 else { throw FileError("create", stage) }
         let names = try FileManager.default.contentsOfDirectory(atPath: source)
@@ -153,11 +153,6 @@ struct RestoreCopy {
 
     func isEmptyOrMissing(_ path: String) -> Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).isEmpty
-    }
-
-    /// Removes `path` (a symlink as a link) by the hardened walk of ``TreeRemoval``.
-    func removeTree(_ path: String) throws {
-        try TreeRemoval.remove(path)
     }
 }
 
