@@ -66,21 +66,14 @@ enum MasterSetup {
         }
         do {
             let db = try PGConnection(conninfo: conninfo)
-            let row = try db.query(
-                "SELECT pg_is_in_recovery()::text AS recovery, system_identifier::text AS id, "
-                    + "current_setting('data_directory') AS dir FROM pg_control_system()")
-            let id = row[0, "id"].flatMap(Int64.init).map { UInt64(bitPattern: $0) }
-            guard
-                MasterCheck.resolved(row[0, "dir"] ?? "")
-                    == MasterCheck.resolved(config.masterData),
-                id == ControlFile.systemIdentifier(config.masterData)
-            else {
+            let reached = try ReachedServer(db)
+            guard reached.isServer(of: config.masterData) else {
                 context.log.warning(
-                    "master_db reaches the server of \(row[0, "dir"] ?? "?"), not the one of "
-                        + "master_data \(config.masterData): \(what) is left; fix master_db")
+                    "master_db reaches \(reached.description), not the one of master_data "
+                        + "\(config.masterData): \(what) is left; fix master_db")
                 return false
             }
-            guard row[0, "recovery"] == "false" else { return false }
+            guard try db.scalar("SELECT pg_is_in_recovery()") == "f" else { return false }
             try db.execute("ALTER SYSTEM RESET archive_mode")
         } catch {
             context.log.warning("could not remove \(what): \(error)")
